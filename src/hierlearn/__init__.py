@@ -6,12 +6,23 @@ predicted sample-complexity exponents.
 """
 
 from . import activations, taylor, theory
+from .estimators import NTKRegressor, QuadraticTaylorRegressor, TwoLayerRegressor
 from .exceptions import DivergenceError
+from .inputs import GaussianInputs, SphereInputs
+from .representations import RandomNetworkRepresentation
+from .targets import LowRankPolynomial
 
 __version__ = "0.1.0"
 
 __all__ = [
     "DivergenceError",
+    "GaussianInputs",
+    "LowRankPolynomial",
+    "NTKRegressor",
+    "QuadraticTaylorRegressor",
+    "RandomNetworkRepresentation",
+    "SphereInputs",
+    "TwoLayerRegressor",
     "__version__",
     "activations",
     "taylor",

@@ -1,0 +1,25 @@
+"""Small helpers shared by the estimators."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+def relative_error(prediction: torch.Tensor, target: torch.Tensor) -> float:
+    """mean (prediction - target)^2 / mean target^2."""
+    return float(((prediction - target) ** 2).mean() / (target**2).mean().clamp_min(1e-300))
+
+
+def with_input_bias(X: np.ndarray, input_bias: float) -> np.ndarray:
+    """Append a constant column of value ``input_bias`` to X (no-op when it is 0).
+
+    The trainable layer's models (f^L, f^Q, f_{W0+W}) have no bias: with act'' = step, f^Q is
+    a homogeneous quadratic in z and f^L with act' = step is homogeneous of degree one, so on
+    inputs whose norm varies (gaussian x) they cannot represent a constant or lower-degree
+    part of the target. A constant input coordinate is the first layer's bias, initialised
+    and trained like every other weight.
+    """
+    if input_bias == 0:
+        return X
+    return np.hstack([X, np.full((X.shape[0], 1), input_bias, dtype=X.dtype)])

@@ -1,0 +1,164 @@
+"""First-order training loop shared by the gradient-trained estimators.
+
+The estimators hand this loop an ``objective(U, rows) -> (loss, grad)`` that returns the
+training loss on the rows ``rows`` (``None`` for all) and its gradient with respect to the
+parameter tensor ``U``, computed however is fastest (by hand for the quadratic model, by
+autograd for the real network). The loop owns the optimiser, mini-batching, divergence
+detection and the choice of the best iterate on validation data.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+from ..exceptions import DivergenceError
+
+OPTIMIZERS = ("adam", "gd", "lbfgs")
+
+# Training stops as diverged when the loss exceeds this multiple of its starting value.
+DIVERGENCE_FACTOR = 1e6
+
+# Fewest L-BFGS iterations per call (see ``train``).
+LBFGS_MIN_CHUNK = 10
+
+Objective = Callable[[torch.Tensor, torch.Tensor | None], tuple[torch.Tensor, torch.Tensor]]
+
+
+@dataclass
+class TrainingSettings:
+    """Optimiser settings, copied from the estimator's hyperparameters."""
+
+    optimizer: str  # "adam", "gd" (optionally noisy) or "lbfgs" (full batch)
+    lr: float  # step size on the parameter tensor U
+    epochs: int  # passes over the training data (L-BFGS: iterations)
+    batch_size: int | None  # None: full batch
+    gd_noise: float = 0.0  # std of Gaussian noise added to every "gd" update
+    eval_every: int = 1  # epochs between validation evaluations
+    n_iter_no_change: int | None = None  # stop after this many evaluations without improvement
+
+
+@dataclass
+class TrainingResult:
+    """What the loop returns: the chosen parameters and the loss curves."""
+
+    params: torch.Tensor
+    best_epoch: int
+    epochs_run: int
+    train_loss: list[float] = field(default_factory=list)
+    validation_error: list[float] = field(default_factory=list)
+
+
+def _check_finite(loss: float, start: float, epoch: int) -> None:
+    if not math.isfinite(loss):
+        raise DivergenceError(
+            f"training diverged at epoch {epoch}: the loss is {loss}; lower lr", epoch, loss
+        )
+    if loss > DIVERGENCE_FACTOR * max(start, 1e-12):
+        raise DivergenceError(
+            f"training diverged at epoch {epoch}: the loss grew from {start:.3g} to {loss:.3g}; "
+            "lower lr",
+            epoch,
+            loss,
+        )
+
+
+def train(
+    objective: Objective,
+    params: torch.Tensor,
+    n_samples: int,
+    settings: TrainingSettings,
+    generator: torch.Generator,
+    validate: Callable[[torch.Tensor], float] | None = None,
+) -> TrainingResult:
+    """Minimise ``objective`` over ``params`` (updated in place) and return the best iterate.
+
+    Args:
+        objective: (U, rows) -> (loss, dL/dU), rows a LongTensor of sample indices or None.
+        params: the initial parameter tensor U.
+        n_samples: number of training samples (for mini-batching).
+        settings: optimiser settings.
+        generator: source of the mini-batch order and of the gradient noise.
+        validate: U -> validation error; when given, the iterate with the smallest validation
+            error is returned (evaluated every ``eval_every`` epochs and after the last one),
+            otherwise the last iterate.
+
+    Raises:
+        DivergenceError: the loss became NaN/inf or grew by ``DIVERGENCE_FACTOR``.
+    """
+    params = params.detach().clone()
+    full_batch = settings.batch_size is None or settings.batch_size >= n_samples
+    # L-BFGS loses its curvature pairs when stepped one iteration per call, so it runs in
+    # chunks of ``lbfgs_chunk`` iterations; an "epoch" is then a chunk.
+    lbfgs_chunk = max(settings.eval_every, LBFGS_MIN_CHUNK)
+    if settings.optimizer == "lbfgs":
+        optimizer = torch.optim.LBFGS(
+            [params],
+            lr=settings.lr,
+            max_iter=lbfgs_chunk,
+            history_size=20,
+            line_search_fn="strong_wolfe",
+        )
+    elif settings.optimizer == "adam":
+        optimizer = torch.optim.Adam([params], lr=settings.lr)
+    else:
+        optimizer = torch.optim.SGD([params], lr=settings.lr)
+
+    result = TrainingResult(params=params.clone(), best_epoch=0, epochs_run=0)
+    best_validation = math.inf
+    evaluations_without_change = 0
+    start_loss = float(objective(params, None)[0])
+    _check_finite(start_loss, start_loss if math.isfinite(start_loss) else 1.0, 0)
+
+    def closure(rows=None):
+        loss, grad = objective(params, rows)
+        params.grad = grad
+        return loss
+
+    epochs = settings.epochs
+    if settings.optimizer == "lbfgs":
+        epochs = math.ceil(settings.epochs / lbfgs_chunk)
+    for epoch in range(1, epochs + 1):
+        if settings.optimizer == "lbfgs" or full_batch:
+            loss = float(optimizer.step(closure))
+        else:
+            order = torch.randperm(n_samples, generator=generator).to(params.device)
+            total = 0.0
+            for start in range(0, n_samples, settings.batch_size):
+                rows = order[start : start + settings.batch_size]
+                batch_loss = float(optimizer.step(lambda rows=rows: closure(rows)))
+                total += batch_loss * rows.numel()
+                _check_finite(batch_loss, start_loss, epoch)
+            loss = total / n_samples
+        if settings.optimizer == "gd" and settings.gd_noise > 0:
+            noise = torch.randn(params.shape, generator=generator, dtype=params.dtype)
+            params.data.add_(noise.to(params.device), alpha=settings.gd_noise)
+        _check_finite(loss, start_loss, epoch)
+        result.train_loss.append(loss)
+        # Epochs are reported in iterations for L-BFGS.
+        result.epochs_run = epoch * (lbfgs_chunk if settings.optimizer == "lbfgs" else 1)
+        if validate is None:
+            continue
+        lbfgs = settings.optimizer == "lbfgs"
+        if lbfgs or epoch % settings.eval_every == 0 or epoch == epochs:
+            error = validate(params)
+            result.validation_error.append(error)
+            if error < best_validation:
+                best_validation = error
+                result.params = params.detach().clone()
+                result.best_epoch = result.epochs_run
+                evaluations_without_change = 0
+            else:
+                evaluations_without_change += 1
+                if (
+                    settings.n_iter_no_change is not None
+                    and evaluations_without_change >= settings.n_iter_no_change
+                ):
+                    break
+    if validate is None:
+        result.params = params.detach().clone()
+        result.best_epoch = result.epochs_run
+    return result

@@ -1,0 +1,188 @@
+"""The linearised (NTK) two-layer network, fitted exactly by ridge regression (SPEC 2)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .._validation import (
+    check_choice,
+    check_float,
+    check_int,
+    check_matrix,
+    check_targets,
+    make_generator,
+    resolve_device,
+    resolve_dtype,
+)
+from ..activations import trainable_activation
+from ..linalg import solve_psd
+from ..taylor import linear_term, random_init, symmetric_init
+from ._common import with_input_bias
+
+SOLVERS = ("auto", "dual", "primal")
+
+
+def _ridge_grid(ridge) -> list[float]:
+    values = list(ridge) if isinstance(ridge, Sequence) and not isinstance(ridge, str) else [ridge]
+    if not values:
+        raise ValueError("ridge must be a number >= 0 or a non-empty list of them")
+    return [check_float("ridge", value, minimum=0.0) for value in values]
+
+
+class NTKRegressor(RegressorMixin, BaseEstimator):
+    """Ridge regression on the linear (NTK) term f^L_W of a random two-layer network.
+
+    Solves exactly
+
+    .. math::
+
+        \\min_W \\frac1n \\sum_i (y_i - f^L_W(z_i))^2 + r \\|W\\|_F^2, \\qquad
+        f^L_W(z) = \\frac{1}{\\sqrt m} \\sum_r a_r\\, act'(w_{0,r}\\cdot z)\\,(w_r\\cdot z),
+
+    with ``ridge`` = r. f^L_W(z) = <W, phi(z)> with phi(z)_r = a_r act'(w_{0,r}.z) z / sqrt(m),
+    whose kernel is the empirical NTK
+
+        K(z, z') = (1/m) sum_r act'(w_{0,r}.z) act'(w_{0,r}.z') <z, z'>,
+
+    the finite-width version of :func:`hierlearn.kernels.ntk`. The ``dual`` solver computes
+    alpha = (K + n r I)^{-1} y and W = sum_i alpha_i phi(z_i) (one n x n solve, float64 by
+    default); the ``primal`` one solves (Phi^T Phi + n r I) vec W = Phi^T y (an mD' x mD'
+    solve); ``auto`` picks the smaller.
+
+    Args:
+        width: m, the number of neurons (even with ``symmetric``).
+        activation: trainable activation whose act' enters f^L (default relu, act' = step).
+        ridge: r >= 0, or a list of values: then ``fit`` needs ``X_val, y_val`` and keeps the
+            value with the smallest validation error, reusing one eigendecomposition.
+        solver: "auto", "dual" or "primal".
+        symmetric: symmetric initialisation (neurons in pairs with opposite a_r).
+        input_bias: when > 0, a constant coordinate of this value is appended to every z
+            (a first-layer bias; see :func:`hierlearn.estimators._common.with_input_bias`).
+        device: "cpu" or "cuda".
+        dtype: "float64" (default) or "float32".
+        random_state: seed of W0 and a.
+
+    Attributes:
+        W0_, a_: the random initialisation; W_: the fitted movement (m, D');
+        ridge_: the ridge used; validation_errors_: {ridge: relative validation error} when a
+        list was given.
+    """
+
+    def __init__(
+        self,
+        width: int = 1024,
+        activation: str = "relu",
+        ridge=1e-3,
+        solver: str = "auto",
+        symmetric: bool = True,
+        input_bias: float = 0.0,
+        device: str = "cpu",
+        dtype: str = "float64",
+        random_state=None,
+    ):
+        self.width = width
+        self.activation = activation
+        self.ridge = ridge
+        self.solver = solver
+        self.symmetric = symmetric
+        self.input_bias = input_bias
+        self.device = device
+        self.dtype = dtype
+        self.random_state = random_state
+
+    def _slopes(self, z: torch.Tensor) -> torch.Tensor:
+        """act'(w_{0,r} . z_i) of shape (n, m)."""
+        return trainable_activation(self.activation).d1(z @ self.W0_.T)
+
+    def _kernel(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+        slopes1, slopes2 = self._slopes(z1), self._slopes(z2)
+        return (slopes1 @ slopes2.T) * (z1 @ z2.T) / self.width
+
+    def _features(self, z: torch.Tensor) -> torch.Tensor:
+        """phi(z) of shape (n, m * D'), row-major in (r, feature)."""
+        slopes = self._slopes(z) * (self.a_ / math.sqrt(self.width))
+        return (slopes.unsqueeze(2) * z.unsqueeze(1)).reshape(z.shape[0], -1)
+
+    def fit(self, X, y, X_val=None, y_val=None):
+        """Fit W exactly; with a list of ridges choose one on (X_val, y_val)."""
+        check_int("width", self.width, minimum=1)
+        if self.symmetric and self.width % 2:
+            raise ValueError(f"width must be even with symmetric=True, got {self.width}")
+        trainable_activation(self.activation)
+        check_choice("solver", self.solver, SOLVERS)
+        ridges = _ridge_grid(self.ridge)
+        check_float("input_bias", self.input_bias, minimum=0.0)
+        device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
+        X = check_matrix("X", X)
+        y = check_targets("y", y, X.shape[0])
+        if len(ridges) > 1 and (X_val is None or y_val is None):
+            raise ValueError("ridge is a list: pass X_val and y_val to fit to choose among them")
+        self.n_features_in_ = X.shape[1]
+        X = with_input_bias(X, self.input_bias)
+        n, dim = X.shape
+        generator = make_generator(self.random_state)
+        init = symmetric_init if self.symmetric else random_init
+        self.W0_, self.a_ = init(self.width, dim, generator, dtype=dtype, device=device)
+        z = torch.as_tensor(X, device=device, dtype=dtype)
+        targets = torch.as_tensor(y, device=device, dtype=dtype)
+        solver = self.solver
+        if solver == "auto":
+            solver = "dual" if n <= self.width * dim else "primal"
+        gram = self._kernel(z, z) if solver == "dual" else None
+        if len(ridges) > 1:
+            X_val = check_matrix("X_val", X_val, self.n_features_in_)
+            X_val = with_input_bias(X_val, self.input_bias)
+            y_val = check_targets("y_val", y_val, X_val.shape[0])
+            self.validation_errors_ = self._ridge_path(z, targets, gram, X_val, y_val, ridges)
+            self.ridge_ = min(self.validation_errors_, key=self.validation_errors_.get)
+        else:
+            self.ridge_ = ridges[0]
+        if solver == "dual":
+            alpha = solve_psd(gram, targets, n * self.ridge_)
+            slopes = self._slopes(z) * alpha.unsqueeze(1)
+            self.W_ = (slopes.T @ z) * (self.a_ / math.sqrt(self.width)).unsqueeze(1)
+        else:
+            features = self._features(z)
+            weights = solve_psd(features.T @ features, features.T @ targets, n * self.ridge_)
+            self.W_ = weights.reshape(self.width, dim)
+        self.solver_ = solver
+        return self
+
+    def _ridge_path(self, z, targets, gram, X_val, y_val, ridges) -> dict[float, float]:
+        """Relative validation error of every ridge from one eigendecomposition."""
+        n = z.shape[0]
+        z_val = torch.as_tensor(X_val, device=z.device, dtype=z.dtype)
+        y_val_t = torch.as_tensor(y_val, device=z.device, dtype=z.dtype)
+        if gram is not None:
+            # Dual: predictions K_val (Q diag(1/(lambda + n r)) Q^T y).
+            eigenvalues, eigenvectors = torch.linalg.eigh(gram)
+            projected = eigenvectors.T @ targets
+            mapped = self._kernel(z_val, z) @ eigenvectors
+        else:
+            features = self._features(z)
+            eigenvalues, eigenvectors = torch.linalg.eigh(features.T @ features)
+            projected = eigenvectors.T @ (features.T @ targets)
+            mapped = self._features(z_val) @ eigenvectors
+        eigenvalues = eigenvalues.clamp_min(0.0)
+        errors = {}
+        for ridge in ridges:
+            shifted = eigenvalues + n * ridge
+            inverse = torch.where(shifted > 0, 1.0 / shifted, torch.zeros_like(shifted))
+            prediction = mapped @ (inverse * projected)
+            residual = prediction - y_val_t
+            errors[ridge] = float((residual**2).mean() / (y_val_t**2).mean().clamp_min(1e-300))
+        return errors
+
+    def predict(self, X):
+        """f^L_W(X) of shape (n_samples,) as a numpy float64 array."""
+        check_is_fitted(self, "W_")
+        X = with_input_bias(check_matrix("X", X, self.n_features_in_), self.input_bias)
+        z = torch.as_tensor(X, device=self.W_.device, dtype=self.W_.dtype)
+        values = linear_term(z, self.W0_, self.a_, self.W_, self.activation)
+        return values.cpu().numpy().astype(np.float64)
