@@ -59,7 +59,9 @@ def resolve_device(device) -> torch.device:
     try:
         resolved = torch.device(device)
     except (RuntimeError, TypeError) as error:
-        raise ValueError(f"device={device!r} is not valid; accepted values: 'cpu', 'cuda'") from error
+        raise ValueError(
+            f"device={device!r} is not valid; accepted values: 'cpu', 'cuda'"
+        ) from error
     if resolved.type not in ("cpu", "cuda"):
         raise ValueError(f"device={device!r} is not valid; accepted values: 'cpu', 'cuda'")
     if resolved.type == "cuda" and not torch.cuda.is_available():
@@ -78,7 +80,9 @@ def check_matrix(name: str, X, n_features: int | None = None) -> np.ndarray:
     if X.dtype == object or not np.issubdtype(X.dtype, np.number):
         raise ValueError(f"{name} must be a numeric array, got dtype {X.dtype}")
     if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), got shape {X.shape}")
+        raise ValueError(
+            f"{name} must be 2-D of shape (n_samples, n_features), got shape {X.shape}"
+        )
     if X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f"{name} must have at least one sample and one feature, got {X.shape}")
     if not np.all(np.isfinite(X)):

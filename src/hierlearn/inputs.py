@@ -37,9 +37,7 @@ class _Inputs:
             dtype: "float64" (default) or "float32".
         """
         n = check_int("n", n, minimum=1)
-        gaussian = torch.randn(
-            n, self.d, generator=make_generator(generator), dtype=torch.float64
-        )
+        gaussian = torch.randn(n, self.d, generator=make_generator(generator), dtype=torch.float64)
         return self._shape(gaussian).to(resolve_dtype(dtype))
 
     def _shape(self, gaussian: torch.Tensor) -> torch.Tensor:

@@ -160,7 +160,9 @@ class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
             self.normalizer_ = None
             return
         if n < 2:
-            raise ValueError(f"normalize={self.normalize!r} needs at least 2 samples to fit, got {n}")
+            raise ValueError(
+                f"normalize={self.normalize!r} needs at least 2 samples to fit, got {n}"
+            )
         self.mean_ = hidden.mean(dim=0)
         centred = hidden - self.mean_
         if self.normalize == "standardize":

@@ -33,7 +33,11 @@ from ._validation import check_choice, check_float, check_int, make_generator
 from .activations import hermite_polynomial
 
 BASES = ("hermite", "gegenbauer", "monomial")
-_MATCHING_LAW = {"hermite": ("gaussian",), "gegenbauer": ("sphere",), "monomial": ("gaussian", "sphere")}
+_MATCHING_LAW = {
+    "hermite": ("gaussian",),
+    "gegenbauer": ("sphere",),
+    "monomial": ("gaussian", "sphere"),
+}
 
 
 def harmonic_dimension(d: int, p: int) -> int:
@@ -115,7 +119,9 @@ class LowRankPolynomial:
         self.degrees = self._resolve_degrees(degrees, rank)
         self.rank = len(self.degrees)
         if self.rank > self.d:
-            raise ValueError(f"rank must be <= d = {self.d} (orthonormal directions), got {self.rank}")
+            raise ValueError(
+                f"rank must be <= d = {self.d} (orthonormal directions), got {self.rank}"
+            )
         self.input_law = _MATCHING_LAW[self.basis][0] if inputs is None else inputs
         check_choice("inputs", self.input_law, _MATCHING_LAW[self.basis])
         if self.basis == "gegenbauer" and self.d < 2:
@@ -147,7 +153,9 @@ class LowRankPolynomial:
                     f"rank={rank} does not match the {len(resolved)} entries of degrees"
                 )
         else:
-            raise ValueError(f"degrees must be an int or a non-empty sequence of ints, got {degrees!r}")
+            raise ValueError(
+                f"degrees must be an int or a non-empty sequence of ints, got {degrees!r}"
+            )
         if min(resolved) < 1:
             raise ValueError(f"degrees must be >= 1, got {list(resolved)}")
         return resolved
@@ -218,7 +226,9 @@ class LowRankPolynomial:
         values = self(X)
         if self.noise_std == 0.0:
             return values
-        noise = torch.randn(values.shape[0], generator=make_generator(generator), dtype=torch.float64)
+        noise = torch.randn(
+            values.shape[0], generator=make_generator(generator), dtype=torch.float64
+        )
         if isinstance(values, torch.Tensor):
             return values + self.noise_std * noise.to(values)
         return values + self.noise_std * noise.numpy()

@@ -58,8 +58,9 @@ def quadratic_term(z, W0, a, W, activation) -> torch.Tensor:
     return (d2(z @ W0.T) * projections * projections) @ a / (2.0 * math.sqrt(W0.shape[0]))
 
 
-def symmetric_init(m: int, dim: int, generator: torch.Generator, dtype=torch.float64,
-                   device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def symmetric_init(
+    m: int, dim: int, generator: torch.Generator, dtype=torch.float64, device="cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Symmetric initialisation: w0_r ~ N(0, I/dim), neurons r and r + m/2 share w0_r and
     have opposite signs a_r, so f_{W0} = 0.
 
@@ -75,8 +76,9 @@ def symmetric_init(m: int, dim: int, generator: torch.Generator, dtype=torch.flo
     return W0.to(device=device, dtype=dtype), a.to(device=device, dtype=dtype)
 
 
-def random_init(m: int, dim: int, generator: torch.Generator, dtype=torch.float64,
-                device="cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def random_init(
+    m: int, dim: int, generator: torch.Generator, dtype=torch.float64, device="cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Plain initialisation: w0_r ~ N(0, I/dim) independent, a_r uniform random signs."""
     m = check_int("width", m, minimum=1)
     W0 = torch.randn(m, dim, generator=generator, dtype=torch.float64) / math.sqrt(dim)

@@ -98,7 +98,7 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
             X_val = check_matrix("X_val", X_val, X.shape[1])
             y_val = check_targets("y_val", y_val, X_val.shape[0])
         elif self.early_stopping:
-            n_val = max(1, int(round(self.validation_fraction * X.shape[0])))
+            n_val = max(1, round(self.validation_fraction * X.shape[0]))
             if n_val >= X.shape[0]:
                 raise ValueError("early_stopping needs at least 2 samples")
             order = torch.randperm(X.shape[0], generator=generator).numpy()
