@@ -1,0 +1,131 @@
+"""Scikit-learn conventions: clone, params, pipelines, grid search; and bad input."""
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+
+import hierlearn as hl
+
+ESTIMATORS = [
+    lambda: hl.NTKRegressor(width=32, ridge=1e-3, random_state=0),
+    lambda: hl.QuadraticTaylorRegressor(width=16, epochs=5, random_state=0),
+    lambda: hl.TwoLayerRegressor(width=16, epochs=5, random_state=0),
+]
+
+
+def _data(n=120, d=4):
+    X = hl.GaussianInputs(d).sample(n, 0).numpy()
+    return X, hl.LowRankPolynomial(d, 2, random_state=0)(X)
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_clone_and_params_round_trip(make):
+    estimator = make()
+    params = estimator.get_params()
+    copy = clone(estimator)
+    assert copy.get_params() == params
+    copy.set_params(width=8)
+    assert copy.width == 8 and estimator.width != 8
+    fitted = estimator.fit(*_data())
+    assert fitted is estimator
+    assert not hasattr(clone(fitted), "W_")
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_pipeline_with_representation(make):
+    X, y = _data()
+    pipeline = make_pipeline(
+        hl.RandomNetworkRepresentation(width=12, activation="hermite-2", random_state=0), make()
+    )
+    pipeline.fit(X, y)
+    prediction = pipeline.predict(X[:7])
+    assert prediction.shape == (7,) and np.all(np.isfinite(prediction))
+
+
+def test_grid_search_over_pipeline():
+    X, y = _data(200)
+    pipeline = make_pipeline(
+        hl.RandomNetworkRepresentation(width=16, random_state=0),
+        hl.NTKRegressor(width=32, random_state=0),
+    )
+    search = GridSearchCV(
+        pipeline,
+        {
+            "ntkregressor__ridge": [1e-4, 1e-1],
+            "randomnetworkrepresentation__activation": ["relu", "tanh"],
+        },
+        cv=2,
+    ).fit(X, y)
+    assert set(search.best_params_) == {
+        "ntkregressor__ridge",
+        "randomnetworkrepresentation__activation",
+    }
+    assert search.predict(X[:3]).shape == (3,)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (lambda: hl.NTKRegressor(activation="swish"), "activation='swish'.*accepted values.*relu2"),
+        (lambda: hl.NTKRegressor(ridge=-1.0), "ridge must be >= 0"),
+        (lambda: hl.NTKRegressor(solver="svd"), "solver='svd'.*accepted values"),
+        (lambda: hl.NTKRegressor(width=0), "width must be >= 1"),
+        (lambda: hl.NTKRegressor(width=7), "width must be even"),
+        (lambda: hl.QuadraticTaylorRegressor(width=9), "width must be even"),
+        (lambda: hl.QuadraticTaylorRegressor(width=0), "width must be >= 1"),
+        (lambda: hl.QuadraticTaylorRegressor(activation="relu"), "act'' = 0.*accepted"),
+        (
+            lambda: hl.QuadraticTaylorRegressor(optimizer="sgd"),
+            "optimizer='sgd'.*'adam', 'gd', 'lbfgs'",
+        ),
+        (lambda: hl.QuadraticTaylorRegressor(lr=0.0), "lr must be > 0"),
+        (lambda: hl.QuadraticTaylorRegressor(reg=-1.0), "reg must be >= 0"),
+        (lambda: hl.QuadraticTaylorRegressor(epochs=0), "epochs must be >= 1"),
+        (
+            lambda: hl.QuadraticTaylorRegressor(optimizer="lbfgs", batch_size=10),
+            "batch_size must be None",
+        ),
+        (lambda: hl.TwoLayerRegressor(activation="elu"), "activation='elu'"),
+        (lambda: hl.TwoLayerRegressor(dtype="half"), "dtype='half'.*'float32', 'float64'"),
+        (lambda: hl.TwoLayerRegressor(validation_fraction=1.5), "validation_fraction must be in"),
+    ],
+)
+def test_bad_hyperparameters(make, match):
+    with pytest.raises(ValueError, match=match):
+        make().fit(*_data(20))
+
+
+@pytest.mark.parametrize("make", ESTIMATORS)
+def test_bad_data(make):
+    X, y = _data(30)
+    bad_X = X.copy()
+    bad_X[3, 1] = np.nan
+    bad_y = y.copy()
+    bad_y[2] = np.inf
+    with pytest.raises(ValueError, match="X contains NaN"):
+        make().fit(bad_X, y)
+    with pytest.raises(ValueError, match="y contains NaN or infinite"):
+        make().fit(X, bad_y)
+    with pytest.raises(ValueError, match="y has 29 entries but X has 30 samples"):
+        make().fit(X, y[:-1])
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        make().fit(X[:, 0], y)
+    fitted = make().fit(X, y)
+    with pytest.raises(ValueError, match="X has 5 features, but the estimator was fitted with 4"):
+        fitted.predict(np.zeros((3, 5)))
+
+
+def test_theory_exponents():
+    from hierlearn.theory import predicted_exponent
+
+    assert [
+        predicted_exponent(name, 4) for name in ("ntk-x", "ntk-h", "quad-x", "quad-h", "info")
+    ] == [4, 4, 3, 2, 1]
+    assert predicted_exponent("Quad_h", 5) == 3
+    assert predicted_exponent("quad-x", 2) == 1
+    with pytest.raises(ValueError, match="learner='mlp'.*accepted values"):
+        predicted_exponent("mlp", 4)
+    with pytest.raises(ValueError, match="p must be >= 1"):
+        predicted_exponent("quad-h", 0)
