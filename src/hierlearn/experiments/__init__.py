@@ -1,0 +1,44 @@
+"""The experiment harness: specs, cells, the result store, executors, n* search and reports.
+
+A sweep is a YAML spec (:mod:`.spec`) expanded into cells (:mod:`.cells`), each a pure function
+of its resolved config, run by an executor (:mod:`.executors`: in-process, a local process
+pool, Dask) under a driver (:mod:`.runner`) that commits every finished row to a SQLite store
+(:mod:`.store`). Sizes are a list, a geometric grid, or an adaptive n* search
+(:mod:`.adaptive`). :mod:`.analysis`, :mod:`.plots` and :mod:`.report` turn stored rows into
+n*(d), exponents with bootstrap intervals, figures and ``exponents.json``.
+"""
+
+from .analysis import NStar, analyse, exponents_json, n_star
+from .cells import cell_config, cell_key, grid_cells, learner_config, run_cell
+from .executors import DaskExecutor, InlineExecutor, LocalPoolExecutor, make_executor
+from .report import write_report
+from .runner import RunSummary, make_plan, run_spec
+from .spec import Spec, SpecError, load_spec, parse_spec
+from .store import Store, StoreError, export
+
+__all__ = [
+    "DaskExecutor",
+    "InlineExecutor",
+    "LocalPoolExecutor",
+    "NStar",
+    "RunSummary",
+    "Spec",
+    "SpecError",
+    "Store",
+    "StoreError",
+    "analyse",
+    "cell_config",
+    "cell_key",
+    "exponents_json",
+    "export",
+    "grid_cells",
+    "learner_config",
+    "load_spec",
+    "make_executor",
+    "make_plan",
+    "n_star",
+    "parse_spec",
+    "run_cell",
+    "run_spec",
+    "write_report",
+]

@@ -1,0 +1,171 @@
+"""Which cells to run: every cell of a grid, or an adaptive search for n*(d) per learner.
+
+The adaptive search (:class:`NStarSearch`), for one learner at one d, with a bracket
+[low, high], a growth factor g and a relative precision rho:
+
+1. *grow*: try n = low, then n <- min(high, ceil(g n)), until the median relative test error
+   over the seeds is <= eps (or n = high is still above eps: n* is censored, n* > high);
+2. *bisect* in log n between the largest size known above eps and the smallest known at or
+   below it: try round(sqrt(n_bad n_good)) until n_good / n_bad <= 1 + rho.
+
+If n = low is already at or below eps, n* <= low (censored below). Every size is run for all
+seeds; a "failed" cell (an exception) is left out of the median, a "diverged" or "timeout"
+cell counts as an infinite error (the learner did not get below eps). The search visits about
+log_g(n*/low) + log2(log g / log(1 + rho)) sizes, against log(high/low) / log(1 + rho) for a
+geometric grid of the same resolution over the bracket.
+
+:class:`GridPlan` and :class:`AdaptivePlan` share the interface the driver uses:
+``ready()`` returns the cells to run next, ``observe(config, status, error)`` reports a
+finished one, ``finished()`` says whether nothing more will come.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+import numpy as np
+
+from .cells import cell_config, learner_config
+from .spec import AdaptiveSamples, Spec
+
+
+def usable_error(status: str, relative_test_error: float | None) -> float | None:
+    """The error a row contributes to a median: None for "failed", inf when it did not finish."""
+    if status == "ok":
+        return float(relative_test_error)
+    if status in ("diverged", "timeout"):
+        return math.inf
+    return None
+
+
+class NStarSearch:
+    """Adaptive search of n* for one learner at one d (see the module docstring)."""
+
+    def __init__(
+        self, low: int, high: int, eps: float, growth: float = 2.0, rel_precision: float = 0.1
+    ):
+        if not 1 <= low < high:
+            raise ValueError(f"the bracket must satisfy 1 <= low < high, got [{low}, {high}]")
+        self.low, self.high, self.eps = low, high, eps
+        self.growth, self.rel_precision = growth, rel_precision
+        self.medians: dict[int, float] = {}  # every size tried -> median error over seeds
+        self.bad: int | None = None  # largest size tried with median > eps
+        self.good: int | None = None  # smallest size tried with median <= eps
+        # "found", "above" (n* > high), "below" (n* <= low) or "undecided" (all cells failed).
+        self.outcome: str | None = None
+        self.next_n: int | None = low  # the size to run next; None when the search is over
+
+    def observe(self, n: int, errors: list[float]) -> None:
+        """Report the usable errors (see :func:`usable_error`) of all seeds at size ``n``."""
+        if not errors:
+            self.outcome, self.next_n = "undecided", None
+            return
+        median = float(np.median(errors))
+        self.medians[n] = median
+        if median <= self.eps:
+            self.good = n if self.good is None else min(self.good, n)
+        else:
+            self.bad = n if self.bad is None else max(self.bad, n)
+        self.next_n = self._decide()
+
+    def _decide(self) -> int | None:
+        if self.good is None:
+            if self.bad >= self.high:
+                self.outcome = "above"
+                return None
+            return min(self.high, max(self.bad + 1, math.ceil(self.bad * self.growth)))
+        if self.bad is None:
+            self.outcome = "below"
+            return None
+        middle = round(math.sqrt(self.bad * self.good))
+        if self.good / self.bad <= 1 + self.rel_precision or not self.bad < middle < self.good:
+            self.outcome = "found"
+            return None
+        return middle
+
+    def grid_equivalent(self) -> int:
+        """Sizes in a geometric grid over [low, high] with ratio 1 + rel_precision."""
+        return math.ceil(math.log(self.high / self.low) / math.log1p(self.rel_precision)) + 1
+
+
+class GridPlan:
+    """Every cell of a list or grid spec, all ready at once."""
+
+    def __init__(self, cells: list[dict]):
+        self._cells = list(cells)
+        self.total = len(cells)
+
+    def ready(self) -> list[dict]:
+        cells, self._cells = self._cells, []
+        return cells
+
+    def observe(self, config: dict, status: str, error: float | None) -> None:
+        """Grid cells do not depend on each other."""
+
+    def finished(self) -> bool:
+        return not self._cells
+
+    def summary(self) -> dict:
+        return {"mode": "grid", "cells": self.total}
+
+
+class AdaptivePlan:
+    """One :class:`NStarSearch` per (learner, d); each size is run for every seed."""
+
+    def __init__(self, spec: Spec):
+        samples = spec.samples
+        if not isinstance(samples, AdaptiveSamples):
+            raise ValueError("AdaptivePlan needs a spec with samples.mode: adaptive")
+        self.seeds = spec.seeds
+        self.total = None  # unknown in advance
+        self.searches: dict[tuple[str, int], NStarSearch] = {}
+        self._bases: dict[tuple[str, int], dict] = {}
+        self._results: dict[tuple[str, int, int], list] = defaultdict(list)
+        self._ready: list[dict] = []
+        for d in spec.dimensions:
+            low = samples.bracket[0].evaluate_size({"d": d})
+            high = samples.bracket[1].evaluate_size({"d": d})
+            for name in spec.learners:
+                search = NStarSearch(low, high, spec.eps, samples.growth, samples.rel_precision)
+                self.searches[name, d] = search
+                self._bases[name, d] = learner_config(spec, name, d)
+                self._request(name, d)
+
+    def _request(self, name: str, d: int) -> None:
+        n = self.searches[name, d].next_n
+        if n is not None:
+            self._ready.extend(cell_config(self._bases[name, d], n, s) for s in self.seeds)
+
+    def ready(self) -> list[dict]:
+        cells, self._ready = self._ready, []
+        return cells
+
+    def observe(self, config: dict, status: str, error: float | None) -> None:
+        name, d, n = config["learner"], config["d"], config["n"]
+        results = self._results[name, d, n]
+        results.append(usable_error(status, error))
+        if len(results) == len(self.seeds):
+            search = self.searches[name, d]
+            search.observe(n, [e for e in results if e is not None])
+            self._request(name, d)
+
+    def finished(self) -> bool:
+        return not self._ready and all(s.next_n is None for s in self.searches.values())
+
+    def summary(self) -> dict:
+        """Cells run per search against a grid of the same resolution over the bracket."""
+        per_search = {}
+        for (name, d), search in self.searches.items():
+            per_search[f"{name}/d={d}"] = {
+                "sizes": sorted(search.medians),
+                "outcome": search.outcome,
+                "cells": len(search.medians) * len(self.seeds),
+                "grid_cells": search.grid_equivalent() * len(self.seeds),
+            }
+        return {
+            "mode": "adaptive",
+            "cells": sum(s["cells"] for s in per_search.values()),
+            "grid_cells": sum(s["grid_cells"] for s in per_search.values()),
+            "searches": per_search,
+        }

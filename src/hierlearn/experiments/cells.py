@@ -1,0 +1,409 @@
+"""Cells: one (learner, d, n, seed) of a spec, resolved to plain data and run as a pure function.
+
+A cell's *resolved config* is a JSON-able dict in which every size is a number and every
+estimator parameter is explicit (spec values over the estimator's defaults). Its *key* is the
+SHA-256 of the canonical JSON of that config without the fields that do not change the
+computation (``theory``, ``time_limit``), cut to 24 hex digits. The spec's name is part of
+the config, so two specs never share cells; the harness version is too, so a change in how
+cells draw their data invalidates old keys.
+
+Seeding (no global RNG anywhere):
+
+* the data seed is derived from (inputs, target, d, seed) only, so every learner at a given
+  (d, seed) sees the same target directions, validation set and test set, and the training set
+  of size n is the first n points of one stream, so training sets are nested across n;
+* the representation and model seeds are derived from the cell key.
+
+:func:`run_cell` draws the data, fits the representation once, fits the model for every
+candidate of the search space with the validation set passed to ``fit`` (a ridge list of the
+NTK and kernel models goes to the estimator whole, which solves it with one factorisation),
+keeps the candidate with the smallest validation error and returns the result row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+import socket
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import numpy as np
+
+from .. import __version__
+from ..exceptions import DivergenceError
+from .expressions import Expression
+from .learners import (
+    RIDGE_LIST_KINDS,
+    accepts_validation,
+    build_estimator,
+    build_representation,
+    estimator_defaults,
+    representation_defaults,
+)
+from .spec import AdaptiveSamples, RandomNetworkRepresentation, Spec, sample_sizes
+
+HARNESS_VERSION = 1  # bump when the meaning of a resolved config changes (data drawing, ...)
+NON_KEY_FIELDS = ("theory", "time_limit")  # recorded, but not part of the computation
+CHUNK = 1024  # training points are drawn in chunks of this many, each from its own seed
+STATUSES = ("ok", "failed", "diverged", "timeout")
+
+
+class CellTimeout(BaseException):
+    """Raised inside a running cell when its time limit is reached.
+
+    A ``BaseException`` so that the ``except Exception`` clauses around fits let it through.
+    """
+
+
+# ---------------------------------------------------------------- hashing and seeds
+
+
+def canonical_json(value) -> str:
+    """Sorted-key, compact JSON; NaN and infinity are refused."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def cell_key(config: dict) -> str:
+    """24 hex digits of the SHA-256 of the config without ``NON_KEY_FIELDS``."""
+    payload = {k: v for k, v in config.items() if k not in NON_KEY_FIELDS}
+    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()[:24]
+
+
+def derive_seed(*parts) -> int:
+    """A seed in [0, 2^60) from JSON-able parts (a hash, independent of Python's hash salt)."""
+    digest = hashlib.sha256(canonical_json(list(parts)).encode()).hexdigest()
+    return int(digest[:15], 16)
+
+
+def data_seed(config: dict) -> int:
+    """The seed of everything data: target directions, train/validation/test sets, noise."""
+    return derive_seed("data", config["inputs"], config["target"], config["d"], config["seed"])
+
+
+# ---------------------------------------------------------------- resolution
+
+
+def _representation_config(spec: Spec, name: str, d: int) -> dict:
+    representation = spec.learners[name].representation
+    if not isinstance(representation, RandomNetworkRepresentation):
+        return {"kind": "identity"}
+    fields = representation.model_dump(mode="json", exclude_none=True, exclude={"kind"})
+    width = representation.width.evaluate_size({"d": d})
+    fields["width"] = width
+    fields["n_unlabeled"] = representation.n_unlabeled.evaluate_size({"d": d, "D": width}, 0)
+    fields["unlabeled_law"] = spec.inputs
+    return {"kind": "random_network", **representation_defaults(), **fields}
+
+
+def _size_at(value, d: int):
+    # Model widths arrive as expression text after model_dump; everything else as is.
+    return Expression(value, ("d",)).evaluate_size({"d": d}) if isinstance(value, str) else value
+
+
+def _model_config(spec: Spec, name: str, d: int) -> dict:
+    model = spec.learners[name].model
+    params = model.params.model_dump(mode="json", exclude_none=True)
+    if "width" in params:
+        params["width"] = _size_at(params["width"], d)
+    search = {
+        key: [_size_at(v, d) if key == "width" else v for v in values]
+        for key, values in model.search_space().items()
+    }
+    return {
+        "kind": model.kind,
+        "params": {**estimator_defaults(model.kind), **params},
+        "search": search,
+    }
+
+
+def learner_config(spec: Spec, name: str, d: int) -> dict:
+    """The part of a cell config that depends on the learner and d but not on n or seed."""
+    target = spec.target.model_dump(mode="json")
+    target["rank"] = spec.target.rank or len(spec.target.degrees)
+    return {
+        "harness": HARNESS_VERSION,
+        "spec": spec.name,
+        "learner": name,
+        "theory": spec.learners[name].theory,
+        "inputs": spec.inputs,
+        "target": target,
+        "d": d,
+        "validation_size": spec.validation_size.evaluate_size({"d": d}),
+        "test_size": spec.test_size.evaluate_size({"d": d}),
+        "representation": _representation_config(spec, name, d),
+        "model": _model_config(spec, name, d),
+        "device": spec.device,
+        "time_limit": spec.time_limit,
+    }
+
+
+def cell_config(base: dict, n: int, seed: int) -> dict:
+    """A full cell config from :func:`learner_config` plus the sample size and seed."""
+    return {**base, "n": int(n), "seed": int(seed)}
+
+
+def grid_cells(spec: Spec) -> list[dict]:
+    """Every cell of a list or grid spec, ordered by (d, n, learner, seed)."""
+    if isinstance(spec.samples, AdaptiveSamples):
+        raise ValueError("an adaptive spec has no fixed grid; see hierlearn.experiments.adaptive")
+    cells = []
+    for d in spec.dimensions:
+        bases = [learner_config(spec, name, d) for name in spec.learners]
+        for n in sample_sizes(spec, d):
+            for base in bases:
+                cells.extend(cell_config(base, n, seed) for seed in spec.seeds)
+    return cells
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass
+class CellData:
+    """Arrays of one cell: training (noisy labels), validation (noisy), test (noise-free f*)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    f_test: np.ndarray
+    target: object  # the LowRankPolynomial f*
+
+
+def draw_data(config: dict) -> CellData:
+    """Draw the data of a cell; a pure function of (inputs, target, d, seed, sizes)."""
+    from ..inputs import make_inputs
+    from ..targets import LowRankPolynomial
+
+    d, seed = config["d"], data_seed(config)
+    spec_target = config["target"]
+    degrees = spec_target["degrees"]
+    target = LowRankPolynomial(
+        d,
+        degrees[0] if len(degrees) == 1 else list(degrees),
+        rank=spec_target["rank"],
+        basis=spec_target["basis"],
+        coefficients=spec_target["coefficients"],
+        noise_std=spec_target["noise_std"],
+        random_state=derive_seed(seed, "target"),
+        inputs=config["inputs"],
+    )
+    law = make_inputs(config["inputs"], d)
+
+    def labelled(count: int, stream: str, chunk: int):
+        xs, ys = [], []
+        for j in range(math.ceil(count / chunk)):
+            X = law.sample(chunk, derive_seed(seed, stream, j))
+            xs.append(X)
+            ys.append(target.labels(X, derive_seed(seed, stream + "-noise", j)))
+        return np.concatenate([x.numpy() for x in xs])[:count], np.concatenate(
+            [np.asarray(y) for y in ys]
+        )[:count]
+
+    # Chunks of fixed size make the first n training points the same for every n.
+    X, y = labelled(config["n"], "train", CHUNK)
+    X_val, y_val = labelled(config["validation_size"], "validation", config["validation_size"])
+    X_test = law.sample(config["test_size"], derive_seed(seed, "test")).numpy()
+    f_test = np.asarray(target(X_test))
+    return CellData(X, np.asarray(y), X_val, np.asarray(y_val), X_test, f_test, target)
+
+
+# ---------------------------------------------------------------- running
+
+
+def relative_mse(prediction: np.ndarray, reference: np.ndarray) -> float:
+    """mean (prediction - reference)^2 / mean reference^2 (float64)."""
+    prediction = np.asarray(prediction, dtype=np.float64).reshape(-1)
+    reference = np.asarray(reference, dtype=np.float64).reshape(-1)
+    return float(np.mean((prediction - reference) ** 2) / max(np.mean(reference**2), 1e-300))
+
+
+class PeakMemory:
+    """Largest resident set size of this process, sampled every ``interval`` s while active.
+
+    The value covers the whole process (interpreter and torch included), in MiB. Where
+    /proc/self/statm does not exist it falls back to the process-lifetime peak of getrusage.
+    """
+
+    def __init__(self, interval: float = 0.05):
+        self.interval, self.peak = interval, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    @staticmethod
+    def current() -> float:
+        try:
+            with open("/proc/self/statm") as statm:
+                return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+        except (OSError, ValueError, IndexError):
+            import resource
+
+            return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+    def _sample(self):
+        while not self._stop.wait(self.interval):
+            self.peak = max(self.peak, self.current())
+
+    def __enter__(self):
+        self.peak = self.current()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.current())
+
+
+def _candidates(model: dict) -> list[dict]:
+    """The parameter sets to try: the product of the search lists (a ridge list stays whole)."""
+    search = dict(model["search"])
+    ridge = search.pop("ridge", None) if model["kind"] in RIDGE_LIST_KINDS else None
+    keys = sorted(search)
+    sets = [
+        dict(zip(keys, values, strict=True))
+        for values in itertools.product(*(search[k] for k in keys))
+    ]
+    if ridge is not None:
+        sets = [{**s, "ridge": list(ridge)} for s in sets]
+    return sets
+
+
+def _fit_models(config: dict, Z, Z_val, Z_test, data: CellData, seed: int) -> dict:
+    model = config["model"]
+    best, tried = None, []
+    for candidate in _candidates(model):
+        params = {**model["params"], **candidate}
+        estimator = build_estimator(model["kind"], params, config["device"], seed)
+        entry = {"params": candidate}
+        try:
+            if accepts_validation(estimator):
+                estimator.fit(Z, data.y, X_val=Z_val, y_val=data.y_val)
+            else:
+                estimator.fit(Z, data.y)
+            validation_prediction = estimator.predict(Z_val)
+        except DivergenceError as error:
+            tried.append({**entry, "status": "diverged", "error": str(error)})
+            continue
+        if not np.all(np.isfinite(validation_prediction)):
+            tried.append({**entry, "status": "diverged", "error": "non-finite predictions"})
+            continue
+        entry["validation_error"] = relative_mse(validation_prediction, data.y_val)
+        for attribute in ("ridge_", "best_epoch_"):
+            if hasattr(estimator, attribute):
+                entry[attribute.rstrip("_")] = _plain(getattr(estimator, attribute))
+        tried.append({**entry, "status": "ok"})
+        if best is None or entry["validation_error"] < best[0]["validation_error"]:
+            best = (entry, estimator)
+    if best is None:
+        return {
+            "status": "diverged",
+            "search": tried,
+            "error": "every candidate diverged: " + "; ".join(t["error"] for t in tried),
+        }
+    entry, estimator = best
+    chosen = {k: v for k, v in entry.items() if k not in ("validation_error", "status")}
+    hyperparameters = {**chosen.pop("params"), **chosen}
+    test_prediction = estimator.predict(Z_test)
+    train_prediction = estimator.predict(Z)
+    if not (np.all(np.isfinite(test_prediction)) and np.all(np.isfinite(train_prediction))):
+        return {"status": "diverged", "search": tried, "error": "non-finite test predictions"}
+    return {
+        "status": "ok",
+        "relative_test_error": relative_mse(test_prediction, data.f_test),
+        "relative_train_error": relative_mse(train_prediction, data.y),
+        "relative_validation_error": entry["validation_error"],
+        "hyperparameters": hyperparameters,
+        "search": tried,
+    }
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def run_cell(config: dict) -> dict:
+    """Run one cell and return its result row (a dict of plain JSON-able values).
+
+    Row fields: ``key``, ``spec``, ``learner``, ``d``, ``n``, ``seed``, ``status`` ("ok",
+    "failed": an exception, with its traceback in ``error``; "diverged": every candidate
+    diverged; "timeout": the time limit hit, see :class:`CellTimeout`),
+    ``relative_test_error`` (mean (f_hat - f*)^2 / mean f*^2 on the noise-free test set),
+    ``relative_train_error`` (the same against the noisy training labels),
+    ``relative_validation_error`` (against the noisy validation labels, the selection
+    criterion), ``hyperparameters`` (the chosen candidate plus the chosen ``ridge`` and
+    ``best_epoch`` where the estimator reports them), ``search`` (every candidate tried),
+    ``details`` (representation diagnostics), ``error``, ``seconds``, ``peak_memory_mb`` (see
+    :class:`PeakMemory`), ``library_version``, ``worker`` (host:pid), ``finished_at`` (UTC)
+    and ``config``.
+    """
+    row = unfinished_row(config, "failed", None, 0.0)
+    start = time.perf_counter()
+    memory = PeakMemory()
+    try:
+        with memory:
+            row.update(_run(config, row["key"], row["details"]))
+    except CellTimeout:
+        row.update(status="timeout", error=timeout_message(config))
+    except Exception:  # a failing cell is recorded, and the sweep goes on
+        row.update(status="failed", error=traceback.format_exc())
+    row["seconds"] = time.perf_counter() - start
+    row["peak_memory_mb"] = memory.peak
+    row["finished_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return row
+
+
+def timeout_message(config: dict) -> str:
+    return f"time limit of {config.get('time_limit')} s reached"
+
+
+def unfinished_row(config: dict, status: str, error: str | None, seconds: float) -> dict:
+    """A row without results: for a cell that failed, diverged or timed out, or a stub."""
+    return {
+        "key": cell_key(config),
+        "spec": config["spec"],
+        "learner": config["learner"],
+        "d": config["d"],
+        "n": config["n"],
+        "seed": config["seed"],
+        "status": status,
+        "relative_test_error": None,
+        "relative_train_error": None,
+        "relative_validation_error": None,
+        "hyperparameters": {},
+        "search": [],
+        "details": {},
+        "error": error,
+        "seconds": seconds,
+        "peak_memory_mb": None,
+        "library_version": __version__,
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "config": config,
+    }
+
+
+def _run(config: dict, key: str, details: dict) -> dict:
+    data = draw_data(config)
+    representation = config["representation"]
+    if representation["kind"] == "identity":
+        Z, Z_val, Z_test = data.X, data.X_val, data.X_test
+    else:
+        params = {k: v for k, v in representation.items() if k != "kind"}
+        transformer = build_representation(params, config["device"], derive_seed(key, "rep"))
+        transformer.fit(data.X)
+        Z, Z_val, Z_test = (transformer.transform(a) for a in (data.X, data.X_val, data.X_test))
+        for attribute in ("n_fit_samples_", "n_floored_"):
+            if hasattr(transformer, attribute):
+                details[attribute.rstrip("_")] = _plain(getattr(transformer, attribute))
+    return _fit_models(config, Z, Z_val, Z_test, data, derive_seed(key, "model"))

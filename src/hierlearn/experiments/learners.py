@@ -1,0 +1,74 @@
+"""Build the representation and estimator of a cell from its resolved config.
+
+The spec leaves out parameters it does not set; :func:`estimator_defaults` reads the
+estimator's own defaults from its ``__init__`` signature so that a resolved config (and the
+cell key hashed from it) names every hyperparameter. ``device`` and ``random_state`` are set by
+the harness, never by the spec.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+# Model kind -> (module, class name) of the estimator.
+ESTIMATORS = {
+    "ntk": ("hierlearn.estimators", "NTKRegressor"),
+    "quadratic_taylor": ("hierlearn.estimators", "QuadraticTaylorRegressor"),
+    "two_layer": ("hierlearn.estimators", "TwoLayerRegressor"),
+    "kernel": ("hierlearn.estimators.kernel", "KernelRegressor"),
+}
+# Kinds whose ``ridge`` may be a list, chosen on validation data with one factorisation.
+RIDGE_LIST_KINDS = ("ntk", "kernel")
+# Set by the harness for every cell.
+HARNESS_PARAMETERS = ("device", "random_state")
+
+
+def estimator_class(kind: str) -> type:
+    """The scikit-learn estimator class of a model kind."""
+    module, name = ESTIMATORS[kind]
+    return getattr(importlib.import_module(module), name)
+
+
+def representation_class() -> type:
+    """:class:`hierlearn.representations.RandomNetworkRepresentation`."""
+    from ..representations import RandomNetworkRepresentation
+
+    return RandomNetworkRepresentation
+
+
+def _defaults(cls: type) -> dict:
+    signature = inspect.signature(cls.__init__)
+    return {
+        name: parameter.default
+        for name, parameter in signature.parameters.items()
+        if name != "self"
+        and name not in HARNESS_PARAMETERS
+        and parameter.default is not inspect.Parameter.empty
+    }
+
+
+def estimator_defaults(kind: str) -> dict:
+    """The estimator's ``__init__`` defaults, without ``device`` and ``random_state``."""
+    return _defaults(estimator_class(kind))
+
+
+def representation_defaults() -> dict:
+    """The representation's ``__init__`` defaults, without ``device`` and ``random_state``."""
+    return _defaults(representation_class())
+
+
+def build_estimator(kind: str, params: dict, device: str, random_state: int):
+    """A fresh estimator with the given parameters (a ridge list stays a list)."""
+    return estimator_class(kind)(**params, device=device, random_state=random_state)
+
+
+def build_representation(params: dict, device: str, random_state: int):
+    """A fresh :class:`RandomNetworkRepresentation` (params without ``kind``)."""
+    return representation_class()(**params, device=device, random_state=random_state)
+
+
+def accepts_validation(estimator) -> bool:
+    """Whether ``estimator.fit`` takes ``X_val`` and ``y_val``."""
+    parameters = inspect.signature(estimator.fit).parameters
+    return "X_val" in parameters and "y_val" in parameters

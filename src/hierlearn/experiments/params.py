@@ -1,0 +1,197 @@
+"""Shared pieces of spec models: the frozen base, size types, activation names, and the
+parameters and search spaces of every model kind.
+
+Every model parameter defaults to None, meaning "the estimator's own default"; cells resolve
+it from the estimator's signature (see :mod:`.learners`), so that a resolved config names every
+hyperparameter. A search space gives, per parameter, a non-empty list of candidate values with
+the same constraints as the parameter itself.
+"""
+
+from __future__ import annotations
+
+import typing
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PlainSerializer,
+    PlainValidator,
+    PositiveFloat,
+    PositiveInt,
+    create_model,
+)
+
+from ..activations import TRAINABLE_ACTIVATIONS, parse_representation_activation
+from .expressions import Expression
+
+
+def _size(*variables: str):
+    """An annotated type: a number or an expression over ``variables``, kept as Expression."""
+
+    def validate(value):
+        return value if isinstance(value, Expression) else Expression(value, variables)
+
+    return Annotated[Expression, PlainValidator(validate), PlainSerializer(str, return_type=str)]
+
+
+SizeD = _size("d")
+SizeWithWidth = _size("d", "D")
+Dtype = Literal["float32", "float64"]
+
+
+class Frozen(BaseModel):
+    """Base of every spec model: immutable, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _trainable(value):
+    if value is not None and value not in TRAINABLE_ACTIVATIONS:
+        raise ValueError(
+            f"{value!r} is not a trainable activation; accepted: {', '.join(TRAINABLE_ACTIVATIONS)}"
+        )
+    return value
+
+
+def _representation_activation(value):
+    if value is not None:
+        parse_representation_activation(value)  # raises ValueError listing the accepted names
+    return value
+
+
+TrainableName = Annotated[str, BeforeValidator(_trainable)]
+RepresentationName = Annotated[str, BeforeValidator(_representation_activation)]
+
+
+class NTKParams(Frozen):
+    """Parameters of :class:`hierlearn.NTKRegressor`."""
+
+    width: SizeD | None = None  # m, neurons
+    activation: TrainableName | None = None  # act' enters the linear term
+    ridge: NonNegativeFloat | None = None  # r in (1/n) sum (y - f)^2 + r ||W||_F^2
+    solver: Literal["auto", "dual", "primal"] | None = None  # which linear system is solved
+    symmetric: bool | None = None  # symmetric initialisation
+    input_bias: NonNegativeFloat | None = None  # constant input coordinate (a first-layer bias)
+    dtype: Dtype | None = None  # compute dtype
+
+
+class _GradientParams(Frozen):
+    width: SizeD | None = None  # m, neurons
+    activation: TrainableName | None = None  # trainable activation
+    reg: NonNegativeFloat | None = None  # weight penalty lambda
+    optimizer: Literal["adam", "gd", "lbfgs"] | None = None  # training algorithm
+    lr: PositiveFloat | None = None  # step size
+    epochs: PositiveInt | None = None  # passes over the data (L-BFGS: iterations)
+    batch_size: PositiveInt | None = None  # None: full batch (also the estimator default)
+    init_scale: NonNegativeFloat | None = None  # scale of the initial movement U
+    symmetric: bool | None = None  # symmetric initialisation
+    early_stopping: bool | None = None  # hold out data when no validation set is passed
+    validation_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None  # held-out share
+    n_iter_no_change: PositiveInt | None = None  # patience in validation evaluations
+    eval_every: PositiveInt | None = None  # epochs between validation evaluations
+    gd_noise: NonNegativeFloat | None = None  # noise of noisy gradient descent
+    input_bias: NonNegativeFloat | None = None  # constant input coordinate (a first-layer bias)
+    dtype: Dtype | None = None  # compute dtype
+
+
+class QuadraticParams(_GradientParams):
+    """Parameters of :class:`hierlearn.QuadraticTaylorRegressor`."""
+
+    randomized: bool | None = None  # Bai & Lee's random-sign objective
+
+
+class TwoLayerParams(_GradientParams):
+    """Parameters of :class:`hierlearn.TwoLayerRegressor`."""
+
+
+class KernelRepresentationParams(Frozen):
+    """The infinite-width representation composed into a kernel."""
+
+    activation: RepresentationName = "relu"  # representation activation
+    depth: PositiveInt = 1  # number of random layers
+    bias_std: NonNegativeFloat = 0.0  # standard deviation of the random biases
+    center: bool = False  # centre the features on the training inputs' empirical law
+
+
+def _memory_budget(value):
+    from ..kernels.blocks import parse_memory_budget
+
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise ValueError(f"expected bytes (an int) or a string such as '4GiB', got {value!r}")
+    parse_memory_budget(value)  # raises ValueError naming the accepted units
+    return value
+
+
+MemoryBudget = Annotated[int | str, PlainValidator(_memory_budget)]
+
+
+class KernelParams(Frozen):
+    """Parameters of :class:`hierlearn.KernelRegressor`."""
+
+    kernel: Literal["ntk", "nngp", "linear"] | None = None  # which infinite-width kernel
+    activation: TrainableName | None = None  # trainable activation of the kernel
+    representation: KernelRepresentationParams | None = None  # None: kernel on raw input
+    ridge: NonNegativeFloat | None = None  # r, solved as (K + n r I) alpha = y
+    solver: Literal["auto", "cholesky", "iterative"] | None = None  # direct or iterative
+    memory_budget: MemoryBudget | None = None  # bytes or e.g. "4GiB" for the solver
+    n_centers: PositiveInt | None = None  # Nystrom centres of the iterative solver
+    tol: PositiveFloat | None = None  # relative residual where conjugate gradients stop
+    max_iter: PositiveInt | None = None  # conjugate-gradient iterations at most
+    input_bias: NonNegativeFloat | None = None  # constant input coordinate (raw inputs only)
+    dtype: Dtype | None = None  # compute dtype
+
+
+def _search_model(params: type[Frozen]) -> type[Frozen]:
+    """A model with, for each parameter, an optional non-empty list of candidate values."""
+    fields = {}
+    for name, field in params.model_fields.items():
+        inner = [arg for arg in typing.get_args(field.annotation) if arg is not type(None)]
+        annotation = inner[0] if len(inner) == 1 else field.annotation
+        fields[name] = (Annotated[tuple[annotation, ...], Field(min_length=1)] | None, None)
+    return create_model(params.__name__.replace("Params", "Search"), __base__=Frozen, **fields)
+
+
+NTKSearch = _search_model(NTKParams)
+QuadraticSearch = _search_model(QuadraticParams)
+TwoLayerSearch = _search_model(TwoLayerParams)
+KernelSearch = _search_model(KernelParams)
+
+
+class _Model(Frozen):
+    def search_space(self) -> dict[str, tuple]:
+        """The parameters with candidate lists, in a fixed (alphabetical) order."""
+        return {k: v for k, v in sorted(self.search.model_dump(mode="json").items()) if v}
+
+
+class NTKModel(_Model):
+    kind: Literal["ntk"]
+    params: NTKParams = NTKParams()  # every parameter at the estimator's default
+    search: NTKSearch = NTKSearch()  # no search; a ridge list is solved with one factorisation
+
+
+class QuadraticModel(_Model):
+    kind: Literal["quadratic_taylor"]
+    params: QuadraticParams = QuadraticParams()  # every parameter at the estimator's default
+    search: QuadraticSearch = QuadraticSearch()  # no search
+
+
+class TwoLayerModel(_Model):
+    kind: Literal["two_layer"]
+    params: TwoLayerParams = TwoLayerParams()  # every parameter at the estimator's default
+    search: TwoLayerSearch = TwoLayerSearch()  # no search
+
+
+class KernelModel(_Model):
+    kind: Literal["kernel"]
+    params: KernelParams = KernelParams()  # every parameter at the estimator's default
+    search: KernelSearch = KernelSearch()  # no search; a ridge list uses one factorisation
+
+
+Model = Annotated[
+    NTKModel | QuadraticModel | TwoLayerModel | KernelModel, Field(discriminator="kind")
+]
+MODEL_KINDS = ("ntk", "quadratic_taylor", "two_layer", "kernel")

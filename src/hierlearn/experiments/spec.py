@@ -1,0 +1,414 @@
+"""Experiment specs: YAML files validated with pydantic (every model forbids unknown keys).
+
+A spec names one experiment: an input law, a target, the dimensions d, the sample sizes n
+(a list, a geometric grid or an adaptive n* search), the seeds, and named learners, each a
+representation (raw input or a fixed random network) plus a trainable model with its
+hyperparameters and a search space chosen on validation data inside every cell::
+
+    name: tiny
+    inputs: gaussian
+    target: {degrees: 2, basis: hermite}
+    dimensions: [4, 8]
+    samples: {mode: grid, start: "4*d", stop: "32*d", num: 4}
+    seeds: 2
+    learners:
+      quad_h:
+        theory: quad-h
+        representation: {kind: random_network, width: "d**2", activation: hermite-2}
+        model:
+          kind: quadratic_taylor
+          params: {width: 64, lr: 0.05, epochs: 100}
+          search: {reg: [0.0, 1.0e-4]}
+
+Sizes (n, widths, test and validation sizes) are numbers or arithmetic expressions in ``d``
+(``n_unlabeled`` may also use ``D``, the representation width), see :mod:`.expressions`.
+A model parameter left out takes the estimator's own default, which is written into every
+cell's resolved config (and so into its key).
+
+:func:`load_spec` reads and validates a file and raises :class:`SpecError`, whose lines name
+the field path of each problem, e.g. ``learners.quad_h.model.params.lr: Input should be
+greater than 0``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import (
+    BeforeValidator,
+    Field,
+    NonNegativeFloat,
+    NonNegativeInt,
+    PositiveFloat,
+    PositiveInt,
+    ValidationError,
+    field_validator,
+)
+
+from ..theory import LEARNERS as THEORY_LEARNERS
+from .expressions import Expression, ExpressionError
+from .params import (
+    MODEL_KINDS,
+    Dtype,
+    Frozen,
+    Model,
+    RepresentationName,
+    SizeD,
+    SizeWithWidth,
+)
+
+NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
+
+
+class SpecError(ValueError):
+    """A spec is invalid. ``errors`` lists (field path, message); ``str`` gives one per line."""
+
+    def __init__(self, errors: list[tuple[str, str]]):
+        self.errors = errors
+        lines = (f"{path}: {message}" if path else message for path, message in errors)
+        super().__init__("\n".join(lines))
+
+
+# ---------------------------------------------------------------- target, sizes, samples
+
+
+def _as_tuple(value):
+    return (value,) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class TargetSpec(Frozen):
+    """The low-rank polynomial target (:class:`hierlearn.targets.LowRankPolynomial`)."""
+
+    # One degree for every component, or a list with one degree per component.
+    degrees: Annotated[tuple[PositiveInt, ...], BeforeValidator(_as_tuple), Field(min_length=1)]
+    # Number of components when ``degrees`` is a single int; None: one per entry of degrees.
+    rank: PositiveInt | None = None
+    # hermite (unit variance under gaussian inputs), gegenbauer (sphere), monomial.
+    basis: Literal["hermite", "gegenbauer", "monomial"] = "hermite"
+    # alpha_s; None: 1/sqrt(r) each (rescaled to E f*^2 = 1 either way).
+    coefficients: tuple[float, ...] | None = None
+    # Standard deviation of the Gaussian label noise (test error is on noise-free f*).
+    noise_std: NonNegativeFloat = 0.0
+
+    @property
+    def degree(self) -> int:
+        """p, the largest degree (what the theory's exponents refer to)."""
+        return max(self.degrees)
+
+
+class ListSamples(Frozen):
+    """Explicit sample sizes, each a number or an expression in d."""
+
+    mode: Literal["list"]
+    values: Annotated[tuple[SizeD, ...], Field(min_length=1)]  # no default: required
+
+
+class GridSamples(Frozen):
+    """``num`` sizes spaced geometrically from ``start`` to ``stop`` (both included), rounded."""
+
+    mode: Literal["grid"]
+    start: SizeD  # smallest n (required)
+    stop: SizeD  # largest n (required)
+    num: PositiveInt = 5  # number of grid points; 1 means just ``start``
+
+
+class AdaptiveSamples(Frozen):
+    """Search n*(d) per learner: grow n geometrically from the low end, then bisect in log n."""
+
+    mode: Literal["adaptive"]
+    bracket: tuple[SizeD, SizeD]  # [low, high]: the first n tried and the largest allowed
+    growth: Annotated[float, Field(gt=1.0)] = 2.0  # factor between sizes while growing
+    rel_precision: PositiveFloat = 0.1  # stop bisecting once high / low <= 1 + rel_precision
+
+
+def _samples_shorthand(value):
+    # A bare list means ``{mode: list, values: [...]}``.
+    return {"mode": "list", "values": value} if isinstance(value, (list, tuple)) else value
+
+
+Samples = Annotated[
+    ListSamples | GridSamples | AdaptiveSamples,
+    BeforeValidator(_samples_shorthand),
+    Field(discriminator="mode"),
+]
+
+
+# ---------------------------------------------------------------- representations
+
+
+class IdentityRepresentation(Frozen):
+    """The raw input x is fed to the model."""
+
+    kind: Literal["identity"]
+
+
+class RandomNetworkRepresentation(Frozen):
+    """A fixed random network h (:class:`hierlearn.representations.RandomNetworkRepresentation`)."""
+
+    kind: Literal["random_network"]
+    width: SizeD  # D, the number of features (required)
+    depth: PositiveInt = 1  # number of random layers
+    activation: RepresentationName = "relu"  # relu, step, sign, tanh, erf, monomial-k, hermite-k
+    bias_std: NonNegativeFloat = 0.0  # standard deviation of the random biases
+    normalize: Literal["whiten", "standardize", "none"] = "whiten"  # fitted on inputs only
+    whiten_eps: NonNegativeFloat | None = None  # eigenvalue floor; None: the estimator's default
+    # Unlabelled inputs (of the spec's input law) used to fit the normalisation; 0 fits it on
+    # the n training inputs. Default: enough for a well-conditioned covariance estimate.
+    n_unlabeled: SizeWithWidth = Expression("max(4*D, 4000)", ("d", "D"))
+    dtype: Dtype = "float64"  # feature dtype
+
+
+Representation = Annotated[
+    IdentityRepresentation | RandomNetworkRepresentation, Field(discriminator="kind")
+]
+
+
+class LearnerSpec(Frozen):
+    """A named learner: representation + model (+ the theory row it is compared with)."""
+
+    # Row of the theory table (hierlearn.theory) this learner measures; None: no comparison.
+    theory: Literal[THEORY_LEARNERS] | None = None  # type: ignore[valid-type]
+    representation: Representation = IdentityRepresentation(kind="identity")  # raw input
+    model: Model  # required
+
+
+# ---------------------------------------------------------------- the spec
+
+
+def _seeds(value):
+    # ``seeds: 3`` means seeds 0, 1, 2.
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError("the number of seeds must be >= 1")
+        return tuple(range(value))
+    return value
+
+
+class Spec(Frozen):
+    """A whole experiment. See the module docstring for an example."""
+
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]  # identifies the experiment in a store
+    description: str = ""  # free text, copied into the report
+    inputs: Literal["gaussian", "sphere"] = "gaussian"  # the input law of x
+    target: TargetSpec  # required
+    dimensions: Annotated[tuple[PositiveInt, ...], Field(min_length=1)]  # the values of d
+    samples: Samples  # required: list, grid or adaptive
+    # Seeds (data and model draws); an int k means 0..k-1.
+    seeds: Annotated[tuple[NonNegativeInt, ...], BeforeValidator(_seeds), Field(min_length=1)] = (
+        0,
+        1,
+        2,
+    )
+    validation_size: SizeD = Expression(1000)  # labelled points to choose hyperparameters
+    test_size: SizeD = Expression(2000)  # fresh noise-free points for the test error
+    eps: Annotated[float, Field(gt=0.0)] = 0.1  # threshold of n*(d; eps)
+    device: Literal["cpu", "cuda"] = "cpu"  # where cells compute
+    time_limit: PositiveFloat | None = None  # seconds per cell; None: no limit
+    learners: Annotated[
+        dict[Annotated[str, Field(pattern=NAME_PATTERN)], LearnerSpec], Field(min_length=1)
+    ]  # required
+
+    @field_validator("dimensions", "seeds")
+    @classmethod
+    def _distinct(cls, value):
+        if len(set(value)) != len(value):
+            raise ValueError("values must be distinct")
+        return tuple(sorted(value))
+
+
+# ---------------------------------------------------------------- loading and checks
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe YAML loader that refuses duplicate mapping keys."""
+
+
+def _construct_mapping(loader, node, deep=False):
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+# Discriminated unions add the tag to the error location; the field path omits it.
+_UNION_FIELDS = {
+    "samples": ("list", "grid", "adaptive"),
+    "representation": ("identity", "random_network"),
+    "model": MODEL_KINDS,
+}
+
+
+def _path(location: tuple) -> str:
+    parts = []
+    for i, item in enumerate(location):
+        if item == "[key]":  # a bad mapping key: the path up to the key names it
+            continue
+        if (
+            i > 0
+            and isinstance(location[i - 1], str)
+            and item in _UNION_FIELDS.get(location[i - 1], ())
+        ):
+            continue
+        parts.append(str(item))
+    return ".".join(parts)
+
+
+def _message(error: dict) -> str:
+    message = error["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        message = message.removeprefix(prefix)
+    if error["type"] == "extra_forbidden":
+        message = "unknown key"
+    return message
+
+
+def parse_spec(data) -> Spec:
+    """Validate already-parsed YAML data (a dict) into a :class:`Spec`, or raise SpecError."""
+    if not isinstance(data, dict):
+        raise SpecError([("", f"a spec must be a mapping of keys, got {type(data).__name__}")])
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as error:
+        raise SpecError([(_path(e["loc"]), _message(e)) for e in error.errors()]) from None
+    problems = check_sizes(spec)
+    if problems:
+        raise SpecError(problems)
+    return spec
+
+
+def load_spec(path) -> tuple[Spec, str]:
+    """Read, parse and validate the YAML file at ``path``; returns (spec, the file's text)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([("spec", f"no such file: {path}")]) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError([("spec", f"cannot read {path}: {error}")]) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: builds plain data only
+    except yaml.YAMLError as error:
+        raise SpecError([("spec", f"invalid YAML: {' '.join(str(error).split())}")]) from None
+    return parse_spec(data), text
+
+
+def sample_sizes(spec: Spec, d: int) -> list[int]:
+    """The sizes n of a list or grid spec at dimension ``d``, sorted and distinct."""
+    samples, values = spec.samples, {"d": d}
+    if isinstance(samples, ListSamples):
+        return sorted({expression.evaluate_size(values) for expression in samples.values})
+    if isinstance(samples, GridSamples):
+        start, stop = samples.start.evaluate_size(values), samples.stop.evaluate_size(values)
+        if samples.num == 1:
+            return [start]
+        ratio = math.log(stop / start) / (samples.num - 1)
+        return sorted({round(start * math.exp(ratio * i)) for i in range(samples.num)})
+    raise ValueError("sample_sizes needs a list or grid spec; adaptive specs search n")
+
+
+def check_sizes(spec: Spec) -> list[tuple[str, str]]:
+    """Evaluate every size expression at every d; return (field path, problem) pairs."""
+    problems: list[tuple[str, str]] = []
+
+    def size(path: str, expression: Expression, values: dict, minimum: int = 1) -> int | None:
+        try:
+            return expression.evaluate_size(values, minimum=minimum)
+        except ExpressionError as error:
+            problems.append((path, str(error)))
+            return None
+
+    for d in spec.dimensions:
+        at_d = {"d": d}
+        size("validation_size", spec.validation_size, at_d)
+        size("test_size", spec.test_size, at_d)
+        samples = spec.samples
+        if isinstance(samples, ListSamples):
+            for i, expression in enumerate(samples.values):
+                size(f"samples.values.{i}", expression, at_d)
+        elif isinstance(samples, GridSamples):
+            start = size("samples.start", samples.start, at_d)
+            stop = size("samples.stop", samples.stop, at_d)
+            if start is not None and stop is not None and stop < start:
+                problems.append(("samples.stop", f"stop ({stop}) < start ({start}) at d={d}"))
+        else:
+            low = size("samples.bracket.0", samples.bracket[0], at_d)
+            high = size("samples.bracket.1", samples.bracket[1], at_d)
+            if low is not None and high is not None and high <= low:
+                problems.append(
+                    (
+                        "samples.bracket",
+                        f"the high end ({high}) must exceed the low end ({low}) at d={d}",
+                    )
+                )
+        if spec.target.rank is not None and len(spec.target.degrees) > 1:
+            if spec.target.rank != len(spec.target.degrees):
+                problems.append(("target.rank", "rank must equal the number of degrees"))
+        rank = spec.target.rank or len(spec.target.degrees)
+        if rank > d:
+            problems.append(("target.rank", f"rank {rank} exceeds d={d}"))
+        for name, learner in spec.learners.items():
+            where = f"learners.{name}"
+            representation = learner.representation
+            if isinstance(representation, RandomNetworkRepresentation):
+                width = size(f"{where}.representation.width", representation.width, at_d)
+                if width is not None:
+                    size(
+                        f"{where}.representation.n_unlabeled",
+                        representation.n_unlabeled,
+                        {"d": d, "D": width},
+                        minimum=0,
+                    )
+            width = getattr(learner.model.params, "width", None)
+            if width is not None:
+                size(f"{where}.model.params.width", width, at_d)
+            for i, candidate in enumerate(getattr(learner.model.search, "width", None) or ()):
+                size(f"{where}.model.search.width.{i}", candidate, at_d)
+    if spec.target.coefficients is not None:
+        rank = spec.target.rank or len(spec.target.degrees)
+        if len(spec.target.coefficients) != rank:
+            problems.append(("target.coefficients", f"needs {rank} values, one per component"))
+    combos = {("hermite", "sphere"), ("gegenbauer", "gaussian")}
+    if (spec.target.basis, spec.inputs) in combos:
+        problems.append(
+            (
+                "target.basis",
+                f"basis {spec.target.basis!r} does not match "
+                f"inputs {spec.inputs!r} (hermite: gaussian, gegenbauer: sphere)",
+            )
+        )
+    if not problems:
+        problems.extend(_check_target(spec))
+    return list(dict.fromkeys(problems))  # the same problem at several d is reported once
+
+
+def _check_target(spec: Spec) -> list[tuple[str, str]]:
+    """Build the target at every d, so that anything it refuses is reported before a run."""
+    from ..targets import LowRankPolynomial
+
+    target = spec.target
+    degrees = target.degrees[0] if len(target.degrees) == 1 else list(target.degrees)
+    for d in spec.dimensions:
+        try:
+            LowRankPolynomial(
+                d,
+                degrees,
+                rank=target.rank or len(target.degrees),
+                basis=target.basis,
+                coefficients=target.coefficients,
+                noise_std=target.noise_std,
+                random_state=0,
+                inputs=spec.inputs,
+            )
+        except ValueError as error:
+            return [("target", f"at d={d}: {error}")]
+    return []

@@ -1,0 +1,141 @@
+"""The adaptive n* search: exact on known curves, censoring, and fewer cells than a grid."""
+
+import copy
+import math
+
+import pytest
+
+from hierlearn.experiments.adaptive import AdaptivePlan, NStarSearch, usable_error
+from hierlearn.experiments.analysis import analyse
+from hierlearn.experiments.executors import InlineExecutor
+from hierlearn.experiments.runner import run_spec
+from hierlearn.experiments.spec import parse_spec
+from hierlearn.experiments.store import Store
+
+
+def drive(search, error_of_n, seeds=1):
+    visited = []
+    while search.next_n is not None:
+        n = search.next_n
+        visited.append(n)
+        search.observe(n, [error_of_n(n)] * seeds)
+    return visited
+
+
+@pytest.mark.parametrize("true_n_star", [37, 100, 999, 5000])
+@pytest.mark.parametrize("growth", [2.0, 3.0])
+def test_brackets_a_monotone_curve(true_n_star, growth):
+    eps = 0.1
+
+    def error(n):  # a power law crossing eps exactly at true_n_star
+        return eps * (true_n_star / n) ** 0.7
+
+    search = NStarSearch(10, 10_000, eps, growth=growth, rel_precision=0.05)
+    visited = drive(search, error)
+    assert search.outcome == "found"
+    assert search.bad < true_n_star <= search.good
+    assert search.good / search.bad <= 1.05 or search.good - search.bad == 1
+    assert len(set(visited)) == len(visited)
+    assert len(visited) < search.grid_equivalent() / 4
+
+
+def test_censored_above_and_below():
+    above = NStarSearch(10, 1000, 0.1)
+    assert drive(above, lambda n: 0.5) == [10, 20, 40, 80, 160, 320, 640, 1000]
+    assert above.outcome == "above" and above.good is None
+    below = NStarSearch(10, 1000, 0.1)
+    assert drive(below, lambda n: 0.01) == [10]
+    assert below.outcome == "below"
+
+
+def test_median_over_seeds_and_unusable_rows():
+    search = NStarSearch(10, 1000, 0.1)
+    search.observe(10, [0.05, 0.5, math.inf])  # median 0.5: above eps
+    assert search.bad == 10 and search.next_n == 20
+    search.observe(20, [])  # every cell failed: nothing to decide on
+    assert search.outcome == "undecided" and search.next_n is None
+    assert usable_error("ok", 0.3) == 0.3
+    assert usable_error("diverged", None) == math.inf
+    assert usable_error("timeout", None) == math.inf
+    assert usable_error("failed", None) is None
+
+
+def test_bad_bracket():
+    with pytest.raises(ValueError, match="bracket"):
+        NStarSearch(100, 100, 0.1)
+
+
+SPEC = {
+    "name": "adaptive",
+    "target": {"degrees": 1},  # a linear target: n* grows like d
+    "dimensions": [4, 8],
+    "seeds": 3,
+    "validation_size": 100,
+    "test_size": 1000,
+    "eps": 0.1,
+    "learners": {
+        "ntk": {
+            "theory": "ntk-x",
+            "model": {"kind": "ntk", "params": {"width": 128, "ridge": 1e-3}},
+        }
+    },
+}
+
+
+def test_adaptive_matches_a_fine_grid_with_fewer_cells(tmp_path):
+    """The same n* as a geometric grid of the same resolution, from far fewer cells."""
+    precision = 0.2
+    adaptive = copy.deepcopy(SPEC)
+    adaptive["samples"] = {"mode": "adaptive", "bracket": ["d", "64*d"], "rel_precision": precision}
+    grid = copy.deepcopy(SPEC)
+    points = math.ceil(math.log(64) / math.log1p(precision)) + 1
+    grid["samples"] = {"mode": "grid", "start": "d", "stop": "64*d", "num": points}
+    results = {}
+    for name, data in (("adaptive", adaptive), ("grid", grid)):
+        spec = parse_spec(data)
+        with Store(tmp_path / f"{name}.sqlite", create=True) as store:
+            summary = run_spec(spec, store, InlineExecutor(threads=1))
+            analysis = analyse(store.rows(), spec.eps, n_bootstrap=10)
+        results[name] = (summary, analysis.learners["ntk"].n_star)
+    adaptive_summary, adaptive_n_star = results["adaptive"]
+    grid_summary, grid_n_star = results["grid"]
+    assert adaptive_summary.plan["grid_cells"] == grid_summary.ran == 2 * points * 3
+    assert adaptive_summary.ran == adaptive_summary.plan["cells"]
+    assert adaptive_summary.ran < grid_summary.ran / 2
+    for d in (4, 8):
+        assert adaptive_n_star[d].kind == grid_n_star[d].kind == "finite"
+        ratio = adaptive_n_star[d].value / grid_n_star[d].value
+        assert abs(math.log(ratio)) <= 2 * math.log1p(precision), (d, ratio)
+
+
+def test_adaptive_resume_replays_the_search(tmp_path):
+    data = copy.deepcopy(SPEC)
+    data["dimensions"] = [4]
+    data["samples"] = {"mode": "adaptive", "bracket": ["d", "64*d"], "rel_precision": 0.3}
+    spec = parse_spec(data)
+    with Store(tmp_path / "s.sqlite", create=True) as store:
+        first = run_spec(spec, store, InlineExecutor())
+        second = run_spec(spec, store, InlineExecutor())
+    assert first.ran > 0 and second.ran == 0
+    assert second.skipped == first.ran
+    assert second.plan == first.plan
+
+
+def test_plan_requests_every_seed_of_a_size():
+    data = copy.deepcopy(SPEC)
+    data["samples"] = {"mode": "adaptive", "bracket": ["d", "64*d"]}
+    plan = AdaptivePlan(parse_spec(data))
+    ready = plan.ready()
+    assert sorted((c["d"], c["n"], c["seed"]) for c in ready) == [
+        (4, 4, 0),
+        (4, 4, 1),
+        (4, 4, 2),
+        (8, 8, 0),
+        (8, 8, 1),
+        (8, 8, 2),
+    ]
+    for config in ready[:2]:
+        plan.observe(config, "ok", 0.9)
+    assert plan.ready() == []  # waits for the third seed
+    plan.observe(ready[2], "ok", 0.9)
+    assert [c["n"] for c in plan.ready()] == [8, 8, 8]

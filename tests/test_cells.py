@@ -1,0 +1,166 @@
+"""Cells: keys, seeding, data sharing and nesting, hyperparameter selection, statuses."""
+
+import copy
+
+import numpy as np
+import pytest
+
+from hierlearn.estimators import NTKRegressor
+from hierlearn.experiments.cells import (
+    cell_config,
+    cell_key,
+    data_seed,
+    draw_data,
+    grid_cells,
+    learner_config,
+    relative_mse,
+    run_cell,
+)
+from hierlearn.experiments.spec import parse_spec
+
+SPEC = {
+    "name": "cells",
+    "target": {"degrees": 2},
+    "dimensions": [4],
+    "samples": [30, 60],
+    "seeds": 2,
+    "validation_size": 100,
+    "test_size": 300,
+    "learners": {
+        "ntk": {
+            "theory": "ntk-x",
+            "model": {
+                "kind": "ntk",
+                "params": {"width": 32, "input_bias": 1.0},
+                "search": {"ridge": [1e-6, 1e-3, 1.0]},
+            },
+        },
+        "quad_h": {
+            "representation": {
+                "kind": "random_network",
+                "width": 16,
+                "activation": "hermite-2",
+                "n_unlabeled": 500,
+            },
+            "model": {
+                "kind": "quadratic_taylor",
+                "params": {"width": 16, "epochs": 20, "input_bias": 1.0},
+                "search": {"lr": [0.01, 0.05]},
+            },
+        },
+    },
+}
+
+
+def config_for(learner="ntk", n=30, seed=0, **changes):
+    data = copy.deepcopy(SPEC)
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        node = data
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    spec = parse_spec(data)
+    return cell_config(learner_config(spec, learner, 4), n, seed)
+
+
+def test_keys_identify_the_computation():
+    base = config_for()
+    assert cell_key(base) == cell_key(config_for())
+    assert len(cell_key(base)) == 24
+    # Metadata that does not change the computation is not part of the key.
+    assert cell_key({**base, "theory": None, "time_limit": 5.0}) == cell_key(base)
+    others = [
+        config_for(n=60),
+        config_for(seed=1),
+        config_for("quad_h"),
+        config_for(learners__ntk__model__params__width=64),
+    ]
+    assert len({cell_key(c) for c in [base, *others]}) == 5
+
+
+def test_grid_covers_every_cell_once():
+    cells = grid_cells(parse_spec(copy.deepcopy(SPEC)))
+    assert len(cells) == 2 * 2 * 2
+    assert len({cell_key(c) for c in cells}) == len(cells)
+
+
+def test_learners_share_data_and_training_sets_are_nested():
+    ntk, quad = config_for("ntk", n=60), config_for("quad_h", n=60)
+    assert data_seed(ntk) == data_seed(quad)
+    a, b = draw_data(ntk), draw_data(quad)
+    np.testing.assert_array_equal(a.X_test, b.X_test)
+    np.testing.assert_array_equal(a.f_test, b.f_test)
+    np.testing.assert_array_equal(a.X_val, b.X_val)
+    small = draw_data(config_for("ntk", n=30))
+    np.testing.assert_array_equal(small.X, a.X[:30])
+    np.testing.assert_array_equal(small.y, a.y[:30])
+    other_seed = draw_data(config_for("ntk", n=60, seed=1))
+    assert not np.allclose(other_seed.X_test, a.X_test)
+    # The test targets are the noise-free f*, normalised to unit second moment.
+    assert np.mean(a.f_test**2) == pytest.approx(1.0, abs=0.2)
+
+
+def test_label_noise_enters_training_and_validation_labels_only():
+    noisy = draw_data(config_for(n=600, target__noise_std=0.5))
+    np.testing.assert_allclose(noisy.f_test, noisy.target(noisy.X_test))
+    assert np.std(noisy.y - noisy.target(noisy.X)) == pytest.approx(0.5, rel=0.15)
+    assert np.std(noisy.y_val - noisy.target(noisy.X_val)) == pytest.approx(0.5, rel=0.25)
+    clean = draw_data(config_for(n=600))
+    np.testing.assert_array_equal(clean.y, clean.target(clean.X))
+
+
+def test_run_cell_is_reproducible_and_matches_a_direct_fit():
+    config = config_for("ntk", n=60)
+    first, second = run_cell(config), run_cell(config)
+    assert first["status"] == "ok", first["error"]
+    for field in ("relative_test_error", "relative_train_error", "hyperparameters", "search"):
+        assert first[field] == second[field]
+    # The same learner fitted by hand on the same data gives the same test error.
+    data = draw_data(config)
+    params = {**config["model"]["params"], "ridge": first["hyperparameters"]["ridge"]}
+    from hierlearn.experiments.cells import derive_seed
+
+    model = NTKRegressor(**params, random_state=derive_seed(first["key"], "model"))
+    model.fit(data.X, data.y)
+    assert first["relative_test_error"] == pytest.approx(
+        relative_mse(model.predict(data.X_test), data.f_test), rel=1e-9
+    )
+    assert first["hyperparameters"]["ridge"] in (1e-6, 1e-3, 1.0)
+    assert first["library_version"] and first["seconds"] > 0 and first["peak_memory_mb"] > 0
+
+
+def test_search_keeps_the_best_validation_candidate():
+    row = run_cell(config_for("quad_h", n=60))
+    assert row["status"] == "ok", row["error"]
+    tried = row["search"]
+    assert [t["params"]["lr"] for t in tried] == [0.01, 0.05]
+    best = min(tried, key=lambda t: t["validation_error"])
+    assert row["hyperparameters"]["lr"] == best["params"]["lr"]
+    assert row["relative_validation_error"] == best["validation_error"]
+    assert row["details"]["n_fit_samples"] == 500  # whitening fitted on unlabelled inputs
+
+
+def test_a_raising_cell_is_failed_with_its_traceback():
+    # An odd width cannot be split into symmetric pairs: the estimator raises ValueError.
+    row = run_cell(config_for("quad_h", learners__quad_h__model__params__width=15))
+    assert row["status"] == "failed"
+    assert "Traceback" in row["error"] and "ValueError" in row["error"]
+    assert "width" in row["error"]
+    assert row["relative_test_error"] is None
+
+
+def test_a_diverging_fit_is_diverged():
+    config = config_for("quad_h", learners__quad_h__model__search={"lr": [1e4, 1e6]})
+    row = run_cell(config)
+    assert row["status"] == "diverged"
+    assert all(t["status"] == "diverged" for t in row["search"])
+    assert "diverged" in row["error"]
+
+
+def test_one_diverging_candidate_does_not_sink_the_cell():
+    config = config_for("quad_h", learners__quad_h__model__search={"lr": [0.05, 1e6]})
+    row = run_cell(config)
+    assert row["status"] == "ok"
+    assert [t["status"] for t in row["search"]] == ["ok", "diverged"]
+    assert row["hyperparameters"]["lr"] == 0.05

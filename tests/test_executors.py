@@ -1,0 +1,167 @@
+"""Executors: the local pool and a real Dask LocalCluster give identical rows; time limits;
+a failing cell is stored and the sweep goes on."""
+
+import copy
+import time
+
+import pytest
+
+from hierlearn.experiments.cells import cell_config, learner_config
+from hierlearn.experiments.executors import (
+    DaskExecutor,
+    InlineExecutor,
+    LocalPoolExecutor,
+    cpu_count,
+    default_threads,
+    execute_cell,
+)
+from hierlearn.experiments.runner import run_spec
+from hierlearn.experiments.spec import parse_spec
+from hierlearn.experiments.store import Store
+
+SPEC = {
+    "name": "executors",
+    "target": {"degrees": 2},
+    "dimensions": [4, 6],
+    "samples": [24, 48],
+    "seeds": 2,
+    "validation_size": 100,
+    "test_size": 200,
+    "learners": {
+        "ntk": {
+            "model": {
+                "kind": "ntk",
+                "params": {"width": 16, "input_bias": 1.0},
+                "search": {"ridge": [1e-4, 1e-1]},
+            }
+        },
+        "quad_h": {
+            "representation": {
+                "kind": "random_network",
+                "width": "2*d",
+                "activation": "hermite-2",
+                "n_unlabeled": 200,
+            },
+            "model": {
+                "kind": "quadratic_taylor",
+                "params": {"width": 8, "epochs": 15, "lr": 0.05, "input_bias": 1.0},
+            },
+        },
+    },
+}
+# What may legitimately differ between two runs of the same cell.
+VOLATILE = ("seconds", "peak_memory_mb", "worker", "finished_at", "git_revision")
+
+
+def stable(rows):
+    return {row["key"]: {k: v for k, v in row.items() if k not in VOLATILE} for row in rows}
+
+
+def run_into(path, spec, executor):
+    try:
+        with Store(path, create=True) as store:
+            summary = run_spec(spec, store, executor)
+            return summary, store.rows()
+    finally:
+        executor.close()
+
+
+def test_local_pool_and_dask_give_identical_rows(tmp_path):
+    from distributed import Client, LocalCluster
+
+    spec = parse_spec(copy.deepcopy(SPEC))
+    summary, pool_rows = run_into(tmp_path / "pool.sqlite", spec, LocalPoolExecutor(2, threads=1))
+    assert summary.ran == 16 and summary.statuses == {"ok": 16}
+    cluster = LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    )
+    client = Client(cluster)
+    executor = DaskExecutor(client, threads=1, owned=(client, cluster))
+    assert executor.capacity == 2
+    summary, dask_rows = run_into(tmp_path / "dask.sqlite", spec, executor)
+    assert summary.ran == 16
+    assert stable(pool_rows) == stable(dask_rows)
+    # Different processes really ran them.
+    assert {r["worker"] for r in pool_rows}.isdisjoint({r["worker"] for r in dask_rows})
+
+
+@pytest.mark.parametrize(
+    ("workers", "cores", "threads"), [(1, 2, 2), (2, 2, 1), (3, 2, 1), (3, 16, 5), (4, 16, 4)]
+)
+def test_threads_per_worker_respect_the_cores(workers, cores, threads):
+    assert default_threads(workers, cores) == threads
+    assert 1 <= default_threads(workers) <= max(1, cpu_count())
+
+
+def slow_config(time_limit):
+    data = copy.deepcopy(SPEC)
+    data["time_limit"] = time_limit
+    data["learners"]["quad_h"]["model"]["params"].update(epochs=10**7, eval_every=10**6)
+    spec = parse_spec(data)
+    return cell_config(learner_config(spec, "quad_h", 4), 48, 0)
+
+
+def test_time_limit_in_the_main_thread():
+    start = time.monotonic()
+    row = execute_cell(slow_config(1.0))
+    assert row["status"] == "timeout"
+    assert "time limit" in row["error"]
+    assert time.monotonic() - start < 20
+
+
+def test_time_limit_in_a_worker_thread_and_a_process(tmp_path):
+    from distributed import Client, LocalCluster
+
+    config = slow_config(1.0)
+    with (
+        LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        start = time.monotonic()
+        row = client.submit(execute_cell, config, 1, pure=False).result()
+        assert row["status"] == "timeout"
+        assert time.monotonic() - start < 30
+    pool = LocalPoolExecutor(1, threads=1)
+    try:
+        pool.submit(config)
+        rows, start = [], time.monotonic()
+        while not rows and time.monotonic() - start < 60:
+            rows = pool.poll(0.5)
+        assert [r["status"] for r in rows] == ["timeout"]
+    finally:
+        pool.close()
+
+
+def test_a_failing_cell_is_stored_and_the_sweep_goes_on(tmp_path):
+    data = copy.deepcopy(SPEC)
+    data["learners"]["broken"] = {
+        "model": {"kind": "quadratic_taylor", "params": {"width": 7, "epochs": 5}}
+    }
+    spec = parse_spec(data)
+    summary, rows = run_into(tmp_path / "s.sqlite", spec, InlineExecutor(threads=1))
+    assert summary.statuses == {"ok": 16, "failed": 8}
+    failed = [r for r in rows if r["status"] == "failed"]
+    assert {r["learner"] for r in failed} == {"broken"}
+    assert all("Traceback" in r["error"] and "ValueError" in r["error"] for r in failed)
+
+
+@pytest.mark.parametrize("retry", [False, True])
+def test_resume_skips_finished_and_retries_failed_only_when_asked(tmp_path, retry):
+    data = copy.deepcopy(SPEC)
+    data["dimensions"] = [4]
+    data["learners"] = {
+        "broken": {"model": {"kind": "quadratic_taylor", "params": {"width": 7, "epochs": 5}}},
+        "ntk": SPEC["learners"]["ntk"],
+    }
+    spec = parse_spec(data)
+    path = tmp_path / "s.sqlite"
+    run_into(path, spec, InlineExecutor())
+    with Store(path) as store:
+        run_spec(spec, store, InlineExecutor(), retry_failed=False)
+        summary = run_spec(spec, store, InlineExecutor(), retry_failed=retry)
+        assert summary.skipped == (4 if retry else 8)
+        assert summary.ran == (4 if retry else 0)
+        assert summary.statuses.get("failed", 0) == (4 if retry else 0)
+        assert len(store.rows()) == 8

@@ -1,0 +1,122 @@
+"""A sweep killed with SIGKILL at several points resumes with every cell stored exactly once."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import yaml
+
+from hierlearn.experiments.cells import cell_key, grid_cells
+from hierlearn.experiments.spec import load_spec
+from hierlearn.experiments.store import Store
+
+SPEC = {
+    "name": "resume",
+    "target": {"degrees": 2},
+    "dimensions": [4, 6],
+    "samples": [16, 24, 32, 48, 64, 96],
+    "seeds": 3,
+    "validation_size": 100,
+    "test_size": 200,
+    "learners": {
+        "ntk": {"model": {"kind": "ntk", "params": {"width": 32, "input_bias": 1.0}}},
+        "quad": {
+            "model": {
+                "kind": "quadratic_taylor",
+                "params": {"width": 32, "epochs": 150, "lr": 0.05},
+            }
+        },
+    },
+}
+
+
+def stored_count(path) -> int:
+    if not path.exists():
+        return -1
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            return connection.execute("SELECT COUNT(*) FROM cells").fetchone()[0]
+        finally:
+            connection.close()
+    except sqlite3.Error:  # the schema is not there yet
+        return -1
+
+
+def start(spec_path, store_path):
+    command = [
+        sys.executable,
+        "-m",
+        "hierlearn.cli",
+        "run",
+        str(spec_path),
+        "--store",
+        str(store_path),
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+        "--quiet",
+    ]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def test_sigkill_and_resume(tmp_path):
+    spec_path = tmp_path / "resume.yaml"
+    spec_path.write_text(yaml.safe_dump(SPEC))
+    store_path = tmp_path / "resume.sqlite"
+    expected = {cell_key(c) for c in grid_cells(load_spec(spec_path)[0])}
+    assert len(expected) == 72
+
+    counts = []
+    # Kill as soon as the store exists (workers starting), then after a few, several, many rows.
+    for threshold in (-1, 3, 20, 45):
+        process = start(spec_path, store_path)
+        deadline = time.monotonic() + 120
+        while stored_count(store_path) < max(threshold, 0) and process.poll() is None:
+            assert time.monotonic() < deadline, "the sweep made no progress"
+            if threshold < 0 and store_path.exists():
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, process.communicate()
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert process.returncode == -signal.SIGKILL
+        time.sleep(0.5)
+        if stored_count(store_path) >= 0:
+            with Store(store_path) as store:
+                assert store.integrity_check() == "ok"
+                rows = store.rows()
+                # The worker processes died with the driver.
+                pids = {int(r["worker"].rsplit(":", 1)[1]) for r in rows}
+                assert not any(alive(pid) for pid in pids)
+            counts.append(len(rows))
+            assert len({r["key"] for r in rows}) == len(rows)
+            assert {r["key"] for r in rows} <= expected
+    print("rows after each kill:", counts)
+    assert counts == sorted(counts) and counts[-1] < len(expected)
+
+    process = start(spec_path, store_path)
+    output, errors = process.communicate(timeout=300)
+    assert process.returncode == 0, errors.decode()
+    assert f"{counts[-1]} already stored" in output.decode()
+    with Store(store_path) as store:
+        assert store.integrity_check() == "ok"
+        rows = store.rows()
+    assert sorted(r["key"] for r in rows) == sorted(expected)
+    assert all(r["status"] == "ok" for r in rows)
