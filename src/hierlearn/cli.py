@@ -5,6 +5,7 @@
     hierlearn status --store PATH [--spec NAME] [--failed]
     hierlearn report --store PATH --out DIR [--eps E] [--bootstrap B] [--spec NAME]
     hierlearn export --store PATH --format csv|parquet [--output FILE]
+    hierlearn reproduce [--quick | --full] [--store PATH] [--out DIR] [executor options]
 
 Exit codes: 0 success; 2 bad input (an invalid spec, with one ``field.path: problem`` line per
 error; a missing file or directory; bad options), in which case the store is neither created
@@ -18,6 +19,7 @@ store with a progress bar, :func:`report_into` to write a report directory.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import traceback
@@ -249,6 +251,24 @@ def _export(args) -> int:
     return 0
 
 
+def _reproduce(args) -> int:
+    from .reproduce import default_out, run_reproduce
+
+    preset = "full" if args.full else "quick"
+    out = Path(args.out) if args.out else default_out(preset)
+    if not out.parent.is_dir():
+        raise BadInput(f"--out: directory {out.parent} does not exist")
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out: {out} exists and is not a directory")
+    if args.bootstrap < 1:
+        raise BadInput(f"--bootstrap: must be >= 1, got {args.bootstrap}")
+    store = Path(args.store) if args.store else out / "store.sqlite"
+    if not args.store:
+        out.mkdir(exist_ok=True)
+    run_reproduce(preset, out, store, args, n_bootstrap=args.bootstrap)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; each subcommand sets ``handler``."""
     parser = argparse.ArgumentParser(
@@ -258,6 +278,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"hierlearn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="the paper's comparison: n* exponents of NTK-x, NTK-h, Quad-x, Quad-h",
+        description="Run the packaged preset (degree-4 separation and degree-2 control) into a "
+        "resumable store and write figures, summary.md and exponents.json into --out.",
+    )
+    size = reproduce.add_mutually_exclusive_group()
+    size.add_argument(
+        "--quick", action="store_true", help="minutes on a laptop's CPU (the default)"
+    )
+    size.add_argument(
+        "--full", action="store_true", help="hours: larger d, more seeds (GPU or Dask cluster)"
+    )
+    reproduce.add_argument("--store", help="the SQLite result file (default: OUT/store.sqlite)")
+    reproduce.add_argument(
+        "--out", help="output directory (default: hierlearn-reproduce-quick or -full)"
+    )
+    reproduce.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
+    add_executor_arguments(reproduce)
+    reproduce.add_argument(
+        "--retry-failed", action="store_true", help="run cells stored as failed or timeout again"
+    )
+    reproduce.add_argument("--quiet", action="store_true", help="no progress display")
+    # One single-threaded worker per core suits the many small fits of a preset.
+    reproduce.set_defaults(handler=_reproduce, workers=max(1, min(os.cpu_count() or 1, 8)))
 
     run = commands.add_parser("run", help="run a spec's cells into a store (resumable)")
     run.add_argument("spec", help="the YAML spec")

@@ -124,9 +124,10 @@ class AdaptivePlan:
         self._results: dict[tuple[str, int, int], list] = defaultdict(list)
         self._ready: list[dict] = []
         for d in spec.dimensions:
-            low = samples.bracket[0].evaluate_size({"d": d})
-            high = samples.bracket[1].evaluate_size({"d": d})
-            for name in spec.learners:
+            for name, learner in spec.learners.items():
+                bracket = learner.bracket or samples.bracket
+                low = bracket[0].evaluate_size({"d": d})
+                high = bracket[1].evaluate_size({"d": d})
                 search = NStarSearch(low, high, spec.eps, samples.growth, samples.rel_precision)
                 self.searches[name, d] = search
                 self._bases[name, d] = learner_config(spec, name, d)

@@ -107,13 +107,23 @@ def _size_at(value, d: int):
     return Expression(value, ("d",)).evaluate_size({"d": d}) if isinstance(value, str) else value
 
 
+def _real_at(value, d: int):
+    # Real-valued expressions (input_bias) arrive as text after model_dump.
+    return Expression(value, ("d",)).evaluate({"d": d}) if isinstance(value, str) else value
+
+
+# Parameters given as expressions in d, and how each is evaluated.
+_AT_D = {"width": _size_at, "input_bias": _real_at}
+
+
 def _model_config(spec: Spec, name: str, d: int) -> dict:
     model = spec.learners[name].model
     params = model.params.model_dump(mode="json", exclude_none=True)
-    if "width" in params:
-        params["width"] = _size_at(params["width"], d)
+    for key, evaluate in _AT_D.items():
+        if key in params:
+            params[key] = evaluate(params[key], d)
     search = {
-        key: [_size_at(v, d) if key == "width" else v for v in values]
+        key: [_AT_D[key](v, d) if key in _AT_D else v for v in values]
         for key, values in model.search_space().items()
     }
     return {

@@ -39,6 +39,9 @@ def _size(*variables: str):
 
 
 SizeD = _size("d")
+# A non-negative real number or an expression in d (evaluated as a float per d), e.g. the
+# first-layer bias "sqrt(d)"; checked >= 0 when a spec is loaded.
+RealD = _size("d")
 SizeWithWidth = _size("d", "D")
 Dtype = Literal["float32", "float64"]
 
@@ -75,7 +78,7 @@ class NTKParams(Frozen):
     ridge: NonNegativeFloat | None = None  # r in (1/n) sum (y - f)^2 + r ||W||_F^2
     solver: Literal["auto", "dual", "primal"] | None = None  # which linear system is solved
     symmetric: bool | None = None  # symmetric initialisation
-    input_bias: NonNegativeFloat | None = None  # constant input coordinate (a first-layer bias)
+    input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)
     dtype: Dtype | None = None  # compute dtype
 
 
@@ -94,7 +97,7 @@ class _GradientParams(Frozen):
     n_iter_no_change: PositiveInt | None = None  # patience in validation evaluations
     eval_every: PositiveInt | None = None  # epochs between validation evaluations
     gd_noise: NonNegativeFloat | None = None  # noise of noisy gradient descent
-    input_bias: NonNegativeFloat | None = None  # constant input coordinate (a first-layer bias)
+    input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)
     dtype: Dtype | None = None  # compute dtype
 
 

@@ -173,6 +173,9 @@ class LearnerSpec(Frozen):
     theory: Literal[THEORY_LEARNERS] | None = None  # type: ignore[valid-type]
     representation: Representation = IdentityRepresentation(kind="identity")  # raw input
     model: Model  # required
+    # [low, high] of this learner's adaptive n* search, replacing samples.bracket (learners
+    # whose n* differ by orders of magnitude need not share one bracket); adaptive mode only.
+    bracket: tuple[SizeD, SizeD] | None = None
 
 
 # ---------------------------------------------------------------- the spec
@@ -295,11 +298,16 @@ def load_spec(path) -> tuple[Spec, str]:
         raise SpecError([("spec", f"no such file: {path}")]) from None
     except (OSError, UnicodeDecodeError) as error:
         raise SpecError([("spec", f"cannot read {path}: {error}")]) from None
+    return parse_spec_text(text), text
+
+
+def parse_spec_text(text: str, source: str = "spec") -> Spec:
+    """Parse and validate the YAML ``text`` of a spec (``source`` names it in errors)."""
     try:
         data = yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader: builds plain data only
     except yaml.YAMLError as error:
-        raise SpecError([("spec", f"invalid YAML: {' '.join(str(error).split())}")]) from None
-    return parse_spec(data), text
+        raise SpecError([(source, f"invalid YAML: {' '.join(str(error).split())}")]) from None
+    return parse_spec(data)
 
 
 def sample_sizes(spec: Spec, d: int) -> list[int]:
@@ -358,6 +366,21 @@ def check_sizes(spec: Spec) -> list[tuple[str, str]]:
             problems.append(("target.rank", f"rank {rank} exceeds d={d}"))
         for name, learner in spec.learners.items():
             where = f"learners.{name}"
+            if learner.bracket is not None:
+                if not isinstance(samples, AdaptiveSamples):
+                    problems.append(
+                        (f"{where}.bracket", "only allowed with samples.mode: adaptive")
+                    )
+                else:
+                    low = size(f"{where}.bracket.0", learner.bracket[0], at_d)
+                    high = size(f"{where}.bracket.1", learner.bracket[1], at_d)
+                    if low is not None and high is not None and high <= low:
+                        problems.append(
+                            (
+                                f"{where}.bracket",
+                                f"the high end ({high}) must exceed the low end ({low}) at d={d}",
+                            )
+                        )
             representation = learner.representation
             if isinstance(representation, RandomNetworkRepresentation):
                 width = size(f"{where}.representation.width", representation.width, at_d)
@@ -368,6 +391,17 @@ def check_sizes(spec: Spec) -> list[tuple[str, str]]:
                         {"d": d, "D": width},
                         minimum=0,
                     )
+            bias = getattr(learner.model.params, "input_bias", None)
+            candidates = getattr(learner.model.search, "input_bias", None) or ()
+            for path, value in [("params.input_bias", bias)] + [
+                (f"search.input_bias.{i}", c) for i, c in enumerate(candidates)
+            ]:
+                if isinstance(value, Expression):
+                    try:
+                        if value.evaluate(at_d) < 0:
+                            problems.append((f"{where}.model.{path}", f"must be >= 0 at d={d}"))
+                    except ExpressionError as error:
+                        problems.append((f"{where}.model.{path}", str(error)))
             width = getattr(learner.model.params, "width", None)
             if width is not None:
                 size(f"{where}.model.params.width", width, at_d)
