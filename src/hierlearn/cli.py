@@ -64,10 +64,8 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def executor_from_args(args):
-    """The executor chosen by :func:`add_executor_arguments`'s options (BadInput if invalid)."""
-    from .experiments.executors import make_executor
-
+def check_executor_args(args) -> int | None:
+    """Check the executor options (BadInput if invalid); returns the LocalCluster size."""
     cluster_workers = None
     if args.cluster is not None:
         match = re.fullmatch(r"local:([1-9][0-9]*)", args.cluster)
@@ -78,6 +76,14 @@ def executor_from_args(args):
         raise BadInput(f"--workers: must be >= 0, got {args.workers}")
     if args.threads is not None and args.threads < 1:
         raise BadInput(f"--threads: must be >= 1, got {args.threads}")
+    return cluster_workers
+
+
+def executor_from_args(args):
+    """The executor chosen by :func:`add_executor_arguments`'s options (BadInput if invalid)."""
+    from .experiments.executors import make_executor
+
+    cluster_workers = check_executor_args(args)
     try:
         return make_executor(args.workers, args.scheduler, cluster_workers, args.threads)
     except OSError as error:  # an unreachable scheduler
@@ -262,6 +268,9 @@ def _reproduce(args) -> int:
         raise BadInput(f"--out: {out} exists and is not a directory")
     if args.bootstrap < 1:
         raise BadInput(f"--bootstrap: must be >= 1, got {args.bootstrap}")
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise BadInput(f"--time-limit: must be > 0, got {args.time_limit}")
+    check_executor_args(args)
     store = Path(args.store) if args.store else out / "store.sqlite"
     if not args.store:
         out.mkdir(exist_ok=True)
@@ -367,4 +376,8 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Import the module by its package name so that its exception classes are the ones that
+    # the library raises (``python -m hierlearn.cli`` would otherwise load it twice).
+    from hierlearn.cli import main as _main
+
+    sys.exit(_main())

@@ -113,16 +113,24 @@ def default_out(preset: str) -> Path:
 
 
 def run_reproduce(
-    preset: str, out: Path, store_path: Path, args, n_bootstrap: int = 1000, log=print
+    preset: str,
+    out: Path,
+    store_path: Path,
+    args,
+    n_bootstrap: int = 1000,
+    log=print,
+    specs: dict[str, tuple[Spec, str]] | None = None,
 ) -> dict:
     """Run both specs of ``preset`` into ``store_path`` and write the reports into ``out``.
 
     ``args`` carries the executor options of the command line (see
-    :func:`hierlearn.cli.add_executor_arguments`). Returns the combined exponents.
+    :func:`hierlearn.cli.add_executor_arguments`); ``specs`` replaces the preset's specs
+    ({"separation": (spec, text), "control": (spec, text)}, e.g. shrunk ones in tests).
+    Returns {part: exponents}.
     """
     from .cli import report_into, run_into_store
 
-    specs = preset_specs(preset)
+    specs = preset_specs(preset) if specs is None else specs
     start = time.monotonic()
     parts = {}
     out.mkdir(parents=True, exist_ok=True)

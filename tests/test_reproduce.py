@@ -1,0 +1,96 @@
+"""`hierlearn reproduce`: the packaged presets parse, and the pipeline runs end to end."""
+
+import argparse
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from hierlearn.experiments.spec import parse_spec
+from hierlearn.reproduce import preset_specs, run_reproduce
+from hierlearn.theory import predicted_exponent
+
+
+@pytest.mark.parametrize("preset", ["quick", "full"])
+def test_presets_parse_and_name_the_paper_learners(preset):
+    specs = preset_specs(preset)
+    separation, _ = specs["separation"]
+    control, _ = specs["control"]
+    assert separation.target.degrees == (4,) and control.target.degrees == (2,)
+    rows = {learner.theory for learner in separation.learners.values()}
+    assert {"ntk-x", "ntk-h", "quad-x", "quad-h"} <= rows
+    assert {learner.theory for learner in control.learners.values()} >= {"quad-x", "quad-h"}
+    assert len(separation.dimensions) >= 4 and len(separation.seeds) >= 3
+
+
+def _shrunk(text: str, name: str) -> tuple:
+    """The preset's spec at toy size: two small d, tiny brackets and few epochs."""
+    data = yaml.safe_load(text)
+    data.update(name=name, dimensions=[3, 4], seeds=2, validation_size=60, test_size=100)
+    data["samples"].update(bracket=["4*d", "16*d"], rel_precision=0.5)
+    for learner in data["learners"].values():
+        learner.pop("bracket", None)
+        params = learner["model"]["params"]
+        if "epochs" in params:
+            params.update(epochs=20, width=16)
+        if "representation" in learner and learner["representation"]["kind"] == "random_network":
+            learner["representation"].update(width="2*d", n_unlabeled=200)
+    shrunk = yaml.safe_dump(data)
+    return parse_spec(yaml.safe_load(shrunk)), shrunk
+
+
+def test_reproduce_pipeline_end_to_end(tmp_path):
+    specs = {
+        part: _shrunk(text, f"tiny-{part}") for part, (_, text) in preset_specs("quick").items()
+    }
+    args = argparse.Namespace(
+        workers=0,
+        scheduler=None,
+        cluster=None,
+        threads=1,
+        time_limit=None,
+        retry_failed=False,
+        quiet=True,
+    )
+    out = tmp_path / "out"
+    messages = []
+    run_reproduce(
+        "quick", out, out / "store.sqlite", args, n_bootstrap=50, log=messages.append, specs=specs
+    )
+    combined = json.loads((out / "exponents.json").read_text())
+    assert combined["preset"] == "quick" and combined["eps"] == 0.1
+    separation = combined["learners"]
+    assert set(separation) == set(specs["separation"][0].learners)
+    for name, entry in separation.items():
+        theory_row = specs["separation"][0].learners[name].theory
+        assert entry["theory"] == predicted_exponent(theory_row, 4)
+        assert set(entry["n_star"]) == {"3", "4"}
+    assert set(combined["control"]["learners"]) == set(specs["control"][0].learners)
+    for part in ("separation", "control"):
+        assert (out / part / "n_star.png").stat().st_size > 0
+        assert json.loads((out / part / "exponents.json").read_text())["learners"]
+    summary = (out / "summary.md").read_text()
+    assert "## Separation: degree 4" in summary and "quad_h" in summary
+    assert any("results in" in message for message in messages)
+    # Rerunning resumes: every cell is already stored, nothing is run again.
+    run_reproduce(
+        "quick", out, out / "store.sqlite", args, n_bootstrap=50, log=messages.append, specs=specs
+    )
+    assert json.loads((out / "exponents.json").read_text())["learners"] == separation
+
+
+def test_reproduce_bad_options_exit_2(tmp_path):
+    command = [sys.executable, "-m", "hierlearn", "reproduce"]
+    missing = tmp_path / "missing" / "out"
+    result = subprocess.run([*command, "--out", str(missing)], capture_output=True, text=True)
+    assert result.returncode == 2 and "--out: directory" in result.stderr
+    assert not missing.parent.exists()
+    result = subprocess.run([*command, "--quick", "--full"], capture_output=True, text=True)
+    assert result.returncode == 2 and "not allowed with argument" in result.stderr
+    result = subprocess.run(
+        [*command, "--workers", "-1", "--out", str(tmp_path / "o")], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "--workers" in result.stderr
+    assert not (tmp_path / "o").exists()
