@@ -72,8 +72,10 @@ class Progress:
         now = time.monotonic()
         if not force and now - self._last_draw < (1 / self.refresh if self.tty else self.interval):
             return
-        if self.tty and self.line() == self._last_text:
-            return  # nothing new to show
+        if self.line() == self._last_text and (
+            self.tty or now - self._last_draw < 60 * self.interval
+        ):
+            return  # nothing new to show (a log file still gets a line every minute or so)
         self._last_draw = now
         self._draw(end="" if self.tty else "\n")
 
