@@ -9,6 +9,15 @@ Two families live here:
   erf, ``monomial-k`` (t^k) and ``hermite-k`` (He_k(t) / sqrt(k!), unit variance under a
   standard normal argument).
 
+Next to each activation sits its **Gaussian dual**, the infinite-width kernel map
+
+    dual(c, q1, q2) = E[f(u) f(u')],   (u, u') ~ N(0, [[q1, c], [c, q2]]),
+
+in closed form where one exists (arc-cosine kernels for relu, step and the relu powers; sign,
+erf and the quadratic exactly). Activations without one (tanh, softplus, gelu, monomials,
+Hermite polynomials) carry ``None`` and are integrated by :mod:`hierlearn.kernels.gaussian`
+(a Hermite series in the correlation, exact for polynomials).
+
 Names are looked up with :func:`trainable_activation` and :func:`representation_activation`,
 which raise ``ValueError`` listing the accepted names.
 """
@@ -25,6 +34,8 @@ import torch
 from ._validation import check_choice
 
 Elementwise = Callable[[torch.Tensor], torch.Tensor]
+# dual(c, q1, q2): c of shape (n1, n2), q1 of shape (n1, 1), q2 of shape (1, n2).
+Dual = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
 
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
@@ -42,6 +53,76 @@ def _step(t: torch.Tensor) -> torch.Tensor:
     return (t >= 0).to(t.dtype)
 
 
+def _correlation(c: torch.Tensor, q1: torch.Tensor, q2: torch.Tensor):
+    """(rho, sqrt(q1 q2)) with rho = c / sqrt(q1 q2) clipped to [-1, 1] (0 where q1 q2 = 0).
+
+    sqrt(q q) = q exactly in floating point, so rho = 1 exactly where c = q1 = q2: arccos is
+    steep there, and 1 - 1e-16 would cost 1e-8.
+    """
+    scale = torch.sqrt(q1 * q2)
+    rho = c / scale.clamp_min(torch.finfo(c.dtype).tiny)
+    return rho.clamp_(-1.0, 1.0), scale
+
+
+def arccos_dual(order: int, coefficient: float = 1.0) -> Dual:
+    """Gaussian dual of t -> coefficient * relu(t)^order (order 0: the step 1{t >= 0}).
+
+    Cho & Saul's arc-cosine kernels: with rho = cos(theta) = c / sqrt(q1 q2),
+
+        E[relu(u)^n relu(u')^n] = (q1 q2)^{n/2} J_n(theta) / (2 pi),
+        J_0 = pi - theta,                      J_1 = sin + (pi - theta) rho,
+        J_2 = 3 sin rho + (pi - theta)(1 + 2 rho^2),
+        J_3 = sin (11 rho^2 + 4) + (pi - theta)(6 rho^3 + 9 rho),   sin = sqrt(1 - rho^2),
+
+    J_n(theta) = (-1)^n sin^{2n+1} (1/sin d/dtheta)^n ((pi - theta)/sin) (Cho & Saul 2009,
+    eq. (3)). A point with q = 0 is treated as the limit of a small variance (for the step this
+    differs from 1{0 >= 0} = 1; it never arises for non-zero inputs).
+    """
+    if order not in (0, 1, 2, 3):
+        raise ValueError(f"order must be 0, 1, 2 or 3, got {order!r}")
+    factor = coefficient * coefficient / (2.0 * math.pi)
+
+    def dual(c: torch.Tensor, q1: torch.Tensor, q2: torch.Tensor) -> torch.Tensor:
+        rho, scale = _correlation(c, q1, q2)
+        angle = torch.acos(rho).neg_().add_(math.pi)  # pi - theta
+        if order == 0:
+            return angle.mul_(factor)
+        sine = (1.0 - rho * rho).clamp_(min=0.0).sqrt_()
+        if order == 1:
+            value = angle.mul_(rho).add_(sine)
+        elif order == 2:
+            value = angle.mul_(2.0 * rho * rho + 1.0).add_(sine.mul_(rho).mul_(3.0))
+        else:
+            square = rho * rho
+            odd = rho * (6.0 * square + 9.0)
+            value = angle.mul_(odd).add_(sine.mul_(square.mul_(11.0).add_(4.0)))
+        return value.mul_(scale.pow_(order).mul_(factor))
+
+    return dual
+
+
+def _sign_dual(c, q1, q2):
+    # E[sign(u) sign(u')] = (2 / pi) arcsin(rho) (Grothendieck's identity).
+    rho = _correlation(c, q1, q2)[0]
+    return torch.asin(rho).mul_(2.0 / math.pi)
+
+
+def _erf_dual(c, q1, q2):
+    # E[erf(u) erf(u')] = (2 / pi) arcsin(2c / sqrt((1 + 2 q1)(1 + 2 q2))) (Williams 1997).
+    argument = 2.0 * c / torch.sqrt((1.0 + 2.0 * q1) * (1.0 + 2.0 * q2))
+    return torch.asin(argument.clamp_(-1.0, 1.0)).mul_(2.0 / math.pi)
+
+
+def _quadratic_nngp(c, q1, q2):
+    # E[u^2 u'^2] / 4 = (q1 q2 + 2 c^2) / 4 (Isserlis).
+    return (c * c).mul_(2.0).add_(q1 * q2).mul_(0.25)
+
+
+def _identity_dual(c, q1, q2):
+    # E[u u'] = c.
+    return c.clone()
+
+
 @dataclass(frozen=True)
 class TrainableActivation:
     """An activation of the trainable layer with its first two derivatives.
@@ -51,12 +132,17 @@ class TrainableActivation:
         act: t -> act(t).
         d1: t -> act'(t).
         d2: t -> act''(t).
+        nngp_dual: closed form of (c, q1, q2) -> E[act(u) act(u')], or None (integrated
+            numerically by :mod:`hierlearn.kernels`).
+        ntk_dual: closed form of (c, q1, q2) -> E[act'(u) act'(u')], or None.
     """
 
     name: str
     act: Elementwise
     d1: Elementwise
     d2: Elementwise
+    nngp_dual: Dual | None = None
+    ntk_dual: Dual | None = None
 
 
 def _tanh_d1(t):
@@ -75,10 +161,17 @@ def _sigmoid_d1(t):
 
 _TRAINABLE = {
     # relu: act' = indicator, act'' = 0, so its quadratic term vanishes (NTK only).
-    "relu": TrainableActivation("relu", torch.relu, _step, torch.zeros_like),
+    "relu": TrainableActivation(
+        "relu", torch.relu, _step, torch.zeros_like, arccos_dual(1), arccos_dual(0)
+    ),
     # relu2 = relu(t)^2 / 2: act' = relu, act'' = indicator.
     "relu2": TrainableActivation(
-        "relu2", lambda t: 0.5 * torch.relu(t) ** 2, torch.relu, _step
+        "relu2",
+        lambda t: 0.5 * torch.relu(t) ** 2,
+        torch.relu,
+        _step,
+        arccos_dual(2, 0.5),
+        arccos_dual(1),
     ),
     # relu3 = relu(t)^3 / 6: act' = relu^2 / 2, act'' = relu.
     "relu3": TrainableActivation(
@@ -86,9 +179,16 @@ _TRAINABLE = {
         lambda t: torch.relu(t) ** 3 / 6.0,
         lambda t: 0.5 * torch.relu(t) ** 2,
         torch.relu,
+        arccos_dual(3, 1.0 / 6.0),
+        arccos_dual(2, 0.5),
     ),
     "quadratic": TrainableActivation(
-        "quadratic", lambda t: 0.5 * t * t, lambda t: t, torch.ones_like
+        "quadratic",
+        lambda t: 0.5 * t * t,
+        lambda t: t,
+        torch.ones_like,
+        _quadratic_nngp,
+        _identity_dual,
     ),
     "tanh": TrainableActivation("tanh", torch.tanh, _tanh_d1, _tanh_d2),
     "softplus": TrainableActivation(
@@ -134,6 +234,13 @@ _FIXED_REPRESENTATION = {
 }
 _PARAMETRIC = re.compile(r"^(monomial|hermite)-([1-9][0-9]?)$")
 
+_REPRESENTATION_DUALS = {
+    "relu": arccos_dual(1),
+    "step": arccos_dual(0),
+    "sign": _sign_dual,
+    "erf": _erf_dual,
+}
+
 REPRESENTATION_ACTIVATIONS: tuple[str, ...] = (*_FIXED_REPRESENTATION, "monomial-k", "hermite-k")
 
 
@@ -161,3 +268,15 @@ def representation_activation(name) -> Elementwise:
         return lambda t: t**degree
     scale = 1.0 / math.sqrt(math.factorial(degree))
     return lambda t: hermite_polynomial(degree, t) * scale
+
+
+def representation_dual(name) -> Dual | None:
+    """Closed-form Gaussian dual E[act(u) act(u')] of a representation activation, or None.
+
+    relu and step are arc-cosine kernels (:func:`arccos_dual`), sign gives
+    (2/pi) arcsin(rho) and erf (2/pi) arcsin(2c / sqrt((1 + 2 q1)(1 + 2 q2))). tanh, the
+    monomials and the Hermite polynomials have None: :mod:`hierlearn.kernels` integrates them
+    (exactly for the polynomials).
+    """
+    family, _ = parse_representation_activation(name)
+    return _REPRESENTATION_DUALS.get(family)

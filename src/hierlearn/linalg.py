@@ -7,6 +7,8 @@ f = k(., X) alpha with alpha = (K + n r I)^{-1} y.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import torch
 
 
@@ -33,3 +35,218 @@ def solve_psd(matrix: torch.Tensor, rhs: torch.Tensor, shift: float) -> torch.Te
         inverse = torch.where(shifted > floor, 1.0 / shifted, torch.zeros_like(shifted))
         solution = eigenvectors @ (inverse.unsqueeze(1) * (eigenvectors.mT @ rhs2))
     return solution[:, 0] if vector else solution
+
+
+CHOLESKY_BLOCK = 512  # panel width of the in-place blocked Cholesky
+
+
+def cholesky_lower_(matrix: torch.Tensor, block: int = CHOLESKY_BLOCK) -> bool:
+    """Overwrite the lower triangle of ``matrix`` with its Cholesky factor L (A = L L^T).
+
+    Right-looking blocked algorithm on views of ``matrix``: only one panel of ``block``
+    columns is allocated at a time, so the peak memory stays one n x n matrix (a plain
+    ``torch.linalg.cholesky`` holds two). Only the lower triangle is read; the strict upper
+    triangle is left as it was. Pass ``K.mT`` to factorise a symmetric K whose upper triangle
+    is filled (the transposed view of a row-major matrix is column-major, which LAPACK and
+    BLAS use without copying).
+
+    Returns:
+        True on success, False when the matrix is not numerically positive definite (the
+        lower triangle is then partly overwritten).
+    """
+    n = matrix.shape[0]
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        diagonal = matrix[start:stop, start:stop]
+        factor, info = torch.linalg.cholesky_ex(diagonal)  # reads the lower triangle
+        if int(info) != 0:
+            return False
+        diagonal.copy_(factor.add_(torch.triu(diagonal, 1)))  # keep the strict upper part
+        if stop == n:
+            break
+        panel = matrix[stop:, start:stop]
+        panel.copy_(torch.linalg.solve_triangular(factor, panel.mT, upper=False).mT)
+        # Trailing update of the lower triangle, one block column at a time: the square
+        # block on the diagonal keeps its strict upper part.
+        for column in range(stop, n, block):
+            end = min(column + block, n)
+            rows = panel[column - stop:end - stop]
+            matrix[column:end, column:end].sub_(torch.tril(rows @ rows.mT))
+            if end < n:
+                matrix[end:, column:end].addmm_(panel[end - stop:], rows.mT, alpha=-1.0)
+    return True
+
+
+def solve_psd_(matrix: torch.Tensor, rhs: torch.Tensor, shift: float) -> torch.Tensor | None:
+    """Solve (matrix + shift I) x = rhs in place, destroying ``matrix``.
+
+    Only the upper triangle of the (row-major) symmetric ``matrix`` is read, and no second
+    n x n matrix is allocated: the diagonal is shifted, :func:`cholesky_lower_` factorises
+    the column-major view ``matrix.mT`` and two triangular solves follow.
+
+    Returns:
+        x with the shape of ``rhs``, or None when the shifted matrix is not numerically
+        positive definite (then ``matrix`` is garbage; use :func:`solve_psd` on a fresh copy).
+    """
+    matrix.diagonal().add_(shift)
+    lower = matrix.mT
+    if not cholesky_lower_(lower):
+        return None
+    vector = rhs.ndim == 1
+    rhs2 = rhs.unsqueeze(1) if vector else rhs
+    half = torch.linalg.solve_triangular(lower, rhs2, upper=False)
+    solution = torch.linalg.solve_triangular(lower.mT, half, upper=True)
+    return solution[:, 0] if vector else solution
+
+
+class RidgePath(NamedTuple):
+    """Validation predictions and dual coefficients for each ridge of a grid.
+
+    Attributes:
+        predictions: (n_val, n_ridges), column j = K_val,train alpha_j.
+        coefficients: (n, n_ridges), column j = alpha_j = (K + n r_j I)^{-1} y.
+    """
+
+    predictions: torch.Tensor
+    coefficients: torch.Tensor
+
+
+def ridge_path(K_train: torch.Tensor, y: torch.Tensor, K_val_train: torch.Tensor,
+               ridges) -> RidgePath:
+    """Kernel ridge regression for every ridge of a grid from one eigendecomposition.
+
+    With K = Q diag(lambda) Q^T (eigenvalues clipped at 0) and ridges r_j on n points (the
+    module's convention), alpha_j = Q diag(1 / (lambda + n r_j)) Q^T y and the validation
+    predictions are (K_val,train Q) diag(1 / (lambda + n r_j)) (Q^T y). A zero shifted
+    eigenvalue (r_j = 0 on a singular K) gives the pseudo-inverse.
+
+    Cost: one ``torch.linalg.eigh`` (about 4 n x n matrices of memory; on CPU much slower
+    than a Cholesky factorisation, which is why :func:`solve_psd_` serves a single ridge).
+
+    Args:
+        K_train: (n, n) symmetric PSD kernel matrix of the training points.
+        y: (n,) targets.
+        K_val_train: (n_val, n) kernel between validation and training points.
+        ridges: sequence of ridges r_j >= 0.
+
+    Returns:
+        :class:`RidgePath` of predictions (n_val, n_ridges) and coefficients (n, n_ridges).
+    """
+    n = K_train.shape[0]
+    eigenvalues, eigenvectors = torch.linalg.eigh(K_train)
+    eigenvalues = eigenvalues.clamp_min(0.0)
+    projected = eigenvectors.mT @ y  # (n,)
+    shifts = torch.as_tensor([n * float(r) for r in ridges], dtype=K_train.dtype,
+                             device=K_train.device)
+    shifted = eigenvalues[:, None] + shifts[None, :]  # (n, n_ridges)
+    floor = torch.finfo(K_train.dtype).eps * max(float(eigenvalues.max()), 1.0) * n
+    inverse = torch.where(shifted > floor, 1.0 / shifted, torch.zeros_like(shifted))
+    spectral = inverse * projected[:, None]  # (n, n_ridges)
+    predictions = (K_val_train @ eigenvectors) @ spectral
+    coefficients = eigenvectors @ spectral
+    return RidgePath(predictions, coefficients)
+
+
+class NystromPreconditioner:
+    """Preconditioner of K + lambda I from a Nystrom approximation with M centres.
+
+    With C = K[:, centres] (n x M) and A = K[centres, centres], the Nystrom approximation
+    K_M = C A^{-1} C^T = U diag(s) U^T (U orthonormal, n x k) gives
+
+        P_lambda^{-1} = U diag(1 / (s + lambda)) U^T + (I - U U^T) / lambda,
+
+    the exact inverse of K_M + lambda I. Since K_M <= K, the preconditioned matrix has its
+    spectrum in [1, 1 + s_{M+1}(K) / lambda]-ish, so CG needs few iterations once M exceeds
+    the number of eigenvalues of K above lambda (Frangella, Tropp & Udell 2023; Rudi et al.'s
+    Falkon uses the same K_M). One factorisation serves every lambda of a ridge grid.
+
+    Memory: U overwrites ``columns`` (n x M); a few M x M matrices besides.
+
+    Args:
+        columns: (n, M) tensor K[:, centres]; overwritten.
+        centres: (M,) long tensor, the row indices of the centres.
+        chunk: rows processed at once.
+    """
+
+    def __init__(self, columns: torch.Tensor, centres: torch.Tensor, chunk: int = 8192):
+        n, size = columns.shape
+        anchor = columns[centres]
+        anchor = (anchor + anchor.mT) * 0.5
+        eye = torch.eye(size, dtype=columns.dtype, device=columns.device)
+        jitter = torch.finfo(columns.dtype).eps * max(float(anchor.diagonal().max()), 1e-300)
+        while True:
+            factor, info = torch.linalg.cholesky_ex(anchor + jitter * size * eye)
+            if int(info) == 0:
+                break
+            jitter *= 10.0
+        gram = torch.zeros_like(anchor)
+        for start in range(0, n, chunk):  # B = C R^{-T}, and B^T B
+            rows = columns[start:start + chunk]
+            rows.copy_(torch.linalg.solve_triangular(factor, rows.mT, upper=False).mT)
+            gram.addmm_(rows.mT, rows)
+        values, vectors = torch.linalg.eigh(gram)  # B^T B = V diag(s) V^T, U = B V s^{-1/2}
+        keep = values > torch.finfo(columns.dtype).eps * size * float(values.max())
+        values, vectors = values[keep], vectors[:, keep]
+        vectors = vectors * values.rsqrt()
+        rank = int(keep.sum())
+        for start in range(0, n, chunk):
+            rows = columns[start:start + chunk]
+            rows[:, :rank] = rows @ vectors
+        self.basis = columns[:, :rank]
+        self.eigenvalues = values
+
+    def apply(self, residual: torch.Tensor, shifts: torch.Tensor) -> torch.Tensor:
+        """P_lambda^{-1} residual, column j with lambda = shifts[j]; residual is (n, k)."""
+        projected = self.basis.mT @ residual  # (rank, k)
+        scale = 1.0 / (self.eigenvalues[:, None] + shifts[None, :]) - 1.0 / shifts[None, :]
+        return residual / shifts + self.basis @ (scale * projected)
+
+
+def conjugate_gradients(matvec, rhs: torch.Tensor, shifts: torch.Tensor, preconditioner=None,
+                        tol: float = 1e-8, max_iter: int = 1000):
+    """Solve (K + shifts[j] I) x_j = rhs[:, j] for every column j by preconditioned CG.
+
+    The columns are independent CG runs that share each product with K (one kernel pass per
+    iteration for the whole ridge grid). A column stops moving once its relative residual
+    ||r_j|| / ||rhs_j|| is at most ``tol``.
+
+    Args:
+        matvec: V -> K V for (n, k) tensors V (K symmetric positive semi-definite).
+        rhs: (n, k) right-hand sides.
+        shifts: (k,) positive shifts.
+        preconditioner: (residual, shifts) -> approximation of (K + shift I)^{-1} residual,
+            or None for plain CG.
+        tol: relative residual at which a column has converged.
+        max_iter: the most iterations.
+
+    Returns:
+        (solution (n, k), iterations, converged) where converged tells whether every column
+        reached ``tol``.
+    """
+    solution = torch.zeros_like(rhs)
+    residual = rhs.clone()
+    norms = rhs.norm(dim=0).clamp_min(torch.finfo(rhs.dtype).tiny)
+    active = residual.norm(dim=0) / norms > tol
+    if not bool(active.any()):
+        return solution, 0, True
+
+    def precondition(vectors):
+        return vectors.clone() if preconditioner is None else preconditioner(vectors, shifts)
+
+    preconditioned = precondition(residual)
+    direction = preconditioned.clone()
+    inner = (residual * preconditioned).sum(0)
+    for iteration in range(1, max_iter + 1):
+        product = matvec(direction) + direction * shifts
+        step = torch.where(active, inner / (direction * product).sum(0), 0.0)
+        solution += step * direction
+        residual -= step * product
+        active = active & (residual.norm(dim=0) / norms > tol)
+        if not bool(active.any()):
+            return solution, iteration, True
+        preconditioned = precondition(residual)
+        updated = (residual * preconditioned).sum(0)
+        ratio = torch.where(active, updated / inner, 0.0)  # converged columns restart at 0
+        direction = preconditioned + ratio * direction
+        inner = updated
+    return solution, max_iter, False

@@ -1,0 +1,42 @@
+"""Infinite-width and empirical kernels of two-layer networks and random representations.
+
+Analytic (infinite-width) kernels, see :mod:`hierlearn.kernels.analytic`: :func:`ntk`,
+:func:`nngp`, :func:`representation_kernel` and the blockwise :class:`InfiniteWidthKernel`.
+Finite-width kernels of given weights or fitted estimators, see
+:mod:`hierlearn.kernels.empirical`. All are float64 by default, computed block by block
+within a memory budget, and returned as torch tensors on the inputs' device.
+"""
+
+from .analytic import (
+    KINDS,
+    InfiniteWidthKernel,
+    PreparedInputs,
+    RepresentationSpec,
+    nngp,
+    ntk,
+    representation_kernel,
+)
+from .blocks import parse_memory_budget
+from .empirical import (
+    empirical_nngp,
+    empirical_ntk,
+    empirical_representation_kernel,
+    estimator_ntk,
+    fitted_representation_kernel,
+)
+
+__all__ = [
+    "KINDS",
+    "InfiniteWidthKernel",
+    "PreparedInputs",
+    "RepresentationSpec",
+    "empirical_nngp",
+    "empirical_ntk",
+    "empirical_representation_kernel",
+    "estimator_ntk",
+    "fitted_representation_kernel",
+    "nngp",
+    "ntk",
+    "parse_memory_budget",
+    "representation_kernel",
+]

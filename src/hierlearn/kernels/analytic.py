@@ -1,0 +1,409 @@
+"""Infinite-width kernels of the trainable two-layer network, raw or on a random representation.
+
+**Trainable layer** (SPEC section 2). On inputs z in R^{D'} with w ~ N(0, I/D'), the
+pre-activations (u, u') = (w.z, w.z') are a centred Gaussian pair with
+
+    Var u = q(z) = |z|^2 / D',   Cov(u, u') = c(z, z') = <z, z'> / D',
+
+and the infinite-width kernels of the linearised network are
+
+    NTK(z, z')  = E[act'(u) act'(u')] <z, z'>  = lim (1/m) sum_r act'(w0_r.z) act'(w0_r.z') <z, z'>,
+    NNGP(z, z') = E[act(u) act(u')]            = lim (1/m) sum_r act(w0_r.z) act(w0_r.z'),
+    linear      = <z, z'>.
+
+The NTK is exactly the kernel of :class:`hierlearn.NTKRegressor`'s features as m -> infinity,
+so kernel ridge regression with it and ridge r equals a wide ``NTKRegressor`` with ridge r.
+
+**Composed with a random representation** h of depth L (SPEC section 2:
+h_l = act_h(V_l h_{l-1} / sqrt(dim_{l-1}) + b_l), V_l entries N(0, 1), b_l ~ N(0, beta^2)),
+of infinite width D. The representation's kernel Sigma_l(x, x') = lim <h_l(x), h_l(x')> / D
+follows the layer recursion
+
+    Sigma_0(x, x') = <x, x'> / d,
+    Sigma_l(x, x') = E[act_h(v) act_h(v')],
+    (v, v') ~ N(0, [[S(x, x), S(x, x')], [S(x, x'), S(x', x')]]),  S = Sigma_{l-1} + beta^2.
+
+Optionally the features are centred, h - E_x h (the mean over an input law given by reference
+inputs x_1..x_N, i.e. their empirical law): in the limit Sigma_L is replaced by
+
+    Sigma_L^c(x, x') = Sigma_L(x, x') - m(x) - m(x') + M,
+    m(x) = (1/N) sum_r Sigma_L(x, x_r),   M = (1/N^2) sum_{r,s} Sigma_L(x_r, x_s).
+
+Whitening (``normalize="whiten"`` of :class:`~hierlearn.RandomNetworkRepresentation`) has no
+infinite-width limit and is not modelled: the composed kernels use the un-whitened features.
+The trainable layer then sees z = h in R^D with w ~ N(0, I/D), so c(z, z') = <h, h'> / D ->
+Sigma_L (centred or not), and **the composed kernels are scaled by 1/D**:
+
+    NTK_h(x, x')    = E[act'(u) act'(u')] Sigma_L(x, x')   (= lim NTK(h(x), h(x')) / D)
+    NNGP_h(x, x')   = E[act(u) act(u')]                    (no D factor to remove)
+    linear_h(x, x') = Sigma_L(x, x')                        (= lim <h(x), h(x')> / D)
+
+with (u, u') ~ N(0, [[Sigma_L(x,x), Sigma_L(x,x')], [., Sigma_L(x',x')]]). Kernel ridge with
+NTK_h and ridge r therefore matches an ``NTKRegressor`` on the raw features h of width D with
+ridge r D (kernel ridge predictions are unchanged by K -> D K, r -> D r).
+
+Gaussian expectations use the closed forms of :mod:`hierlearn.activations` where they exist
+and the Hermite series of :mod:`hierlearn.kernels.gaussian` otherwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .._validation import check_choice, check_float, check_int, resolve_dtype
+from ..activations import (
+    Dual,
+    Elementwise,
+    parse_representation_activation,
+    representation_activation,
+    representation_dual,
+    trainable_activation,
+)
+from . import blocks
+from .gaussian import SeriesPoints, expand, series_block
+
+KINDS = ("ntk", "nngp", "linear")
+DEFAULT_MEMORY_BUDGET = "1GiB"
+
+
+@dataclass(frozen=True)
+class RepresentationSpec:
+    """The random representation of a composed kernel (infinite width).
+
+    Args:
+        activation: representation activation (relu, step, sign, tanh, erf, monomial-k,
+            hermite-k).
+        depth: number of random layers L >= 1.
+        bias_std: standard deviation beta >= 0 of the biases.
+    """
+
+    activation: str = "relu"
+    depth: int = 1
+    bias_std: float = 0.0
+
+    def __post_init__(self):
+        parse_representation_activation(self.activation)
+        check_int("depth", self.depth, minimum=1)
+        check_float("bias_std", self.bias_std, minimum=0.0)
+
+
+def as_representation(value, name: str = "representation") -> RepresentationSpec | None:
+    """None, a :class:`RepresentationSpec`, or a mapping with keys activation/depth/bias_std."""
+    if value is None or isinstance(value, RepresentationSpec):
+        return value
+    if not isinstance(value, Mapping):
+        raise ValueError(
+            f"{name} must be None or a dict with keys 'activation', 'depth', 'bias_std', "
+            f"got {value!r}"
+        )
+    unknown = set(value) - {"activation", "depth", "bias_std"}
+    if unknown:
+        raise ValueError(
+            f"{name} has unknown keys {sorted(unknown)}; accepted keys: 'activation', "
+            "'depth', 'bias_std'"
+        )
+    try:
+        return RepresentationSpec(**value)
+    except ValueError as error:
+        raise ValueError(f"{name}: {error}") from error
+
+
+class _GaussianMap:
+    """E[f(u) f(u')] for one activation: a closed-form dual or a Hermite series."""
+
+    def __init__(self, function: Elementwise, dual: Dual | None, degree: int | None = None):
+        self.function = function
+        self.dual = dual
+        self.degree = degree
+
+    def points(self, variance: torch.Tensor) -> _MapPoints:
+        series = None if self.dual is not None else expand(self.function, variance, self.degree)
+        return _MapPoints(variance, series)
+
+    def diagonal(self, points: _MapPoints) -> torch.Tensor:
+        """E[f(u)^2] for u ~ N(0, q) at every point."""
+        if points.series is not None:
+            return points.series.second_moment.clone()
+        q = points.variance[:, None]
+        return self.dual(q, q, q)[:, 0]
+
+    def block(self, covariance: torch.Tensor, points1: _MapPoints,
+              points2: _MapPoints) -> torch.Tensor:
+        q1, q2 = points1.variance[:, None], points2.variance[None, :]
+        if self.dual is not None:
+            return self.dual(covariance, q1, q2)
+        # sqrt(q q) = q exactly: rho = 1 exactly on the diagonal (see _covariance).
+        scale = torch.sqrt(q1 * q2).clamp_min_(torch.finfo(covariance.dtype).tiny)
+        rho = covariance.div_(scale).clamp_(-1.0, 1.0)
+        return series_block(rho, points1.series, points2.series, self.function)
+
+
+@dataclass(frozen=True)
+class _MapPoints:
+    variance: torch.Tensor  # (n,) pre-activation variances q
+    series: SeriesPoints | None  # Hermite coefficients when there is no closed form
+
+    def take(self, rows) -> _MapPoints:
+        series = None if self.series is None else self.series.select(rows)
+        return _MapPoints(self.variance[rows], series)
+
+
+@dataclass(frozen=True)
+class PreparedInputs:
+    """Per-point quantities of a point set, computed once and reused by every block.
+
+    Attributes:
+        X: (n, d) inputs on the kernel's device and dtype.
+        layers: per representation layer, the input variances (and series coefficients).
+        centre: (n,) m(x) when the kernel is centred, else None.
+        top: the trainable layer's variances (and coefficients), None for ``linear``.
+    """
+
+    X: torch.Tensor
+    layers: tuple[_MapPoints, ...]
+    centre: torch.Tensor | None
+    top: _MapPoints | None
+
+    def __len__(self) -> int:
+        return self.X.shape[0]
+
+    def take(self, rows) -> PreparedInputs:
+        """The points ``rows`` (a slice or an index tensor)."""
+        return PreparedInputs(
+            self.X[rows],
+            tuple(layer.take(rows) for layer in self.layers),
+            None if self.centre is None else self.centre[rows],
+            None if self.top is None else self.top.take(rows),
+        )
+
+
+def _representation_map(spec: RepresentationSpec) -> _GaussianMap:
+    _, degree = parse_representation_activation(spec.activation)
+    function = representation_activation(spec.activation)
+    return _GaussianMap(function, representation_dual(spec.activation), degree)
+
+
+class InfiniteWidthKernel:
+    """A kernel of the module docstring, evaluated blockwise in a memory budget.
+
+    Args:
+        kind: "ntk", "nngp" or "linear".
+        activation: trainable activation (ignored for ``linear``).
+        representation: None (raw inputs) or a :class:`RepresentationSpec` / dict.
+        center: None, or (N, d) reference inputs whose empirical law centres the
+            representation's features (only with a representation).
+        reference_mean: M of the module docstring for these reference inputs when already
+            known (it costs a pass over N x N kernel entries otherwise).
+        memory_budget: bytes (int or a string like "1GiB") for the blocks' working memory; the
+            output matrix itself is not counted.
+        dtype: "float64" (default) or "float32".
+        device: where to compute ("cpu", "cuda"); None takes the device of the inputs.
+    """
+
+    def __init__(self, kind: str = "ntk", activation: str = "relu", representation=None,
+                 center=None, memory_budget=DEFAULT_MEMORY_BUDGET, dtype="float64",
+                 device=None, reference_mean: float | None = None):
+        self.kind = check_choice("kernel", kind, KINDS)
+        self.activation = trainable_activation(activation)
+        self.representation = as_representation(representation)
+        self.dtype = resolve_dtype(dtype)
+        self.budget = blocks.parse_memory_budget(memory_budget)
+        self.entries = blocks.block_entries(self.budget, self.dtype.itemsize)
+        self.device = None if device is None else torch.device(device)
+        self.layer_map = (None if self.representation is None
+                          else _representation_map(self.representation))
+        if self.kind == "nngp":
+            self.top_map = _GaussianMap(self.activation.act, self.activation.nngp_dual)
+        elif self.kind == "ntk":
+            self.top_map = _GaussianMap(self.activation.d1, self.activation.ntk_dual)
+        else:
+            self.top_map = None
+        self.reference = None
+        self.reference_mean = None
+        if center is not None:
+            if self.representation is None:
+                raise ValueError("center needs a representation: raw inputs are not centred")
+            reference = self._representation_inputs(self.as_tensor(center, "center"))
+            if reference_mean is None:
+                reference_mean = float(self._row_means(reference, reference).mean())
+            self.reference = reference
+            self.reference_mean = float(reference_mean)
+
+    def as_tensor(self, X, name: str = "X") -> torch.Tensor:
+        """X as a 2-D tensor on the kernel's device (else the input's) in the kernel's dtype."""
+        if isinstance(X, torch.Tensor):
+            device = self.device if self.device is not None else X.device
+            X = X.detach().to(device=device, dtype=self.dtype)
+        else:
+            X = torch.as_tensor(np.asarray(X, dtype=np.float64), dtype=self.dtype,
+                                device=self.device or "cpu")
+        if X.ndim != 2 or X.shape[1] < 1:
+            raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), "
+                             f"got shape {tuple(X.shape)}")
+        if not torch.isfinite(X).all():
+            raise ValueError(f"{name} contains NaN or infinite values")
+        if self.reference is not None and X.shape[1] != self.reference.X.shape[1]:
+            raise ValueError(f"{name} has {X.shape[1]} features, the centring inputs "
+                             f"{self.reference.X.shape[1]}")
+        return X
+
+    def _representation_inputs(self, X: torch.Tensor) -> PreparedInputs:
+        """Per-point representation statistics, before centring and the trainable layer."""
+        variance = (X * X).sum(1) / X.shape[1]  # Sigma_0(x, x)
+        layers = []
+        if self.representation is not None:
+            bias_variance = self.representation.bias_std**2
+            for _ in range(self.representation.depth):
+                points = self.layer_map.points(variance + bias_variance)
+                layers.append(points)
+                variance = self.layer_map.diagonal(points)  # Sigma_l(x, x)
+        return PreparedInputs(X, tuple(layers), None, _MapPoints(variance, None))
+
+    def prepare(self, X) -> PreparedInputs:
+        """Per-point quantities of ``X`` (array or tensor of shape (n, d))."""
+        prepared = self._representation_inputs(self.as_tensor(X))
+        variance = prepared.top.variance  # Sigma_L(x, x)
+        centre = None
+        if self.reference is not None:
+            centre = self._row_means(prepared, self.reference)
+            variance = (variance - 2.0 * centre + self.reference_mean).clamp_min_(0.0)
+        top = None if self.top_map is None else self.top_map.points(variance)
+        return PreparedInputs(prepared.X, prepared.layers, centre, top)
+
+    def _covariance(self, points1: PreparedInputs, points2: PreparedInputs,
+                    diagonal: bool = False) -> tuple:
+        """(Sigma_L or Sigma_0 block, <x, x'> block or None) before the trainable layer.
+
+        With ``diagonal`` (the two point sets are the same points), the diagonal of every
+        covariance is set to the per-point variance the next map uses, so that rho = 1
+        exactly there: arccos and the series are steep at rho = 1, where a rounding error
+        of 1e-16 would become ~1e-8.
+        """
+        gram = points1.X @ points2.X.T
+        dimension = points1.X.shape[1]
+        if self.representation is None:
+            covariance = gram / dimension
+        else:
+            covariance = gram.div_(dimension)
+            gram = None
+            bias_variance = self.representation.bias_std**2
+            for layer1, layer2 in zip(points1.layers, points2.layers, strict=True):
+                covariance.add_(bias_variance)
+                if diagonal:
+                    covariance.diagonal().copy_(layer1.variance)
+                covariance = self.layer_map.block(covariance, layer1, layer2)
+            if points1.centre is not None:
+                covariance.sub_(points1.centre[:, None]).sub_(points2.centre[None, :])
+                covariance.add_(self.reference_mean)
+        if diagonal and points1.top is not None:
+            covariance.diagonal().copy_(points1.top.variance)
+        return covariance, gram
+
+    def block(self, points1: PreparedInputs, points2: PreparedInputs,
+              diagonal: bool = False) -> torch.Tensor:
+        """The kernel between two prepared point sets, shape (n1, n2).
+
+        Args:
+            points1, points2: prepared point sets.
+            diagonal: the two sets are the same points (a diagonal block of a symmetric
+                matrix); see :meth:`_covariance`.
+        """
+        covariance, gram = self._covariance(points1, points2, diagonal)
+        if self.kind == "linear":
+            return gram if gram is not None else covariance
+        inner = gram if gram is not None else covariance
+        if self.kind == "nngp":
+            return self.top_map.block(covariance, points1.top, points2.top)
+        # The NTK's inner-product factor must survive the map, which may work in place.
+        inner = inner.clone() if inner is covariance else inner
+        return self.top_map.block(covariance, points1.top, points2.top).mul_(inner)
+
+    def evaluator(self, points1: PreparedInputs, points2: PreparedInputs):
+        """The block callable ``(rows, cols) -> block`` of :mod:`hierlearn.kernels.blocks`."""
+
+        def evaluate(rows: slice, cols: slice) -> torch.Tensor:
+            diagonal = points1 is points2 and rows == cols
+            return self.block(points1.take(rows), points2.take(cols), diagonal)
+
+        return evaluate
+
+    def _row_means(self, points1: PreparedInputs, points2: PreparedInputs) -> torch.Tensor:
+        """(1/n2) sum_j Sigma_L(x_i, x_j) (un-centred), blockwise."""
+        ones = points1.X.new_full((len(points2), 1), 1.0 / len(points2))
+
+        def evaluate(rows: slice, cols: slice) -> torch.Tensor:
+            diagonal = points1 is points2 and rows == cols
+            return self._covariance(points1.take(rows), points2.take(cols), diagonal)[0]
+
+        return blocks.product(evaluate, len(points1), len(points2), ones, self.entries)[:, 0]
+
+    def matrix(self, X1, X2=None, out: torch.Tensor | None = None,
+               upper_only: bool = False) -> torch.Tensor:
+        """The (n1, n2) kernel matrix (X2 None: the symmetric K(X1, X1)).
+
+        Args:
+            X1, X2: inputs (arrays or tensors) or :class:`PreparedInputs`.
+            out: optional preallocated (n1, n2) tensor to write into.
+            upper_only: with X2 None, write only the blocks on and above the diagonal (for
+                in-place LAPACK factorisations, which read one triangle).
+        """
+        points1 = X1 if isinstance(X1, PreparedInputs) else self.prepare(X1)
+        symmetric = X2 is None
+        points2 = points1 if symmetric else (
+            X2 if isinstance(X2, PreparedInputs) else self.prepare(X2))
+        if points1.X.shape[1] != points2.X.shape[1]:
+            raise ValueError(f"X1 has {points1.X.shape[1]} features but X2 has "
+                             f"{points2.X.shape[1]}")
+        if out is None:
+            out = points1.X.new_empty((len(points1), len(points2)))
+        return blocks.fill(self.evaluator(points1, points2), out, self.entries,
+                           symmetric=symmetric, upper_only=upper_only)
+
+
+def _matrix(kind, X1, X2, activation, representation, center, memory_budget, dtype):
+    kernel = InfiniteWidthKernel(kind, activation, representation, center, memory_budget, dtype)
+    return kernel.matrix(X1, X2)
+
+
+def ntk(X1, X2=None, activation="relu", representation=None, center=None,
+        memory_budget=DEFAULT_MEMORY_BUDGET, dtype="float64") -> torch.Tensor:
+    """Infinite-width NTK of the linearised two-layer network (see the module docstring).
+
+    Raw inputs: K(z, z') = E[act'(u) act'(u')] <z, z'>, (u, u') ~ N(0, [[|z|^2, <z,z'>],
+    [<z,z'>, |z'|^2]] / D'). With a representation: E[act'(u) act'(u')] Sigma_L(x, x') (the
+    NTK on h(x) divided by its width D).
+
+    Args:
+        X1: (n1, d) inputs (numpy array or torch tensor; the result is on its device).
+        X2: (n2, d) inputs, or None for the symmetric K(X1, X1).
+        activation: trainable activation (relu, relu2, relu3, quadratic, tanh, softplus,
+            gelu).
+        representation: None, or a dict / :class:`RepresentationSpec` with keys activation,
+            depth and bias_std.
+        center: None, or reference inputs whose empirical law centres the representation.
+        memory_budget: working memory of the blocks (bytes or a string like "1GiB").
+        dtype: "float64" (default) or "float32".
+
+    Returns:
+        (n1, n2) torch tensor.
+    """
+    return _matrix("ntk", X1, X2, activation, representation, center, memory_budget, dtype)
+
+
+def nngp(X1, X2=None, activation="relu", representation=None, center=None,
+         memory_budget=DEFAULT_MEMORY_BUDGET, dtype="float64") -> torch.Tensor:
+    """Infinite-width NNGP kernel E[act(u) act(u')] (arguments as :func:`ntk`)."""
+    return _matrix("nngp", X1, X2, activation, representation, center, memory_budget, dtype)
+
+
+def representation_kernel(X1, X2=None, activation="relu", depth=1, bias_std=0.0, center=None,
+                          memory_budget=DEFAULT_MEMORY_BUDGET,
+                          dtype="float64") -> torch.Tensor:
+    """Sigma_L(x, x') = lim <h_L(x), h_L(x')> / D of the random representation, optionally
+    centred (see the module docstring; arguments as :func:`ntk`)."""
+    representation = RepresentationSpec(activation, depth, bias_std)
+    return _matrix("linear", X1, X2, "relu", representation, center, memory_budget, dtype)

@@ -1,0 +1,163 @@
+"""Blockwise evaluation of kernel matrices under a memory budget.
+
+A kernel is evaluated through a callable ``evaluate(rows, cols) -> block`` (two ``slice``
+objects into the row and column point sets). The helpers here cut an (n1, n2) matrix into
+blocks whose working memory fits the budget, and either write the blocks into a matrix, or
+multiply them with a few vectors without ever holding the matrix (the matrix-free products of
+the iterative solver).
+
+Budget accounting: one block of ``rows x cols`` entries costs
+``WORKSPACE_TEMPORARIES * rows * cols * itemsize`` bytes (the block itself and the temporaries
+of the elementwise kernel maps). Blocks are also capped at ``MAX_BLOCK_ENTRIES`` entries,
+which keeps them near the processor caches.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from collections.abc import Callable
+
+import torch
+
+WORKSPACE_TEMPORARIES = 12  # block-sized tensors alive at once while a block is evaluated
+MAX_BLOCK_ENTRIES = 1 << 17  # 1 MiB of float64 per block-sized tensor: cache-friendly
+MIN_BLOCK_SIDE = 32  # a budget that cannot hold a 32 x 32 block is refused
+
+_UNITS = {
+    "": 1, "b": 1,
+    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}
+_BUDGET = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
+
+Evaluate = Callable[[slice, slice], torch.Tensor]
+
+
+def parse_memory_budget(value, name: str = "memory_budget") -> int:
+    """Bytes from an int (bytes) or a string such as "4GiB", "512 MiB", "2.5e9" or "3GB".
+
+    Units: B, kB/MB/GB/TB (powers of 1000) and KiB/MiB/GiB/TiB (powers of 1024), any case.
+    """
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        if not math.isfinite(float(value)) or value <= 0:
+            raise ValueError(f"{name} must be a positive number of bytes, got {value!r}")
+        return int(value)
+    match = _BUDGET.match(value) if isinstance(value, str) else None
+    if match is None or match.group(2).lower() not in _UNITS:
+        raise ValueError(
+            f"{name}={value!r} is not valid; give bytes as an int or a string such as "
+            "'4GiB', '512MiB' or '2GB' (units B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)"
+        )
+    size = float(match.group(1)) * _UNITS[match.group(2).lower()]
+    if size < 1:
+        raise ValueError(f"{name} must be at least one byte, got {value!r}")
+    return int(size)
+
+
+def minimum_budget(itemsize: int) -> int:
+    """Bytes of the smallest block allowed (MIN_BLOCK_SIDE x MIN_BLOCK_SIDE entries)."""
+    return WORKSPACE_TEMPORARIES * itemsize * MIN_BLOCK_SIDE * MIN_BLOCK_SIDE
+
+
+def block_entries(budget: int, itemsize: int, name: str = "memory_budget") -> int:
+    """The largest number of entries of one block that ``budget`` bytes allow.
+
+    Raises:
+        ValueError: when not even a MIN_BLOCK_SIDE x MIN_BLOCK_SIDE block fits.
+    """
+    entries = min(budget // (WORKSPACE_TEMPORARIES * itemsize), MAX_BLOCK_ENTRIES)
+    if entries < MIN_BLOCK_SIDE * MIN_BLOCK_SIDE:
+        needed = minimum_budget(itemsize)
+        raise ValueError(
+            f"{name}={budget} bytes is too small for one kernel block of {MIN_BLOCK_SIDE} x "
+            f"{MIN_BLOCK_SIDE} entries, which needs {needed} bytes"
+        )
+    return entries
+
+
+def block_shape(n1: int, n2: int, entries: int) -> tuple[int, int]:
+    """Rows and columns of a block of at most ``entries`` entries, square when possible."""
+    side = max(1, math.isqrt(entries))
+    rows = min(n1, side)
+    cols = min(n2, max(side, entries // max(rows, 1)))
+    rows = min(n1, max(1, entries // cols))
+    return rows, cols
+
+
+def fill(evaluate: Evaluate, out: torch.Tensor, entries: int, symmetric: bool = False,
+         upper_only: bool = False) -> torch.Tensor:
+    """Write the kernel matrix into ``out`` block by block.
+
+    Args:
+        evaluate: block callable (see the module docstring).
+        out: (n1, n2) tensor to write into.
+        entries: block size in entries (see :func:`block_entries`).
+        symmetric: the row and column point sets are the same; only blocks on or above the
+            diagonal are evaluated and mirrored, and diagonal blocks are symmetrised, so the
+            result is exactly symmetric.
+        upper_only: with ``symmetric``, skip the mirroring (LAPACK factorisations read one
+            triangle); entries strictly below the diagonal blocks are left untouched.
+    """
+    n1, n2 = out.shape
+    if not symmetric:
+        rows, cols = block_shape(n1, n2, entries)
+        for i in range(0, n1, rows):
+            for j in range(0, n2, cols):
+                out[i:i + rows, j:j + cols] = evaluate(slice(i, i + rows), slice(j, j + cols))
+        return out
+    side = min(n1, max(1, math.isqrt(entries)))
+    for i in range(0, n1, side):
+        rows = slice(i, i + side)
+        for j in range(i, n1, side):
+            cols = slice(j, j + side)
+            block = evaluate(rows, cols)
+            if i == j:
+                out[rows, cols] = (block + block.T) * 0.5
+            else:
+                out[rows, cols] = block
+                if not upper_only:
+                    out[cols, rows] = block.T
+    return out
+
+
+def symmetric_product(evaluate: Evaluate, n: int, vectors: torch.Tensor,
+                      entries: int) -> torch.Tensor:
+    """K @ vectors for a symmetric kernel on n points, without holding K.
+
+    Each block above the diagonal is evaluated once and used twice (K_IJ v_J and
+    K_IJ^T v_I), which halves the kernel evaluations.
+
+    Args:
+        evaluate: block callable on the n points.
+        n: number of points.
+        vectors: (n, k) tensor.
+        entries: block size in entries.
+    """
+    result = torch.zeros_like(vectors)
+    side = min(n, max(1, math.isqrt(entries)))
+    for i in range(0, n, side):
+        rows = slice(i, i + side)
+        for j in range(i, n, side):
+            cols = slice(j, j + side)
+            block = evaluate(rows, cols)
+            if i == j:
+                block = (block + block.T) * 0.5
+                result[rows] += block @ vectors[rows]
+            else:
+                result[rows] += block @ vectors[cols]
+                result[cols] += block.T @ vectors[rows]
+    return result
+
+
+def product(evaluate: Evaluate, n1: int, n2: int, vectors: torch.Tensor,
+            entries: int) -> torch.Tensor:
+    """K12 @ vectors for an (n1, n2) kernel, block by block; vectors has shape (n2, k)."""
+    result = vectors.new_zeros((n1, vectors.shape[1]))
+    rows, cols = block_shape(n1, n2, entries)
+    for i in range(0, n1, rows):
+        for j in range(0, n2, cols):
+            block = evaluate(slice(i, i + rows), slice(j, j + cols))
+            result[i:i + rows] += block @ vectors[j:j + cols]
+    return result

@@ -1,0 +1,114 @@
+"""Dense and iterative ridge solvers against torch.linalg references."""
+
+import pytest
+import torch
+
+from hierlearn.kernels import ntk
+from hierlearn.linalg import (
+    NystromPreconditioner,
+    cholesky_lower_,
+    conjugate_gradients,
+    ridge_path,
+    solve_psd,
+    solve_psd_,
+)
+
+
+def _spd(n, seed=0, rank=None):
+    generator = torch.Generator().manual_seed(seed)
+    factor = torch.randn(n, rank or n, generator=generator, dtype=torch.float64)
+    return factor @ factor.T / n + (0.0 if rank else 0.1) * torch.eye(n, dtype=torch.float64)
+
+
+@pytest.mark.parametrize(("n", "block"), [(30, 7), (64, 64), (200, 512), (301, 100)])
+def test_blocked_cholesky_matches_torch_and_reads_one_triangle(n, block):
+    matrix = _spd(n)
+    work = matrix.clone()
+    work.triu_(1).add_(torch.tril(matrix))  # start from the full matrix
+    upper = torch.triu(work, 1).clone()
+    assert cholesky_lower_(work, block)
+    torch.testing.assert_close(torch.tril(work), torch.linalg.cholesky(matrix))
+    assert torch.equal(torch.triu(work, 1), upper)  # strict upper triangle untouched
+
+
+def test_blocked_cholesky_reports_indefinite_matrices():
+    matrix = _spd(50)
+    matrix[10, 10] = -5.0
+    assert not cholesky_lower_(matrix.clone(), block=16)
+
+
+def test_in_place_solve_uses_the_upper_triangle_only():
+    matrix = _spd(120, seed=1)
+    rhs = torch.randn(120, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    shift = 0.37
+    expected = torch.linalg.solve(matrix + shift * torch.eye(120, dtype=torch.float64), rhs)
+    work = torch.triu(matrix) + torch.tril(torch.full_like(matrix, float("nan")), -1)
+    solution = solve_psd_(work, rhs, shift)
+    torch.testing.assert_close(solution, expected)
+    torch.testing.assert_close(solve_psd(matrix, rhs, shift), expected)
+    two = torch.stack([rhs, 2 * rhs], 1)
+    torch.testing.assert_close(solve_psd_(matrix.clone(), two, shift)[:, 1], 2 * expected)
+    indefinite = matrix - 2 * torch.eye(120, dtype=torch.float64) * float(matrix.diagonal().max())
+    assert solve_psd_(indefinite, rhs, 0.0) is None
+
+
+def test_ridge_path_equals_one_solve_per_ridge():
+    X = torch.randn(90, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    X_val = torch.randn(30, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    y = torch.sin(X[:, 0]) + X[:, 1]
+    K, K_val = ntk(X, activation="tanh"), ntk(X_val, X, activation="tanh")
+    ridges = [1e-4, 1e-2, 1.0]
+    path = ridge_path(K, y, K_val, ridges)
+    assert path.predictions.shape == (30, 3) and path.coefficients.shape == (90, 3)
+    for column, ridge in enumerate(ridges):
+        alpha = torch.linalg.solve(K + 90 * ridge * torch.eye(90, dtype=torch.float64), y)
+        torch.testing.assert_close(path.coefficients[:, column], alpha, rtol=1e-7, atol=1e-8)
+        torch.testing.assert_close(path.predictions[:, column], K_val @ alpha, rtol=1e-7,
+                                   atol=1e-8)
+
+
+def test_ridge_path_with_zero_ridge_is_the_pseudo_inverse():
+    K = _spd(40, rank=6)
+    y = K @ torch.randn(40, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    path = ridge_path(K, y, K, [0.0])
+    torch.testing.assert_close(path.coefficients[:, 0], torch.linalg.pinv(K) @ y, rtol=1e-6,
+                               atol=1e-8)
+
+
+def test_conjugate_gradients_solve_every_shift():
+    K = _spd(150, seed=6, rank=20)
+    rhs = torch.randn(150, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    rhs[:, 2] = 0.0  # a zero right-hand side stays zero
+    shifts = torch.tensor([1e-3, 1e-1, 1.0], dtype=torch.float64)
+    solution, iterations, converged = conjugate_gradients(lambda v: K @ v, rhs, shifts,
+                                                          tol=1e-12, max_iter=500)
+    assert converged and iterations > 1
+    for column in range(3):
+        system = K + shifts[column] * torch.eye(150, dtype=torch.float64)
+        expected = torch.linalg.solve(system, rhs[:, column])
+        torch.testing.assert_close(solution[:, column], expected, rtol=1e-8, atol=1e-10)
+    _, _, converged = conjugate_gradients(lambda v: K @ v, rhs, shifts, tol=1e-12, max_iter=2)
+    assert not converged
+
+
+def test_nystrom_preconditioner():
+    X = torch.randn(300, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+    K = ntk(X)
+    shifts = torch.tensor([1e-4, 1e-2], dtype=torch.float64)
+    vectors = torch.randn(300, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    # All points as centres: the preconditioner is the exact inverse.
+    exact = NystromPreconditioner(K.clone(), torch.arange(300))
+    basis = exact.basis
+    torch.testing.assert_close(basis.T @ basis, torch.eye(basis.shape[1], dtype=torch.float64),
+                               atol=1e-8, rtol=0)
+    product = K @ vectors + vectors * shifts
+    torch.testing.assert_close(exact.apply(product, shifts), vectors, rtol=1e-6, atol=1e-6)
+    # 60 centres: far fewer iterations than plain CG to the same answer.
+    index = torch.randperm(300, generator=torch.Generator().manual_seed(10))[:60].sort().values
+    preconditioner = NystromPreconditioner(K[:, index].clone(), index)
+    rhs = vectors.clone()
+    plain, plain_iterations, _ = conjugate_gradients(lambda v: K @ v, rhs, shifts, tol=1e-10)
+    fast, fast_iterations, converged = conjugate_gradients(
+        lambda v: K @ v, rhs, shifts, preconditioner.apply, tol=1e-10)
+    assert converged and fast_iterations < plain_iterations / 3
+    torch.testing.assert_close(fast, plain, rtol=1e-6, atol=1e-6)
