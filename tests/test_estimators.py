@@ -161,16 +161,17 @@ def test_ntk_dual_and_primal_agree_and_recover_the_kernel_solution():
     np.testing.assert_allclose(dual.predict(X_new), (cross @ alpha).numpy(), rtol=1e-7, atol=1e-9)
 
 
-def test_ntk_ridge_path_matches_separate_fits():
+@pytest.mark.parametrize("solver", ["dual", "primal"])
+def test_ntk_ridge_path_matches_separate_fits(solver):
     X, y, target, law = _data(5, 2, 400, seed=7)
     X_val = law.sample(200, 8).numpy()
     y_val = target(X_val)
     ridges = [1e-6, 1e-3, 1e-1]
-    path = hl.NTKRegressor(width=64, ridge=ridges, random_state=0).fit(
+    path = hl.NTKRegressor(width=64, ridge=ridges, solver=solver, random_state=0).fit(
         X, y, X_val=X_val, y_val=y_val
     )
     for ridge in ridges:
-        single = hl.NTKRegressor(width=64, ridge=ridge, random_state=0).fit(X, y)
+        single = hl.NTKRegressor(width=64, ridge=ridge, solver=solver, random_state=0).fit(X, y)
         error = np.mean((single.predict(X_val) - y_val) ** 2) / np.mean(y_val**2)
         assert math.isclose(path.validation_errors_[ridge], error, rel_tol=1e-6)
     assert path.ridge_ == min(path.validation_errors_, key=path.validation_errors_.get)

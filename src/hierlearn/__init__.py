@@ -5,8 +5,13 @@ the Taylor models of a two-layer network, the estimators, the infinite-width ker
 predicted sample-complexity exponents.
 """
 
-from . import activations, taylor, theory
-from .estimators import NTKRegressor, QuadraticTaylorRegressor, TwoLayerRegressor
+from . import activations, kernels, taylor, theory
+from .estimators import (
+    KernelRegressor,
+    NTKRegressor,
+    QuadraticTaylorRegressor,
+    TwoLayerRegressor,
+)
 from .exceptions import DivergenceError
 from .inputs import GaussianInputs, SphereInputs
 from .representations import RandomNetworkRepresentation
@@ -17,6 +22,7 @@ __version__ = "0.1.0"
 __all__ = [
     "DivergenceError",
     "GaussianInputs",
+    "KernelRegressor",
     "LowRankPolynomial",
     "NTKRegressor",
     "QuadraticTaylorRegressor",
@@ -25,6 +31,7 @@ __all__ = [
     "TwoLayerRegressor",
     "__version__",
     "activations",
+    "kernels",
     "taylor",
     "theory",
 ]

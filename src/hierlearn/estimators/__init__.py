@@ -1,7 +1,8 @@
-"""Scikit-learn regressors: the NTK, quadratic Taylor and two-layer models."""
+"""Scikit-learn regressors: the NTK, quadratic Taylor, two-layer and kernel models."""
 
+from .kernel import KernelRegressor
 from .ntk import NTKRegressor
 from .quadratic import QuadraticTaylorRegressor
 from .two_layer import TwoLayerRegressor
 
-__all__ = ["NTKRegressor", "QuadraticTaylorRegressor", "TwoLayerRegressor"]
+__all__ = ["KernelRegressor", "NTKRegressor", "QuadraticTaylorRegressor", "TwoLayerRegressor"]

@@ -21,7 +21,7 @@ from .._validation import (
     resolve_dtype,
 )
 from ..activations import trainable_activation
-from ..linalg import solve_psd
+from ..linalg import ridge_path, solve_psd
 from ..taylor import linear_term, random_init, symmetric_init
 from ._common import with_input_bias
 
@@ -160,24 +160,20 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
         z_val = torch.as_tensor(X_val, device=z.device, dtype=z.dtype)
         y_val_t = torch.as_tensor(y_val, device=z.device, dtype=z.dtype)
         if gram is not None:
-            # Dual: predictions K_val (Q diag(1/(lambda + n r)) Q^T y).
-            eigenvalues, eigenvectors = torch.linalg.eigh(gram)
-            projected = eigenvectors.T @ targets
-            mapped = self._kernel(z_val, z) @ eigenvectors
+            predictions = ridge_path(gram, targets, self._kernel(z_val, z), ridges).predictions
         else:
+            # Primal: W_r = (Phi^T Phi + n r I)^{-1} Phi^T y from one eigendecomposition.
             features = self._features(z)
             eigenvalues, eigenvectors = torch.linalg.eigh(features.T @ features)
             projected = eigenvectors.T @ (features.T @ targets)
-            mapped = self._features(z_val) @ eigenvectors
-        eigenvalues = eigenvalues.clamp_min(0.0)
-        errors = {}
-        for ridge in ridges:
-            shifted = eigenvalues + n * ridge
+            shifted = eigenvalues.clamp_min(0.0)[:, None] + n * torch.as_tensor(
+                ridges, dtype=z.dtype, device=z.device
+            )
             inverse = torch.where(shifted > 0, 1.0 / shifted, torch.zeros_like(shifted))
-            prediction = mapped @ (inverse * projected)
-            residual = prediction - y_val_t
-            errors[ridge] = float((residual**2).mean() / (y_val_t**2).mean().clamp_min(1e-300))
-        return errors
+            predictions = (self._features(z_val) @ eigenvectors) @ (inverse * projected[:, None])
+        scale = (y_val_t**2).mean().clamp_min(1e-300)
+        errors = ((predictions - y_val_t[:, None]) ** 2).mean(dim=0) / scale
+        return {ridge: float(error) for ridge, error in zip(ridges, errors, strict=True)}
 
     def predict(self, X):
         """f^L_W(X) of shape (n_samples,) as a numpy float64 array."""
