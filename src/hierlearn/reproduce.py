@@ -75,11 +75,89 @@ def _table(content: dict) -> list[str]:
     return lines
 
 
+def plot_comparison(content: dict, path: Path, title: str) -> None:
+    """All learners of one part on one log-log axes: n* against d, fitted lines, censoring.
+
+    A finite n* is a filled marker; a censored one (eps not reached up to n_max) an open
+    triangle at n_max with an arrow upwards. The legend gives each fitted exponent with its
+    95% interval beside the theory.
+    """
+    import numpy as np
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    figure = Figure(figsize=(7.0, 5.0), layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    colors = colormaps["tab10"]
+    for index, (name, entry) in enumerate(content["learners"].items()):
+        color = colors(index % 10)
+        finite = [(int(d), v) for d, v in entry["n_star"].items() if isinstance(v, (int, float))]
+        censored = [
+            (int(d), v["lower_bound"])
+            for d, v in entry["n_star"].items()
+            if isinstance(v, dict) and "lower_bound" in v
+        ]
+        label = f"{name}: "
+        if entry["exponent"] is None:
+            label += "no fit"
+        else:
+            label += f"slope {entry['exponent']:.2f}"
+            if entry["ci"]:
+                label += f" [{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]"
+        if entry["theory"] is not None:
+            label += f" (theory {entry['theory']:g})"
+        if finite:
+            ds, ns = (np.array(v, dtype=float) for v in zip(*finite, strict=True))
+            axes.plot(ds, ns, "o", color=color, label=label)
+            grid = np.linspace(ds.min(), ds.max(), 20)
+            for slope, style in ((entry["exponent"], "-"), (entry["theory"], ":")):
+                if slope is not None and len(ds) > 1:
+                    offset = np.mean(np.log(ns) - slope * np.log(ds))
+                    axes.plot(grid, np.exp(offset) * grid**slope, style, color=color)
+        if censored:
+            ds, ns = (np.array(v, dtype=float) for v in zip(*censored, strict=True))
+            ds = ds * (1.0 + 0.012 * (index - 1.5))  # side by side when several are censored
+            axes.plot(
+                ds,
+                ns,
+                "^",
+                color=color,
+                markerfacecolor="none",
+                label=None if finite else label + ", censored",
+            )
+            for d, n in zip(ds, ns, strict=True):
+                axes.annotate(
+                    "",
+                    xy=(d, n * 1.6),
+                    xytext=(d, n),
+                    arrowprops={"arrowstyle": "->", "color": color},
+                )
+    axes.plot([], [], "k-", label="fitted slope")
+    axes.plot([], [], "k:", label="theory slope (through the points)")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    dimensions = sorted({int(d) for e in content["learners"].values() for d in e["n_star"]})
+    axes.xaxis.set_major_locator(FixedLocator(dimensions))
+    axes.xaxis.set_major_formatter(ScalarFormatter())
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.set_xlabel("dimension d")
+    axes.set_ylabel(f"n* (median relative test error <= {content['eps']:g})")
+    axes.set_title(title)
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=8, loc="upper left")
+    figure.savefig(path, dpi=120)
+
+
 def write_summary(out: Path, preset: str, parts: dict[str, dict], seconds: float) -> None:
     """The combined ``exponents.json`` and ``summary.md`` of a reproduce run."""
     separation, control = parts["separation"], parts["control"]
     combined = {**separation, "preset": preset, "seconds": round(seconds, 1), "control": control}
     (out / "exponents.json").write_text(json.dumps(combined, indent=2) + "\n")
+    plot_comparison(separation, out / "separation.png", "Degree-4 target: n* against d")
+    plot_comparison(control, out / "control.png", "Degree-2 control: n* against d")
     lines = [
         f"# hierlearn reproduce --{preset}",
         "",
@@ -93,13 +171,13 @@ def write_summary(out: Path, preset: str, parts: dict[str, dict], seconds: float
         "",
         *_table(separation),
         "",
-        "![n* against d](separation/n_star.png)",
+        "![n* against d, every learner](separation.png)",
         "",
         "## Control: degree 2",
         "",
         *_table(control),
         "",
-        "![n* against d](control/n_star.png)",
+        "![n* against d, every learner](control.png)",
         "",
         f"Wall time: {seconds / 60:.1f} min. Per-learner figures (error against n, and the "
         "staircase view) and the full tables are in `separation/` and `control/`.",
