@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
+
+from .._validation import check_float
 
 
 def relative_error(prediction: torch.Tensor, target: torch.Tensor) -> float:
@@ -23,3 +27,11 @@ def with_input_bias(X: np.ndarray, input_bias: float) -> np.ndarray:
     if input_bias == 0:
         return X
     return np.hstack([X, np.full((X.shape[0], 1), input_bias, dtype=X.dtype)])
+
+
+def ridge_grid(ridge) -> list[float]:
+    """``ridge`` as a non-empty list of floats >= 0 (a number or a sequence of numbers)."""
+    values = list(ridge) if isinstance(ridge, Sequence) and not isinstance(ridge, str) else [ridge]
+    if not values:
+        raise ValueError("ridge must be a number >= 0 or a non-empty list of them")
+    return [check_float("ridge", value, minimum=0.0) for value in values]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 import torch
@@ -24,17 +24,11 @@ from .._validation import (
 from ..kernels import blocks
 from ..kernels.analytic import KINDS, InfiniteWidthKernel, as_representation
 from ..linalg import NystromPreconditioner, conjugate_gradients, ridge_path, solve_psd, solve_psd_
+from ._common import ridge_grid, with_input_bias
 
 SOLVERS = ("auto", "cholesky", "iterative")
 WORKSPACE_CAP = 256 * 2**20  # bytes of kernel-block working memory at most
 EIGH_MATRICES = 4  # n x n matrices alive in torch.linalg.eigh (measured), the ridge path
-
-
-def _ridge_grid(ridge) -> list[float]:
-    values = list(ridge) if isinstance(ridge, Sequence) and not isinstance(ridge, str) else [ridge]
-    if not values:
-        raise ValueError("ridge must be a number >= 0 or a non-empty list of them")
-    return [check_float("ridge", value, minimum=0.0) for value in values]
 
 
 def _workspace(budget: int, itemsize: int) -> int:
@@ -152,8 +146,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
 
     def _inputs(self, X, name: str, n_features: int | None = None) -> torch.Tensor:
         X = check_matrix(name, X, n_features)
-        if self.input_bias:
-            X = np.hstack([X, np.full((X.shape[0], 1), float(self.input_bias), X.dtype)])
+        X = with_input_bias(X, float(self.input_bias))
         return torch.as_tensor(X, dtype=resolve_dtype(self.dtype),
                                device=resolve_device(self.device))
 
@@ -162,7 +155,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         check_choice("kernel", self.kernel, KINDS)
         check_choice("solver", self.solver, SOLVERS)
         representation, center = _split_representation(self.representation)
-        ridges = _ridge_grid(self.ridge)
+        ridges = ridge_grid(self.ridge)
         budget = blocks.parse_memory_budget(self.memory_budget)
         check_int("n_centers", self.n_centers, minimum=1)
         check_float("tol", self.tol, minimum=0.0, strict=True)

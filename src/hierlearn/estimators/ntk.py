@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -23,16 +22,9 @@ from .._validation import (
 from ..activations import trainable_activation
 from ..linalg import ridge_path, solve_psd
 from ..taylor import linear_term, random_init, symmetric_init
-from ._common import with_input_bias
+from ._common import ridge_grid, with_input_bias
 
 SOLVERS = ("auto", "dual", "primal")
-
-
-def _ridge_grid(ridge) -> list[float]:
-    values = list(ridge) if isinstance(ridge, Sequence) and not isinstance(ridge, str) else [ridge]
-    if not values:
-        raise ValueError("ridge must be a number >= 0 or a non-empty list of them")
-    return [check_float("ridge", value, minimum=0.0) for value in values]
 
 
 class NTKRegressor(RegressorMixin, BaseEstimator):
@@ -116,7 +108,7 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"width must be even with symmetric=True, got {self.width}")
         trainable_activation(self.activation)
         check_choice("solver", self.solver, SOLVERS)
-        ridges = _ridge_grid(self.ridge)
+        ridges = ridge_grid(self.ridge)
         check_float("input_bias", self.input_bias, minimum=0.0)
         device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
         X = check_matrix("X", X)
