@@ -1,0 +1,344 @@
+"""The benchmark cases, each run by ``benchmarks/run.py`` in a fresh Python process.
+
+Usage: python benchmarks/cases.py CASE --params JSON --result PATH
+
+Every case times hierlearn and its baseline in the same process, alternating them
+(:class:`_measure.Recorder`), and reports per implementation the durations of every repetition
+and the peak resident memory while it ran (VmHWM, reset before each call). What each case
+measures, and how, is in its docstring.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import Recorder, children_peak_mib, process_peak_mib, write_result
+
+import hierlearn as hl
+import hierlearn.kernels
+from hierlearn.linalg import solve_psd_
+from hierlearn.taylor import network_output
+
+CASES = {}
+
+
+def case(function):
+    CASES[function.__name__] = function
+    return function
+
+
+def autograd_taylor_objective(z, y, W0, a, scale, activation):
+    """The straightforward quadratic-model objective that hierlearn's hand-written one replaces.
+
+    f^Q_W(z) = (1/2) d^2/dt^2 f_{W0 + tW}(z) at t = 0, taken with nested forward-mode
+    derivatives (``torch.func.jvp`` of ``jvp``) of :func:`hierlearn.taylor.network_output`;
+    the loss is mean (y - f^Q)^2 with W = scale * U, and its gradient in U comes from
+    reverse-mode autograd through both jvps.
+    """
+    one = torch.ones((), dtype=z.dtype)
+    zero = torch.zeros((), dtype=z.dtype)
+
+    def objective(U, rows=None):
+        U = U.detach().requires_grad_(True)
+        W = scale * U
+
+        def along(t):
+            return network_output(z, W0, a, t * W, activation)
+
+        def first_derivative(t):
+            return torch.func.jvp(along, (t,), (one,))[1]
+
+        quadratic = 0.5 * torch.func.jvp(first_derivative, (zero,), (one,))[1]
+        residual = y - quadratic
+        loss = (residual * residual).mean()
+        (grad,) = torch.autograd.grad(loss, U)
+        return loss.detach(), grad
+
+    return objective
+
+
+@case
+def quad_step(params: dict) -> dict:
+    """One full-batch training step of ``QuadraticTaylorRegressor`` against two baselines.
+
+    Data: z (n, D) and y (n,) standard normal, float32. The estimator is fitted once with
+    ``epochs=1`` on this data, which sets W0_, a_ and scale_ exactly as any fit does; its
+    objective ``_objective(z, y)`` (the hand-written loss and gradient, curvature mask cached)
+    then drives the timed step: ``loss, grad = objective(U, None)``, ``U.grad = grad``,
+    ``Adam.step()``, with U of standard normal entries (the scale of U at a solution).
+
+    Baselines, timed alternately with it:
+
+    * ``matmul``: the two products the step needs, (n, D) @ (D, m) and (m, n) @ (n, D), with
+      torch's own matmul on the same machine; both are credited 4 n D m flops.
+    * ``autograd_taylor``: the same step with :func:`autograd_taylor_objective` (checked to
+      give the same loss and gradient first).
+
+    Also measured: seconds per epoch of ``fit`` itself, as (t(fit, E2 epochs) - t(fit, E1
+    epochs)) / (E2 - E1), which adds the training loop's own work (loss checks) to the step.
+    """
+    n, D, m = params["n"], params["D"], params["m"]
+    generator = torch.Generator().manual_seed(params["seed"])
+    z = torch.randn(n, D, generator=generator)
+    y = torch.randn(n, generator=generator)
+    X, y_np = z.numpy(), y.numpy()
+    estimator = hl.QuadraticTaylorRegressor(width=m, epochs=1, random_state=params["seed"])
+    estimator.fit(X, y_np)
+    objective = estimator._objective(z, y)
+    reference = autograd_taylor_objective(z, y, estimator.W0_, estimator.a_, estimator.scale_,
+                                          estimator.activation)
+    start = torch.randn(m, D, generator=generator)
+
+    loss, grad = objective(start, None)
+    reference_loss, reference_grad = reference(start)
+    torch.testing.assert_close(loss, reference_loss, rtol=1e-4, atol=0.0)
+    grad_scale = float(reference_grad.abs().max())
+    torch.testing.assert_close(grad, reference_grad, rtol=1e-3, atol=1e-4 * grad_scale)
+    agreement = {
+        "loss_relative_difference": abs(float(loss - reference_loss)) / float(reference_loss),
+        "grad_max_difference_over_max": float((grad - reference_grad).abs().max()) / grad_scale,
+    }
+
+    def stepper(function):
+        U = start.clone()
+        optimizer = torch.optim.Adam([U], lr=estimator.lr)
+
+        def step():
+            _, U.grad = function(U, None)
+            optimizer.step()
+
+        return step
+
+    B = torch.randn(D, m, generator=generator)
+    C = torch.randn(m, n, generator=generator)
+
+    def matmuls():
+        torch.mm(z, B)
+        torch.mm(C, z)
+
+    recorder = Recorder()
+    recorder.interleave(
+        {
+            "hierlearn": (stepper(objective), None),
+            "matmul": (matmuls, None),
+            "autograd_taylor": (stepper(reference), None),
+        },
+        {"hierlearn": params["repeats"], "matmul": params["repeats"],
+         "autograd_taylor": params["reference_repeats"]},
+    )
+
+    low, high = params["fit_epochs"]
+    fit_seconds = []
+    for _ in range(params["fit_repeats"]):
+        times = []
+        for epochs in (low, high):
+            start_time = time.perf_counter()
+            hl.QuadraticTaylorRegressor(width=m, epochs=epochs,
+                                        random_state=params["seed"]).fit(X, y_np)
+            times.append(time.perf_counter() - start_time)
+        fit_seconds.append((times[1] - times[0]) / (high - low))
+    return {
+        **recorder.summary(),
+        "flops": 4 * n * D * m,
+        "torch_threads": torch.get_num_threads(),
+        "agreement": agreement,
+        "fit_epoch_seconds": fit_seconds,
+    }
+
+
+@case
+def ntk_kernel(params: dict) -> dict:
+    """``hierlearn.kernels.ntk(X, activation="relu")`` (float64) on the inputs in a .npy file.
+
+    Times ``repeats`` calls after one untimed call, then compares the matrix with the
+    reference's (saved by ``reference_ntk.py``): the largest absolute difference.
+    """
+    X = np.load(params["inputs"])
+    recorder = Recorder()
+
+    def evaluate():
+        return hl.kernels.ntk(X, activation="relu")
+
+    recorder.interleave({"hierlearn": (evaluate, None)}, {"hierlearn": params["repeats"]})
+    result = recorder.summary()
+    if params.get("reference_matrix"):
+        ours = evaluate().numpy()
+        reference = np.load(params["reference_matrix"], mmap_mode="r")
+        result["max_abs_difference"] = float(np.max(np.abs(ours - reference)))
+        result["max_abs_entry"] = float(np.max(np.abs(reference)))
+    return result
+
+
+@case
+def krr_direct(params: dict) -> dict:
+    """The kernel ridge solve of ``KernelRegressor``'s direct path against torch's Cholesky.
+
+    K is the relu NTK of n standard normal points in d dimensions (float64), built fresh
+    before every call and not timed. Timed: ``hierlearn.linalg.solve_psd_(K, y, n * ridge)``
+    (what ``KernelRegressor(solver="cholesky")`` runs on the kernel matrix: the shift, an
+    in-place blocked Cholesky of one triangle and two triangular solves) against
+    ``torch.linalg.cholesky(K + n ridge I)`` alone (the shift added untimed). The solution is
+    checked by its relative residual.
+    """
+    n, d = params["n"], params["d"]
+    generator = torch.Generator().manual_seed(params["seed"])
+    X = torch.randn(n, d, generator=generator, dtype=torch.float64)
+    y = torch.randn(n, generator=generator, dtype=torch.float64)
+    shift = n * params["ridge"]
+
+    def kernel():
+        return (hl.kernels.ntk(X, activation="relu"),)
+
+    def shifted_kernel():
+        (K,) = kernel()
+        K.diagonal().add_(shift)
+        return (K,)
+
+    recorder = Recorder()
+    recorder.interleave(
+        {
+            "hierlearn": (lambda K: solve_psd_(K, y, shift), kernel),
+            "cholesky": (torch.linalg.cholesky, shifted_kernel),
+        },
+        {"hierlearn": params["repeats"], "cholesky": params["repeats"]},
+        warmup=0,
+    )
+    (K,) = kernel()
+    alpha = solve_psd_(K.clone(), y, shift)
+    residual = K @ alpha + shift * alpha - y
+    return {
+        **recorder.summary(),
+        "relative_residual": float(residual.norm() / y.norm()),
+        "matrix_mib": n * n * 8 / 2**20,
+    }
+
+
+@case
+def sweep(params: dict) -> dict:
+    """Cells per minute of a spec run by the harness, as ``hierlearn run SPEC --workers W``.
+
+    Each repetition runs every cell of the spec into a fresh SQLite store through
+    ``run_spec`` on a new ``make_executor(workers=W)`` (pool start-up included, as on the
+    command line), then once more on the same, now warm, pool into another fresh store. The
+    ideal rate is what W workers would reach if the driver, the pool and the store cost
+    nothing: 60 W cells / (sum of the cells' own run time, the ``seconds`` field of their rows
+    in the first run).
+    """
+    from hierlearn.experiments import Store, load_spec, make_executor, run_spec
+
+    spec, text = load_spec(params["spec"])
+    rates, warm_rates, ideal, cells = [], [], [], []
+
+    def run(executor, folder: str, name: str):
+        with Store(Path(folder) / name, create=True) as store:
+            summary = run_spec(spec, store, executor, spec_text=text)
+            rows = store.rows()
+        if summary.statuses.get("ok", 0) != summary.ran:
+            raise RuntimeError(f"cells did not all succeed: {dict(summary.statuses)}")
+        # workers = 0 runs the cells in the driver: one at a time.
+        busy = sum(row["seconds"] for row in rows)
+        return summary, 60.0 * max(1, params["workers"]) * summary.ran / busy
+
+    for _ in range(params["repeats"]):
+        with tempfile.TemporaryDirectory() as folder:
+            executor = make_executor(workers=params["workers"])
+            try:
+                summary, best = run(executor, folder, "cold.sqlite")
+                # The same sweep again on the now warm pool: the start-up cost left out.
+                warm, _ = run(executor, folder, "warm.sqlite")
+            finally:
+                executor.close()
+        rates.append(summary.cells_per_minute)
+        warm_rates.append(warm.cells_per_minute)
+        ideal.append(best)
+        cells.append(summary.ran)
+    return {
+        "cells_per_minute": rates,
+        "warm_pool_cells_per_minute": warm_rates,
+        "ideal_cells_per_minute": ideal,
+        "cells": cells,
+        "workers": params["workers"],
+        "driver_peak_memory_mib": process_peak_mib(),
+        "worker_peak_memory_mib": children_peak_mib(),
+    }
+
+
+@case
+def adaptive_search(params: dict) -> dict:
+    """Fits (cells) of the adaptive n* search against a geometric grid of the same resolution.
+
+    The spec mirrors ``tests/test_adaptive.py``: a linear target, NTK learner, dimensions
+    ``dims``, ``seeds`` seeds, bracket [d, 64 d]. The adaptive search uses the spec's default
+    growth and relative precision rho; the grid has ceil(log 64 / log(1 + rho)) + 1 points over
+    the bracket, so both resolve n* to a factor 1 + rho. Both run to the end; the n* they find
+    are checked to agree within a factor (1 + rho)^2.
+    """
+    from hierlearn.experiments import Store, analyse, make_executor, parse_spec, run_spec
+    from hierlearn.experiments.spec import AdaptiveSamples
+
+    base = {
+        "name": "adaptive-benchmark",
+        "target": {"degrees": 1},
+        "dimensions": params["dims"],
+        "seeds": params["seeds"],
+        "validation_size": 100,
+        "test_size": 1000,
+        "eps": 0.1,
+        "learners": {
+            "ntk": {"theory": "ntk-x",
+                    "model": {"kind": "ntk", "params": {"width": 128, "ridge": 1e-3}}},
+        },
+    }
+    bracket = ["d", "64*d"]
+    precision = AdaptiveSamples.model_fields["rel_precision"].default
+    points = math.ceil(math.log(64) / math.log1p(precision)) + 1
+    plans = {
+        "adaptive": {"mode": "adaptive", "bracket": bracket},
+        "grid": {"mode": "grid", "start": "d", "stop": "64*d", "num": points},
+    }
+    fits, n_star = {}, {}
+    executor = make_executor(workers=params["workers"])
+    try:
+        for name, samples in plans.items():
+            spec = parse_spec({**copy.deepcopy(base), "samples": samples})
+            with tempfile.TemporaryDirectory() as folder:
+                with Store(Path(folder) / f"{name}.sqlite", create=True) as store:
+                    summary = run_spec(spec, store, executor)
+                    analysis = analyse(store.rows(), spec.eps, n_bootstrap=10)
+            fits[name] = summary.ran
+            n_star[name] = {str(d): value.value
+                            for d, value in analysis.learners["ntk"].n_star.items()}
+    finally:
+        executor.close()
+    agree = all(
+        abs(math.log(n_star["adaptive"][d] / n_star["grid"][d])) <= 2 * math.log1p(precision)
+        for d in n_star["grid"]
+    )
+    return {"fits": fits, "n_star": n_star, "n_star_agree": agree,
+            "rel_precision": precision, "grid_points": points}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Run one benchmark case.")
+    parser.add_argument("case", choices=sorted(CASES))
+    parser.add_argument("--params", required=True, help="the case's parameters as JSON")
+    parser.add_argument("--result", required=True, help="JSON file to write the result to")
+    args = parser.parse_args(argv)
+    result = CASES[args.case](json.loads(args.params))
+    write_result(args.result, result)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
