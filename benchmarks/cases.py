@@ -232,13 +232,13 @@ def sweep(params: dict) -> dict:
     ``run_spec`` on a new ``make_executor(workers=W)`` (pool start-up included, as on the
     command line), then once more on the same, now warm, pool into another fresh store. The
     ideal rate is what W workers would reach if the driver, the pool and the store cost
-    nothing: 60 W cells / (sum of the cells' own run time, the ``seconds`` field of their rows
-    in the first run).
+    nothing: 60 W cells / (sum of the cells' own run time, the ``seconds`` field of their rows),
+    for each run separately.
     """
     from hierlearn.experiments import Store, load_spec, make_executor, run_spec
 
     spec, text = load_spec(params["spec"])
-    rates, warm_rates, ideal, cells = [], [], [], []
+    rates, warm_rates, ideal, warm_ideal, cells = [], [], [], [], []
 
     def run(executor, folder: str, name: str):
         with Store(Path(folder) / name, create=True) as store:
@@ -256,17 +256,19 @@ def sweep(params: dict) -> dict:
             try:
                 summary, best = run(executor, folder, "cold.sqlite")
                 # The same sweep again on the now warm pool: the start-up cost left out.
-                warm, _ = run(executor, folder, "warm.sqlite")
+                warm, warm_best = run(executor, folder, "warm.sqlite")
             finally:
                 executor.close()
         rates.append(summary.cells_per_minute)
         warm_rates.append(warm.cells_per_minute)
         ideal.append(best)
+        warm_ideal.append(warm_best)
         cells.append(summary.ran)
     return {
         "cells_per_minute": rates,
         "warm_pool_cells_per_minute": warm_rates,
         "ideal_cells_per_minute": ideal,
+        "warm_pool_ideal_cells_per_minute": warm_ideal,
         "cells": cells,
         "workers": params["workers"],
         "driver_peak_memory_mib": process_peak_mib(),

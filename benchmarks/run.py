@@ -150,17 +150,20 @@ class Suite:
         self.entries: list[dict] = []
         self.loads: dict[str, list] = {}
 
-    def case(self, name: str, params: dict) -> dict:
+    def case(self, name: str, params: dict, confine: bool = True) -> dict:
+        """Run a case of ``cases.py``; ``confine=False`` leaves it every core (the harness
+        cases, whose workers share out the cores themselves)."""
         result_path = self.folder / f"{name}.json"
         result_path.unlink(missing_ok=True)
         command = [sys.executable, str(HERE / "cases.py"), name, "--params", json.dumps(params),
                    "--result", str(result_path)]
-        return self._timed(name, command, result_path)
+        return self._timed(name, command, result_path, self.threads if confine else None)
 
-    def _timed(self, name: str, command: list[str], result_path: Path) -> dict:
+    def _timed(self, name: str, command: list[str], result_path: Path,
+               threads: int | None = None) -> dict:
         before = _load()
         start = time.perf_counter()
-        result = run_process(command, result_path, self.timeout, self.threads)
+        result = run_process(command, result_path, self.timeout, threads)
         self.loads[name] = [before, _load()]
         self.log(f"  {name}: {time.perf_counter() - start:.1f} s")
         return result
@@ -300,7 +303,8 @@ class Suite:
                    "--result", str(result_path)]
         if matrix is not None:
             command += ["--output", str(matrix)]
-        return self._timed(f"reference_ntk ({implementation})", command, result_path)
+        return self._timed(f"reference_ntk ({implementation})", command, result_path,
+                           self.threads)
 
     def krr(self) -> None:
         params = self.sizes["krr"]
@@ -355,7 +359,7 @@ class Suite:
     def sweep(self) -> None:
         params = dict(self.sizes["sweep"])
         params["spec"] = self._spec_file(params.pop("spec"), params.pop("overrides", None))
-        result = self.case("sweep", params)
+        result = self.case("sweep", params, confine=False)
         rate = _median(result["cells_per_minute"])
         ideal = _median(result["ideal_cells_per_minute"])
         workers = max(1, params["workers"])  # 0: cells run in the driver itself
@@ -369,10 +373,11 @@ class Suite:
             details={"driver_peak_memory_mib": result["driver_peak_memory_mib"],
                      "cells_per_minute": result["cells_per_minute"],
                      "warm_pool_cells_per_minute": _median(result["warm_pool_cells_per_minute"]),
-                     "warm_pool_ratio": _median(result["warm_pool_cells_per_minute"]) / ideal},
+                     "warm_pool_ratio": _median(result["warm_pool_cells_per_minute"])
+                     / _median(result["warm_pool_ideal_cells_per_minute"])},
         )
         params = self.sizes["adaptive"]
-        result = self.case("adaptive_search", params)
+        result = self.case("adaptive_search", params, confine=False)
         fits = result["fits"]
         ratio = fits["grid"] / fits["adaptive"]
         self.add(
@@ -515,7 +520,8 @@ def main(argv=None) -> int:
                              "(default: benchmarks/.reference-env/bin/python)")
     parser.add_argument("--threads", type=int,
                         help="confine every benchmark process to this many cores and threads "
-                             "(torch, MKL, XLA); default: all cores, the libraries' own choice")
+                             "(torch, MKL, XLA), except the sweeps, whose workers share out the "
+                             "cores themselves; default: all cores, the libraries' own choice")
     parser.add_argument("--timeout", type=float, default=3600.0,
                         help="seconds allowed for each benchmark process")
     args = parser.parse_args(argv)
