@@ -41,6 +41,22 @@ from .inputs import INPUT_LAWS
 NORMALIZATIONS = ("whiten", "standardize", "none")
 
 
+def representation_features(X: torch.Tensor, weights, biases, activation) -> torch.Tensor:
+    """h_L(X): h_l = act(V_l h_{l-1} / sqrt(dim_{l-1}) + b_l), h_0 = X (the module docstring).
+
+    Args:
+        X: (n, d) tensor of inputs.
+        weights: the matrices V_l, shapes (D, d), (D, D), ...
+        biases: the vectors b_l, shape (D,) each.
+        activation: representation activation name.
+    """
+    act = representation_activation(activation)
+    hidden = X
+    for weight, bias in zip(weights, biases, strict=True):
+        hidden = act(hidden @ weight.T / math.sqrt(weight.shape[1]) + bias)
+    return hidden
+
+
 class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
     """A fixed random network h: R^d -> R^width followed by a fitted normalisation.
 
@@ -146,10 +162,7 @@ class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
         else:
             X = check_matrix("X", X, self.n_features_in_)
             hidden = torch.as_tensor(X, device=weight0.device, dtype=weight0.dtype)
-        act = representation_activation(self.activation)
-        for weight, bias in zip(self.weights_, self.biases_, strict=True):
-            hidden = act(hidden @ weight.T / math.sqrt(weight.shape[1]) + bias)
-        return hidden
+        return representation_features(hidden, self.weights_, self.biases_, self.activation)
 
     def _fit_normalization(self, hidden: torch.Tensor) -> None:
         n = hidden.shape[0]

@@ -20,6 +20,7 @@ from .._validation import (
     resolve_dtype,
 )
 from ..activations import trainable_activation
+from ..kernels.empirical import empirical_ntk
 from ..linalg import ridge_path, solve_psd
 from ..taylor import linear_term, random_init, symmetric_init
 from ._common import ridge_grid, with_input_bias
@@ -92,9 +93,9 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
         """act'(w_{0,r} . z_i) of shape (n, m)."""
         return trainable_activation(self.activation).d1(z @ self.W0_.T)
 
-    def _kernel(self, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
-        slopes1, slopes2 = self._slopes(z1), self._slopes(z2)
-        return (slopes1 @ slopes2.T) * (z1 @ z2.T) / self.width
+    def _kernel(self, z1: torch.Tensor, z2: torch.Tensor | None = None) -> torch.Tensor:
+        """The empirical NTK of the fitted W0 (z2 = None: the Gram matrix of z1)."""
+        return empirical_ntk(self.W0_, z1, z2, self.activation, dtype=z1.dtype)
 
     def _features(self, z: torch.Tensor) -> torch.Tensor:
         """phi(z) of shape (n, m * D'), row-major in (r, feature)."""
@@ -126,7 +127,7 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
         solver = self.solver
         if solver == "auto":
             solver = "dual" if n <= self.width * dim else "primal"
-        gram = self._kernel(z, z) if solver == "dual" else None
+        gram = self._kernel(z) if solver == "dual" else None
         if len(ridges) > 1:
             X_val = check_matrix("X_val", X_val, self.n_features_in_)
             X_val = with_input_bias(X_val, self.input_bias)

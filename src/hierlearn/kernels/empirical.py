@@ -17,13 +17,12 @@ optionally with the features centred by their mean over reference inputs; it con
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
 from .._validation import resolve_dtype
-from ..activations import representation_activation, trainable_activation
+from ..activations import trainable_activation
+from ..representations import representation_features
 from .blocks import parse_memory_budget
 
 DEFAULT_MEMORY_BUDGET = "1GiB"
@@ -63,6 +62,16 @@ def _check_weights(W0, Z1, name="W0") -> None:
         raise ValueError(f"{name} must have shape (m, {Z1.shape[1]}), got {tuple(W0.shape)}")
 
 
+def _network_inputs(W0, Z1, Z2, dtype: torch.dtype):
+    """W0, Z1, Z2 as tensors of ``dtype`` on W0's device (Z2 = Z1 when None), shapes checked."""
+    W0 = _tensor(W0, "W0", dtype, W0.device if isinstance(W0, torch.Tensor) else "cpu")
+    Z1 = _tensor(Z1, "Z1", dtype, W0.device)
+    Z2 = Z1 if Z2 is None else _tensor(Z2, "Z2", dtype, W0.device)
+    _check_weights(W0, Z1)
+    _check_weights(W0, Z2)
+    return W0, Z1, Z2
+
+
 def empirical_ntk(W0, Z1, Z2=None, activation="relu", memory_budget=DEFAULT_MEMORY_BUDGET,
                   dtype="float64") -> torch.Tensor:
     """(1/m) sum_r act'(w0_r.z) act'(w0_r.z') <z, z'> for the weights W0 (m, D').
@@ -77,12 +86,7 @@ def empirical_ntk(W0, Z1, Z2=None, activation="relu", memory_budget=DEFAULT_MEMO
     Returns:
         (n1, n2) torch tensor.
     """
-    dtype = resolve_dtype(dtype)
-    W0 = _tensor(W0, "W0", dtype, W0.device if isinstance(W0, torch.Tensor) else "cpu")
-    Z1 = _tensor(Z1, "Z1", dtype, W0.device)
-    Z2 = Z1 if Z2 is None else _tensor(Z2, "Z2", dtype, W0.device)
-    _check_weights(W0, Z1)
-    _check_weights(W0, Z2)
+    W0, Z1, Z2 = _network_inputs(W0, Z1, Z2, resolve_dtype(dtype))
     slopes = _neuron_average(trainable_activation(activation).d1, W0, Z1, Z2, memory_budget)
     return slopes.mul_(Z1 @ Z2.T)
 
@@ -91,22 +95,8 @@ def empirical_nngp(W0, Z1, Z2=None, activation="relu", memory_budget=DEFAULT_MEM
                    dtype="float64") -> torch.Tensor:
     """(1/m) sum_r act(w0_r.z) act(w0_r.z') for the weights W0 (arguments as
     :func:`empirical_ntk`)."""
-    dtype = resolve_dtype(dtype)
-    W0 = _tensor(W0, "W0", dtype, W0.device if isinstance(W0, torch.Tensor) else "cpu")
-    Z1 = _tensor(Z1, "Z1", dtype, W0.device)
-    Z2 = Z1 if Z2 is None else _tensor(Z2, "Z2", dtype, W0.device)
-    _check_weights(W0, Z1)
-    _check_weights(W0, Z2)
+    W0, Z1, Z2 = _network_inputs(W0, Z1, Z2, resolve_dtype(dtype))
     return _neuron_average(trainable_activation(activation).act, W0, Z1, Z2, memory_budget)
-
-
-def representation_features(X, weights, biases, activation) -> torch.Tensor:
-    """h_L(X): h_l = act(V_l h_{l-1} / sqrt(dim_{l-1}) + b_l), h_0 = X (SPEC section 2)."""
-    act = representation_activation(activation)
-    hidden = X
-    for weight, bias in zip(weights, biases, strict=True):
-        hidden = act(hidden @ weight.T / math.sqrt(weight.shape[1]) + bias)
-    return hidden
 
 
 def _gram(features1, features2, centre) -> torch.Tensor:
