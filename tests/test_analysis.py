@@ -14,7 +14,13 @@ from hierlearn.experiments.analysis import (
     fit_exponent,
     n_star,
 )
-from hierlearn.experiments.plots import plot_error_curves, plot_n_star, plot_staircase
+from hierlearn.experiments.isotonic import FLAT_SLOPE, isotonic_decreasing, log_fit
+from hierlearn.experiments.plots import (
+    plot_comparison,
+    plot_error_curves,
+    plot_n_star,
+    plot_staircase,
+)
 from hierlearn.theory import predicted_exponent
 
 
@@ -29,11 +35,20 @@ def test_interpolation_is_exact_on_a_power_law():
 
 def test_first_crossing_and_censoring():
     assert n_star([10, 20, 40], [0.5, 0.3, 0.2], 0.1) == NStar("lower_bound", 40.0)
-    assert n_star([10, 20, 40], [0.05, 0.3, 0.01], 0.1) == NStar("upper_bound", 10.0)
+    assert n_star([10, 20, 40], [0.05, 0.03, 0.01], 0.1) == NStar("upper_bound", 10.0)
     assert n_star([], [], 0.1) == NStar("missing", None)
-    # The smallest crossing counts even if the curve goes back up afterwards.
+    # n* is read off the isotonic (non-increasing) fit of log median, no longer the raw
+    # medians: a dip below eps followed by a rise above it is pooled with that rise. Here
+    # the pool of 0.05 and 0.3 is sqrt(0.05 * 0.3) > 0.1, so the crossing moves to the
+    # interval (40, 80) instead of (10, 20) as under the raw first-crossing rule.
     crossing = n_star([10, 20, 40, 80], [0.4, 0.05, 0.3, 0.01], 0.1)
-    assert 10 < crossing.value < 20
+    assert 40 < crossing.value < 80
+    pooled = math.log(math.sqrt(0.05 * 0.3))
+    t = (pooled - math.log(0.1)) / (pooled - math.log(0.01))
+    assert crossing.value == pytest.approx(40 * 2**t, rel=1e-12)
+    # Likewise an early dip below eps at n_min is no longer an upper bound when the next
+    # sizes pool it back above eps.
+    assert n_star([10, 20, 40], [0.05, 0.3, 0.01], 0.1).kind == "finite"
     # No slope to follow from an infinite median: the crossing size itself.
     assert n_star([10, 20], [math.inf, 0.05], 0.1) == NStar("finite", 20.0)
     assert n_star([10, 20], [0.5, 0.0], 0.1).value == pytest.approx(10.0, rel=1e-2)
@@ -160,6 +175,98 @@ def test_figures_are_written(tmp_path):
     plot_error_curves(learner, 0.1, paths[0])
     plot_staircase(learner, 0.1, paths[1])
     plot_n_star(analysis, paths[2])
+    paths.append(tmp_path / "all.png")
+    plot_comparison(exponents_json(analysis), paths[3], "every learner")
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 10_000
+
+
+SIZES = [100 * 2**k for k in range(6)]
+NOISY = [0.5, 0.2, 0.3, 0.08, 0.12, 0.05]
+
+
+def test_isotonic_fit_pools_adjacent_violators():
+    # By hand: (0.2, 0.3) and (0.08, 0.12) go up; each pair pools to the mean of its logs,
+    # i.e. the geometric mean, and the result is non-increasing.
+    pooled_1, pooled_2 = math.sqrt(0.2 * 0.3), math.sqrt(0.08 * 0.12)
+    fitted = [0.5, pooled_1, pooled_1, pooled_2, pooled_2, 0.05]
+    assert np.exp(log_fit(NOISY)) == pytest.approx(fitted, rel=1e-12)
+    # Weights: a block's value is the weighted mean; 3 seeds at 0.3 against 1 at 0.2.
+    weighted = (math.log(0.2) + 3 * math.log(0.3)) / 4
+    assert log_fit([0.2, 0.3], [1, 3]) == pytest.approx([weighted, weighted])
+    # A cascade: pooling (1, 3) gives 2 > 0 and (0, 2) then pools too; already monotone stays.
+    assert isotonic_decreasing([0.0, 1.0, 3.0]) == pytest.approx([4 / 3] * 3)
+    assert isotonic_decreasing([3.0, 2.0, 2.0, 1.0]) == pytest.approx([3.0, 2.0, 2.0, 1.0])
+    # Infinite medians are clipped, not dropped: they still count as far above eps.
+    assert np.isfinite(log_fit([math.inf, 0.5])).all()
+
+
+def test_isotonic_n_star_on_a_noisy_curve():
+    eps = 0.1
+    pooled_1, pooled_2 = math.sqrt(0.2 * 0.3), math.sqrt(0.08 * 0.12)
+    assert pooled_2 <= eps < pooled_1  # the fit crosses eps between sizes 400 and 800
+    t = (math.log(pooled_1) - math.log(eps)) / (math.log(pooled_1) - math.log(pooled_2))
+    result = n_star(SIZES, NOISY, eps)
+    assert result.kind == "finite"
+    assert result.value == pytest.approx(400 * 2**t, rel=1e-12)
+    assert result.local_slope == pytest.approx(math.log(pooled_2 / pooled_1) / math.log(2))
+    assert result.flags == () and result.sizes == (400.0, 800.0)
+    # A bump above eps after the crossing that pools to below the crossing's block value
+    # (0.05, 0.04, 0.13 -> (0.05 * 0.04 * 0.13)^(1/3) < pooled_2) leaves n* as it was.
+    assert (0.05 * 0.04 * 0.13) ** (1 / 3) < pooled_2
+    bumped = n_star([*SIZES, 6400, 12800], [*NOISY[:-1], 0.05, 0.04, 0.13], eps)
+    assert bumped.value == pytest.approx(result.value, rel=1e-12)
+    # A bump that lifts the crossing block above eps moves n* later (the definition pools it).
+    lifted = n_star(SIZES, [0.5, 0.2, 0.3, 0.08, 0.2, 0.05], eps)
+    assert lifted.value > 1600
+
+
+def test_flat_crossing_is_flagged():
+    # The fitted curve falls by 0.105 -> 0.099 over a doubling: slope ~ -0.085 > -0.25.
+    flat = n_star(SIZES, [0.2, 0.11, 0.105, 0.099, 0.098, 0.097], 0.1)
+    assert flat.local_slope == pytest.approx(math.log(0.099 / 0.105) / math.log(2))
+    assert flat.local_slope > FLAT_SLOPE and flat.flags == ("flat",)
+    steep = n_star(SIZES, [0.8, 0.4, 0.2, 0.05, 0.02, 0.01], 0.1)
+    assert steep.local_slope == pytest.approx(-2.0) and steep.flags == ()
+    assert n_star(SIZES, NOISY, 0.01).local_slope is None  # censored
+
+
+def test_unconverged_cells_flag_the_n_star_resting_on_them():
+    rows = synthetic_rows(2.0, dimensions=(4, 8))
+    bracket = analyse(rows, 0.1, 0).learners["quad_h"].n_star[8].sizes
+    assert len(bracket) == 2
+    sizes_8 = sorted({r["n"] for r in rows if r["d"] == 8})
+    elsewhere = sizes_8[0]
+    assert elsewhere not in bracket
+    for row in rows:
+        converged = not (row["d"] == 8 and row["seed"] == 2 and row["n"] in (bracket[1], elsewhere))
+        row["details"] = {"training": {"converged": converged, "epochs": 5}}
+    analysis = analyse(rows, 0.1, 20)
+    learner = analysis.learners["quad_h"]
+    assert learner.unconverged == 2
+    assert learner.n_star[8].flags == ("unconverged",)
+    assert learner.n_star[4].flags == ()
+    content = exponents_json(analysis)
+    assert content["learners"]["quad_h"]["unconverged"] == 2
+    assert content["learners"]["quad_h"]["by_eps"]["0.1"]["flags"]["8"] == ["unconverged"]
+    assert "(unconverged)" in comparison_table(analysis)
+    # Only the cells at the sizes n* rests on count: flagging the smallest size alone does not.
+    for row in rows:
+        row["details"]["training"]["converged"] = row["n"] != elsewhere
+    assert analyse(rows, 0.1, 0).learners["quad_h"].n_star[8].flags == ()
+
+
+def test_per_seed_n_star_and_its_interval():
+    analysis = analyse(synthetic_rows(2.0, dimensions=(8, 16), noise=0.3), 0.1, 200, seed=1)
+    learner = analysis.learners["quad_h"]
+    result = learner.by_eps[0.1]
+    for d in (8, 16):
+        per_seed = [s.value for s in result.per_seed[d].values()]
+        assert len(per_seed) == 6 and all(s.kind == "finite" for s in result.per_seed[d].values())
+        # Each seed's curve is (4 d^2 f_s / n)^0.7, so its n* is 4 d^2 f_s^(1/0.7) eps^(-1/0.7)
+        # and the median curve's n* lies between the seeds' extremes.
+        assert min(per_seed) <= learner.n_star[d].value <= max(per_seed)
+        low, high = result.n_star_ci[d]
+        assert low <= learner.n_star[d].value <= high
+        assert min(per_seed) <= low and high <= max(per_seed)

@@ -71,10 +71,24 @@ def test_tiny_end_to_end(tmp_path, capsys):
             assert entry["ci"] is None
         else:
             assert entry["ci"] is None or entry["ci"][0] <= entry["ci"][1]
-    assert content["learners"]["quad_h"]["theory"] == 1.0
+    # D = 2 d^2 He_2 features: the O~(D) bound gives d^2 at degree 2 (docs/theory.md).
+    assert content["learners"]["quad_h"]["theory"] == 2.0
     assert content["learners"]["ntk_x"]["theory"] == 2.0
     summary = (out / "summary.md").read_text()
     assert "| ntk_x | ntk-x | 2 |" in summary and "![n_star.png](n_star.png)" in summary
+
+    compared = tmp_path / "compared"
+    arguments = ["report", "--store", str(store), "--out", str(compared), "--bootstrap", "100"]
+    assert main([*arguments, "--eps", "0.5", "0.3", "--compare", "quad_x", "quad_h"]) == 0
+    printed = capsys.readouterr().out
+    assert "e(quad_x) - e(quad_h): eps 0.5:" in printed and "eps 0.3:" in printed
+    content = json.loads((compared / "exponents.json").read_text())
+    assert content["eps"] == 0.3 and content["eps_levels"] == [0.5, 0.3]
+    assert [(c["a"], c["b"]) for c in content["comparisons"]] == [("quad_x", "quad_h")]
+    assert main([*arguments, "--compare", "quad_x", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err
+    assert main([*arguments, "--eps", "0.3", "-1"]) == 2
+    assert "--eps" in capsys.readouterr().err
 
     for file_format in ("csv", "parquet"):
         target = tmp_path / f"rows.{file_format}"

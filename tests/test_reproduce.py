@@ -30,13 +30,15 @@ def _shrunk(text: str, name: str) -> tuple:
     data = yaml.safe_load(text)
     data.update(name=name, dimensions=[3, 4], seeds=2, validation_size=60, test_size=100)
     data["samples"].update(bracket=["4*d", "16*d"], rel_precision=0.5)
+    data["tuning"]["gradient"]["params"].update(epochs=20, n_iter_no_change=2)
     for learner in data["learners"].values():
         learner.pop("bracket", None)
+        learner.pop("dimensions", None)
         params = learner["model"]["params"]
-        if "epochs" in params:
-            params.update(epochs=20, width=16)
+        if learner["model"]["kind"] == "quadratic_taylor":
+            params.update(width=16)
         if "representation" in learner and learner["representation"]["kind"] == "random_network":
-            learner["representation"].update(width="2*d", n_unlabeled=200)
+            learner["representation"].update(width="d**2", n_unlabeled=200)
     shrunk = yaml.safe_dump(data)
     return parse_spec(yaml.safe_load(shrunk)), shrunk
 
@@ -61,6 +63,12 @@ def test_reproduce_pipeline_end_to_end(tmp_path):
     )
     combined = json.loads((out / "exponents.json").read_text())
     assert combined["preset"] == "quick" and combined["eps"] == 0.1
+    spec = specs["separation"][0]
+    assert combined["eps_levels"] == list(spec.eps_levels())
+    pairs = [(c["a"], c["b"]) for c in combined["comparisons"]]
+    assert pairs == [tuple(pair) for pair in spec.comparisons]
+    for comparison in combined["comparisons"]:
+        assert set(comparison["by_eps"]) == {f"{eps:g}" for eps in spec.eps_levels()}
     separation = combined["learners"]
     assert set(separation) == set(specs["separation"][0].learners)
     for name, entry in separation.items():
@@ -73,6 +81,8 @@ def test_reproduce_pipeline_end_to_end(tmp_path):
         assert json.loads((out / part / "exponents.json").read_text())["learners"]
     summary = (out / "summary.md").read_text()
     assert "## Separation: degree 4" in summary and "quad_h" in summary
+    assert "e(quad_x) - e(quad_h)" in summary or "quad_x - quad_h" in summary
+    assert "Tuning protocol" in (out / "separation" / "summary.md").read_text()
     assert any("results in" in message for message in messages)
     # Rerunning resumes: every cell is already stored, nothing is run again.
     run_reproduce(

@@ -159,8 +159,20 @@ def run_into_store(spec, spec_text: str, store_path, args, out=None):
     return summary
 
 
-def report_into(store_path, out_dir, eps=None, n_bootstrap=1000, spec_name=None, seed=0) -> dict:
-    """Write the report of the store at ``store_path`` into ``out_dir``; returns exponents."""
+def report_into(
+    store_path,
+    out_dir,
+    eps=None,
+    n_bootstrap=1000,
+    spec_name=None,
+    seed=0,
+    eps_levels=None,
+    comparisons=None,
+) -> dict:
+    """Write the report of the store at ``store_path`` into ``out_dir``; returns exponents.
+
+    ``eps_levels`` and ``comparisons`` (pairs of learner names) default to the spec's.
+    """
     from .experiments.report import ReportError, write_report
     from .experiments.store import Store, StoreError
 
@@ -170,7 +182,16 @@ def report_into(store_path, out_dir, eps=None, n_bootstrap=1000, spec_name=None,
         raise BadInput(f"--store: {error}") from None
     with store:
         try:
-            return write_report(store, out_dir, eps, n_bootstrap, spec_name, seed)
+            return write_report(
+                store,
+                out_dir,
+                eps,
+                n_bootstrap,
+                spec_name,
+                seed,
+                eps_levels=eps_levels,
+                comparisons=comparisons,
+            )
         except ReportError as error:
             raise BadInput(str(error)) from None
 
@@ -229,20 +250,56 @@ def _status(args) -> int:
 def _report(args) -> int:
     if args.bootstrap < 1:
         raise BadInput(f"--bootstrap: must be >= 1, got {args.bootstrap}")
-    if args.eps is not None and args.eps <= 0:
-        raise BadInput(f"--eps: must be > 0, got {args.eps}")
+    eps, eps_levels = None, None
+    if args.eps:
+        bad = [value for value in args.eps if not value > 0]
+        if bad:
+            raise BadInput(f"--eps: every threshold must be > 0, got {bad[0]}")
+        eps, eps_levels = min(args.eps), sorted(set(args.eps), reverse=True)
     out = Path(args.out)
     if not out.parent.is_dir():
         raise BadInput(f"--out: directory {out.parent} does not exist")
-    content = report_into(args.store, out, args.eps, args.bootstrap, args.spec, args.seed)
-    for name, entry in content["learners"].items():
-        exponent = "n/a" if entry["exponent"] is None else f"{entry['exponent']:.2f}"
-        if entry["ci"]:
-            exponent += f" [{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]"
-        theory = "-" if entry["theory"] is None else f"{entry['theory']:g}"
-        print(f"{name}: exponent {exponent}, theory {theory}")
+    comparisons = [tuple(pair) for pair in args.compare] if args.compare else None
+    content = report_into(
+        args.store, out, eps, args.bootstrap, args.spec, args.seed, eps_levels, comparisons
+    )
+    for line in report_lines(content):
+        print(line)
     print(f"report written to {out}")
     return 0
+
+
+def _interval(value, ci) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+
+def report_lines(content: dict) -> list[str]:
+    """Plain-text lines of a report: each learner's exponent at every eps, each comparison."""
+    lines = []
+    levels = content.get("eps_levels") or [content["eps"]]
+    for name, entry in content["learners"].items():
+        by_eps = entry.get("by_eps") or {f"{content['eps']:g}": entry}
+        theory = "-" if entry["theory"] is None else f"{entry['theory']:g}"
+        parts = []
+        for eps in levels:
+            level = by_eps.get(f"{eps:g}")
+            if level is not None:
+                parts.append(f"eps {eps:g}: {_interval(level['exponent'], level['ci'])}")
+        unconverged = entry.get("unconverged")
+        note = f"; {unconverged} unconverged cells" if unconverged else ""
+        lines.append(f"{name}: exponent " + ", ".join(parts) + f" (theory {theory}){note}")
+    for comparison in content.get("comparisons", []):
+        parts = []
+        for eps in levels:
+            level = comparison["by_eps"].get(f"{eps:g}")
+            if level is not None:
+                parts.append(f"eps {eps:g}: {_interval(level['difference'], level['ci'])}")
+        lines.append(
+            f"e({comparison['a']}) - e({comparison['b']}): " + ", ".join(parts or ["n/a"])
+        )
+    return lines
 
 
 def _export(args) -> int:
@@ -337,7 +394,22 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="figures, summary.md and exponents.json")
     report.add_argument("--store", required=True)
     report.add_argument("--out", required=True, help="output directory (created)")
-    report.add_argument("--eps", type=float, help="threshold of n* (default: the spec's eps)")
+    report.add_argument(
+        "--eps",
+        type=float,
+        nargs="+",
+        metavar="EPS",
+        help="thresholds of n*; the smallest is the headline one (default: the spec's eps and "
+        "report_eps)",
+    )
+    report.add_argument(
+        "--compare",
+        nargs=2,
+        action="append",
+        metavar=("A", "B"),
+        help="compare learners A and B seed by seed: e(A) - e(B) and n*_A / n*_B per d, with "
+        "bootstrap intervals (repeatable; default: the spec's comparisons)",
+    )
     report.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
     report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     report.add_argument("--spec", help="only this spec name")

@@ -111,9 +111,19 @@ class RidgePath(NamedTuple):
     coefficients: torch.Tensor
 
 
+# Up to this many ridges, one in-place Cholesky factorisation per ridge is cheaper than one
+# eigendecomposition (on CPU ``eigh`` costs tens of Cholesky factorisations).
+CHOLESKY_RIDGES = 8
+
+
 def ridge_path(K_train: torch.Tensor, y: torch.Tensor, K_val_train: torch.Tensor,
                ridges) -> RidgePath:
-    """Kernel ridge regression for every ridge of a grid from one eigendecomposition.
+    """Kernel ridge regression for every ridge of a grid.
+
+    With at most ``CHOLESKY_RIDGES`` ridges, all > 0, each ridge is one in-place Cholesky
+    solve on a reused copy of K (two n x n matrices of memory); otherwise, or when a shifted
+    matrix is not numerically positive definite, the whole grid comes from one
+    eigendecomposition as follows.
 
     With K = Q diag(lambda) Q^T (eigenvalues clipped at 0) and ridges r_j on n points (the
     module's convention), alpha_j = Q diag(1 / (lambda + n r_j)) Q^T y and the validation
@@ -133,6 +143,19 @@ def ridge_path(K_train: torch.Tensor, y: torch.Tensor, K_val_train: torch.Tensor
         :class:`RidgePath` of predictions (n_val, n_ridges) and coefficients (n, n_ridges).
     """
     n = K_train.shape[0]
+    ridges = [float(r) for r in ridges]
+    if len(ridges) <= CHOLESKY_RIDGES and min(ridges) > 0:
+        work, columns = torch.empty_like(K_train), []
+        for r in ridges:
+            work.copy_(K_train)
+            alpha = solve_psd_(work, y, n * r)
+            if alpha is None:
+                break
+            columns.append(alpha)
+        del work
+        if len(columns) == len(ridges):
+            coefficients = torch.stack(columns, dim=1)
+            return RidgePath(K_val_train @ coefficients, coefficients)
     eigenvalues, eigenvectors = torch.linalg.eigh(K_train)
     eigenvalues = eigenvalues.clamp_min(0.0)
     projected = eigenvectors.mT @ y  # (n,)

@@ -19,7 +19,9 @@ import time
 from importlib import resources
 from pathlib import Path
 
+from .experiments.plots import plot_comparison
 from .experiments.spec import Spec, parse_spec_text
+from .experiments.tables import comparisons_table, exponents_table
 
 PRESETS = {
     "quick": {"separation": "quick.yaml", "control": "quick-control.yaml"},
@@ -39,118 +41,6 @@ def preset_specs(preset: str) -> dict[str, tuple[Spec, str]]:
     return specs
 
 
-def _n_star_text(value) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, dict):
-        ((kind, bound),) = value.items()
-        return f"> {bound:,.0f}" if kind == "lower_bound" else f"<= {bound:,.0f}"
-    return f"{value:,.0f}"
-
-
-def _table(content: dict) -> list[str]:
-    dimensions = sorted({int(d) for e in content["learners"].values() for d in e["n_star"]})
-    header = [
-        "learner",
-        "theory row",
-        "exponent [95% CI]",
-        "theory",
-        *[f"n* (d={d})" for d in dimensions],
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, entry in content["learners"].items():
-        if entry["exponent"] is None:
-            measured = "n/a"
-        elif entry["ci"]:
-            measured = f"{entry['exponent']:.2f} [{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]"
-        else:
-            measured = f"{entry['exponent']:.2f}"
-        theory = "-" if entry["theory"] is None else f"{entry['theory']:g}"
-        n_stars = [_n_star_text(entry["n_star"].get(str(d))) for d in dimensions]
-        lines.append(
-            "| "
-            + " | ".join([name, entry["theory_learner"] or "-", measured, theory, *n_stars])
-            + " |"
-        )
-    return lines
-
-
-def plot_comparison(content: dict, path: Path, title: str) -> None:
-    """All learners of one part on one log-log axes: n* against d, fitted lines, censoring.
-
-    A finite n* is a filled marker; a censored one (eps not reached up to n_max) an open
-    triangle at n_max with an arrow upwards. The legend gives each fitted exponent with its
-    95% interval beside the theory.
-    """
-    import numpy as np
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
-
-    figure = Figure(figsize=(7.0, 5.0), layout="constrained")
-    FigureCanvasAgg(figure)
-    axes = figure.add_subplot()
-    colors = colormaps["tab10"]
-    for index, (name, entry) in enumerate(content["learners"].items()):
-        color = colors(index % 10)
-        finite = [(int(d), v) for d, v in entry["n_star"].items() if isinstance(v, (int, float))]
-        censored = [
-            (int(d), v["lower_bound"])
-            for d, v in entry["n_star"].items()
-            if isinstance(v, dict) and "lower_bound" in v
-        ]
-        label = f"{name}: "
-        if entry["exponent"] is None:
-            label += "no fit"
-        else:
-            label += f"slope {entry['exponent']:.2f}"
-            if entry["ci"]:
-                label += f" [{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]"
-        if entry["theory"] is not None:
-            label += f" (theory {entry['theory']:g})"
-        if finite:
-            ds, ns = (np.array(v, dtype=float) for v in zip(*finite, strict=True))
-            axes.plot(ds, ns, "o", color=color, label=label)
-            grid = np.linspace(ds.min(), ds.max(), 20)
-            for slope, style in ((entry["exponent"], "-"), (entry["theory"], ":")):
-                if slope is not None and len(ds) > 1:
-                    offset = np.mean(np.log(ns) - slope * np.log(ds))
-                    axes.plot(grid, np.exp(offset) * grid**slope, style, color=color)
-        if censored:
-            ds, ns = (np.array(v, dtype=float) for v in zip(*censored, strict=True))
-            ds = ds * (1.0 + 0.012 * (index - 1.5))  # side by side when several are censored
-            axes.plot(
-                ds,
-                ns,
-                "^",
-                color=color,
-                markerfacecolor="none",
-                label=None if finite else label + ", censored",
-            )
-            for d, n in zip(ds, ns, strict=True):
-                axes.annotate(
-                    "",
-                    xy=(d, n * 1.6),
-                    xytext=(d, n),
-                    arrowprops={"arrowstyle": "->", "color": color},
-                )
-    axes.plot([], [], "k-", label="fitted slope")
-    axes.plot([], [], "k:", label="theory slope (through the points)")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
-    dimensions = sorted({int(d) for e in content["learners"].values() for d in e["n_star"]})
-    axes.xaxis.set_major_locator(FixedLocator(dimensions))
-    axes.xaxis.set_major_formatter(ScalarFormatter())
-    axes.xaxis.set_minor_locator(NullLocator())
-    axes.set_xlabel("dimension d")
-    axes.set_ylabel(f"n* (median relative test error <= {content['eps']:g})")
-    axes.set_title(title)
-    axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=8, loc="upper left")
-    figure.savefig(path, dpi=120)
-
-
 def write_summary(out: Path, preset: str, parts: dict[str, dict], seconds: float) -> None:
     """The combined ``exponents.json`` and ``summary.md`` of a reproduce run."""
     separation, control = parts["separation"], parts["control"]
@@ -161,21 +51,30 @@ def write_summary(out: Path, preset: str, parts: dict[str, dict], seconds: float
     lines = [
         f"# hierlearn reproduce --{preset}",
         "",
-        "Sample complexity n*(d; eps) of each learner (the smallest n whose median relative "
-        f"test error over seeds is <= eps = {separation['eps']:g}) and the exponent of "
-        "n* ~ d^e fitted over the dimensions with a finite n*, with a 95% bootstrap interval "
-        "over seeds. `> n` is a censored value: eps was not reached up to n, so n* > n; it "
-        "never enters a fit.",
+        "Sample complexity n*(d; eps) of each learner (the first n where a non-increasing fit "
+        "of the median relative test error over seeds is <= eps; the headline eps is "
+        f"{separation['eps']:g}) and the exponent of n* ~ d^e fitted over the dimensions with "
+        "a finite n*, with a 95% bootstrap interval over seeds, at every eps level. `> n` is a "
+        "censored value (eps not reached up to n) and never enters a fit; `(flat)` marks an n* "
+        "where the curve is not clearly falling, `(unconverged)` one resting on a cell whose "
+        "training hit its epoch cap. The paired comparisons resample the same seeds for both "
+        "learners. Every learner was tuned by one protocol on validation data, printed in "
+        "`separation/summary.md` and `control/summary.md` with the convergence counts "
+        "(docs/theory.md).",
         "",
         "## Separation: degree 4",
         "",
-        *_table(separation),
+        *exponents_table(separation),
+        "",
+        *comparisons_table(separation),
         "",
         "![n* against d, every learner](separation.png)",
         "",
         "## Control: degree 2",
         "",
-        *_table(control),
+        *exponents_table(control),
+        "",
+        *comparisons_table(control),
         "",
         "![n* against d, every learner](control.png)",
         "",
@@ -206,7 +105,7 @@ def run_reproduce(
     ({"separation": (spec, text), "control": (spec, text)}, e.g. shrunk ones in tests).
     Returns {part: exponents}.
     """
-    from .cli import report_into, run_into_store
+    from .cli import report_into, report_lines, run_into_store
 
     specs = preset_specs(preset) if specs is None else specs
     start = time.monotonic()
@@ -216,12 +115,8 @@ def run_reproduce(
         log(f"[{part}] {spec.description}")
         run_into_store(spec, text, store_path, args)
         parts[part] = report_into(store_path, out / part, None, n_bootstrap, spec.name)
-        for name, entry in parts[part]["learners"].items():
-            exponent = "n/a" if entry["exponent"] is None else f"{entry['exponent']:.2f}"
-            if entry["ci"]:
-                exponent += f" [{entry['ci'][0]:.2f}, {entry['ci'][1]:.2f}]"
-            n_stars = ", ".join(f"d={d}: {_n_star_text(v)}" for d, v in entry["n_star"].items())
-            log(f"  {name}: exponent {exponent} (theory {entry['theory']}); n* {n_stars}")
+        for line in report_lines(parts[part]):
+            log(f"  {line}")
     seconds = time.monotonic() - start
     write_summary(out, preset, parts, seconds)
     log(f"results in {out} (summary.md, exponents.json) after {seconds / 60:.1f} min")

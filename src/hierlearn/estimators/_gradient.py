@@ -59,6 +59,9 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
             )
         if self.n_iter_no_change is not None:
             check_int("n_iter_no_change", self.n_iter_no_change, minimum=1)
+        check_float("tol", self.tol, minimum=0.0)
+        if self.tol >= 1.0:
+            raise ValueError(f"tol must be in [0, 1), got {self.tol}")
         check_int("eval_every", self.eval_every, minimum=1)
         check_float("gd_noise", self.gd_noise, minimum=0.0)
         check_float("input_bias", self.input_bias, minimum=0.0)
@@ -73,6 +76,7 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
             gd_noise=self.gd_noise,
             eval_every=self.eval_every,
             n_iter_no_change=self.n_iter_no_change,
+            tol=self.tol,
         )
 
     def fit(self, X, y, X_val=None, y_val=None):
@@ -131,7 +135,9 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
         result = train(objective, params, X.shape[0], self._settings(), loop_generator, validate)
         self.W_ = self.scale_ * result.params
         self.best_epoch_ = result.best_epoch
-        self.n_epochs_ = result.epochs_run
+        self.n_epochs_ = self.n_iter_ = result.epochs_run
+        self.converged_ = result.converged
+        self.train_loss_ = result.best_train_loss
         self.loss_curve_ = result.train_loss
         self.validation_curve_ = result.validation_error
         self.validation_error_ = min(result.validation_error) if result.validation_error else None

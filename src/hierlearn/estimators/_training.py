@@ -39,6 +39,7 @@ class TrainingSettings:
     gd_noise: float = 0.0  # std of Gaussian noise added to every "gd" update
     eval_every: int = 1  # epochs between validation evaluations
     n_iter_no_change: int | None = None  # stop after this many evaluations without improvement
+    tol: float = 0.0  # an evaluation improves only if it beats the best by this relative margin
 
 
 @dataclass
@@ -50,6 +51,9 @@ class TrainingResult:
     epochs_run: int
     train_loss: list[float] = field(default_factory=list)
     validation_error: list[float] = field(default_factory=list)
+    # True when the plateau rule stopped training before the epoch cap (see ``train``).
+    converged: bool = False
+    best_train_loss: float | None = None  # the training loss of the returned iterate
 
 
 def _check_finite(loss: float, start: float, epoch: int) -> None:
@@ -86,6 +90,13 @@ def train(
             error is returned (evaluated every ``eval_every`` epochs and after the last one),
             otherwise the last iterate.
 
+    Plateau rule (with ``validate`` and ``settings.n_iter_no_change`` = k): training stops,
+    marked ``converged``, as soon as the best validation error has fallen by less than the
+    relative margin ``tol`` over the last k evaluations (best_now >= best_{k evaluations ago}
+    * (1 - tol)); with ``tol = 0``, after k evaluations without a new best. Reaching the epoch
+    cap leaves ``converged`` False: the validation error was still falling by more than
+    ``tol`` per window, so the cap, not the data, decided where training ended.
+
     Raises:
         DivergenceError: the loss became NaN/inf or grew by ``DIVERGENCE_FACTOR``.
     """
@@ -109,7 +120,7 @@ def train(
 
     result = TrainingResult(params=params.clone(), best_epoch=0, epochs_run=0)
     best_validation = math.inf
-    evaluations_without_change = 0
+    best_history: list[float] = []  # the best validation error after each evaluation
     start_loss = float(objective(params, None)[0])
     _check_finite(start_loss, start_loss if math.isfinite(start_loss) else 1.0, 0)
 
@@ -150,15 +161,16 @@ def train(
                 best_validation = error
                 result.params = params.detach().clone()
                 result.best_epoch = result.epochs_run
-                evaluations_without_change = 0
-            else:
-                evaluations_without_change += 1
-                if (
-                    settings.n_iter_no_change is not None
-                    and evaluations_without_change >= settings.n_iter_no_change
-                ):
+                result.best_train_loss = loss
+            best_history.append(best_validation)
+            patience = settings.n_iter_no_change
+            if patience is not None and len(best_history) > patience:
+                before = best_history[-1 - patience]
+                if math.isfinite(before) and best_validation >= before * (1.0 - settings.tol):
+                    result.converged = True
                     break
     if validate is None:
         result.params = params.detach().clone()
         result.best_epoch = result.epochs_run
+        result.best_train_loss = result.train_loss[-1] if result.train_loss else start_loss
     return result

@@ -105,6 +105,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         dual_coef_: (n,) tensor alpha.
         ridge_: the ridge used; validation_errors_: {ridge: relative validation error
             mean (f - y)^2 / mean y^2} when a list was given.
+        converged_: False when conjugate gradients stopped at ``max_iter`` above ``tol``.
         solver_: "cholesky" or "iterative"; n_iter_: conjugate-gradient iterations (0 for
             cholesky).
     """
@@ -214,6 +215,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         self.train_points_ = points
         self.reference_mean_ = kernel.reference_mean
         self.solver_ = solver
+        self.converged_ = self._converged if solver == "iterative" else True
         return self
 
     def _direct(self, kernel, points, targets, ridges, validation):
@@ -255,6 +257,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         rhs = targets[:, None].repeat(1, len(ridges))
         alphas, iterations, converged = conjugate_gradients(
             matvec, rhs, shifts, preconditioner.apply, self.tol, self.max_iter)
+        self._converged = bool(converged)
         if not converged:
             warnings.warn(f"conjugate gradients stopped after max_iter={self.max_iter} "
                           f"iterations above tol={self.tol}", ConvergenceWarning, stacklevel=3)

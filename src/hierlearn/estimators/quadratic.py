@@ -46,7 +46,10 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         early_stopping: hold out ``validation_fraction`` of the data when no validation set is
             passed to ``fit``, and keep the best iterate.
         validation_fraction: share held out by ``early_stopping``.
-        n_iter_no_change: stop after this many validation evaluations without improvement.
+        n_iter_no_change: k of the plateau rule: stop once the best validation error has
+            fallen by less than a relative ``tol`` over the last k evaluations
+            (``converged_`` is then True).
+        tol: the relative margin of the plateau rule (0: k evaluations without a new best).
         eval_every: epochs between validation evaluations.
         gd_noise: standard deviation of the noise added to each "gd" update of U.
         input_bias: when > 0, a constant coordinate of this value is appended to every z
@@ -58,7 +61,9 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
     Attributes:
         W0_, a_: initial weights (m, D') and output signs (m,), torch tensors.
         W_: the learned movement (m, D') at the best iterate.
-        best_epoch_, n_epochs_, loss_curve_, validation_curve_, validation_error_.
+        best_epoch_, n_epochs_ (also ``n_iter_``), loss_curve_, validation_curve_,
+        validation_error_, train_loss_ (the training loss at the best iterate), converged_
+        (the plateau rule stopped training before ``epochs``).
     """
 
     def __init__(
@@ -76,6 +81,7 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int | None = None,
+        tol: float = 0.0,
         eval_every: int = 1,
         gd_noise: float = 0.0,
         input_bias: float = 0.0,
@@ -96,6 +102,7 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.eval_every = eval_every
         self.gd_noise = gd_noise
         self.input_bias = input_bias

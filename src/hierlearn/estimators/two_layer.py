@@ -38,6 +38,7 @@ class TwoLayerRegressor(GradientTwoLayerBase):
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int | None = None,
+        tol: float = 0.0,
         eval_every: int = 1,
         gd_noise: float = 0.0,
         input_bias: float = 0.0,
@@ -57,6 +58,7 @@ class TwoLayerRegressor(GradientTwoLayerBase):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.eval_every = eval_every
         self.gd_noise = gd_noise
         self.input_bias = input_bias

@@ -123,8 +123,10 @@ class AdaptivePlan:
         self._bases: dict[tuple[str, int], dict] = {}
         self._results: dict[tuple[str, int, int], list] = defaultdict(list)
         self._ready: list[dict] = []
-        for d in spec.dimensions:
+        for d in spec.all_dimensions():
             for name, learner in spec.learners.items():
+                if d not in spec.learner_dimensions(name):
+                    continue
                 bracket = learner.bracket or samples.bracket
                 low = bracket[0].evaluate_size({"d": d})
                 high = bracket[1].evaluate_size({"d": d})

@@ -1,65 +1,60 @@
 """Sample complexity from stored rows: n*(d; eps), the exponent of n* in d, and the theory.
 
-Definitions (SPEC section 3):
+Definitions (``docs/theory.md``; arXiv 2006.13436 for the predicted exponents):
 
 * the error of a cell is its relative test error; a "diverged" or "timeout" cell counts as
   an infinite error, a "failed" cell is left out;
-* the learning curve at d is the median error over seeds at every stored n;
-* n*(d; eps) is the smallest n whose median is <= eps, interpolated linearly in
-  (log n, log median) between that size and the one before it. It is *censored* when no size
-  reaches eps (n* > n_max, a lower bound) or the smallest size already does (n* <= n_min, an
-  upper bound); censored values are shown as bounds and never enter a fit;
+* the learning curve at d is the median error over seeds at every stored n, made monotone
+  non-increasing in n by isotonic regression of its log (weighted by the number of seeds at
+  each n; see :mod:`.isotonic`);
+* n*(d; eps) is the first n where the fitted curve is <= eps, interpolated linearly in
+  (log n, log fitted error) from the size before. It is *censored* when no size reaches eps
+  (n* > n_max, a lower bound) or the smallest size already does (n* <= n_min, an upper
+  bound); censored values are shown as bounds and never enter a fit. Flags: "flat" (the
+  fitted curve falls slower than n^-0.25 where it crosses eps) and "unconverged" (a cell at
+  a size n* rests on, see :class:`NStar` ``sizes``, has ``details.training.converged``
+  false; rows without that record are not counted);
 * the exponent is the least-squares slope of log n* against log d over the dimensions with a
   finite n* (at least two), and its confidence interval the 2.5 and 97.5 percentiles of that
   slope over bootstrap replicates that resample, at every d, the seeds with replacement
-  (replicates with fewer than two finite n* are dropped; ``bootstrap_used`` counts the rest).
+  (replicates with fewer than two finite n* are dropped; ``bootstrap_used`` counts the rest);
+* the interval of n* at one d is the 2.5 and 97.5 percentiles of n* over the same replicates
+  where it is finite, None when fewer than half of them are;
+* the per-seed n* is n* of one seed's own curve (isotonic too);
+* all of it is computed at every threshold of ``eps_levels``; the primary ``eps`` is also
+  reported at the top level of :func:`exponents_json`.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..theory import predicted_exponent
+from ..theory import predicted_for_learner
 from .adaptive import usable_error
+from .isotonic import NStar, curve_n_stars, n_star
+from .tables import comparisons_table, eps_key, exponents_table
 
+__all__ = [
+    "Analysis",
+    "EpsResult",
+    "LearnerAnalysis",
+    "NStar",
+    "analyse",
+    "comparison_table",
+    "comparisons_table",
+    "eps_key",
+    "exponents_json",
+    "exponents_table",
+    "fit_exponent",
+    "learner_label",
+    "n_star",
+]
 
-@dataclass(frozen=True)
-class NStar:
-    """n*(d; eps) at one d: ``kind`` is "finite", "lower_bound" (n* > value), "upper_bound"
-    (n* <= value) or "missing" (no usable rows)."""
-
-    kind: str
-    value: float | None
-
-    def to_json(self):
-        """A number when finite, ``{"lower_bound": n}`` / ``{"upper_bound": n}``, or None."""
-        if self.kind == "finite":
-            return self.value
-        if self.kind == "missing":
-            return None
-        return {self.kind: self.value}
-
-
-def n_star(sizes, medians, eps: float) -> NStar:
-    """n* from a learning curve (sizes ascending, medians possibly infinite)."""
-    pairs = [(float(n), float(m)) for n, m in zip(sizes, medians, strict=True)]
-    if not pairs:
-        return NStar("missing", None)
-    for index, (n, median) in enumerate(pairs):
-        if median <= eps:
-            if index == 0:
-                return NStar("upper_bound", n)
-            n_before, median_before = pairs[index - 1]
-            if not math.isfinite(median_before):
-                return NStar("finite", n)  # no slope to interpolate along: the size itself
-            log_low, log_high = math.log(median_before), math.log(max(median, 1e-300))
-            t = (log_low - math.log(eps)) / (log_low - log_high)
-            return NStar("finite", math.exp(math.log(n_before) + t * math.log(n / n_before)))
-    return NStar("lower_bound", pairs[-1][0])
+MIN_FINITE_SHARE = 0.5  # an n* interval needs a finite n* in at least this share of replicates
 
 
 def fit_exponent(dimensions, values) -> tuple[float, float] | None:
@@ -70,33 +65,126 @@ def fit_exponent(dimensions, values) -> tuple[float, float] | None:
     return float(slope), float(intercept)
 
 
-@dataclass
-class LearnerAnalysis:
-    """Everything the report shows for one learner."""
+def percentile_interval(values) -> tuple[float, float] | None:
+    """The 2.5 and 97.5 percentiles of ``values``, None when empty."""
+    if len(values) == 0:
+        return None
+    low, high = np.percentile(values, [2.5, 97.5])
+    return float(low), float(high)
 
-    name: str
-    theory_learner: str | None  # row of the theory table, from the spec
-    degree: int  # p, the largest target degree
-    theory: float | None  # predicted exponent, None without a theory row
-    errors: dict[int, dict[int, dict[int, float]]]  # d -> n -> seed -> usable error
+
+@dataclass
+class EpsResult:
+    """n* and the exponent of one learner at one threshold eps."""
+
+    eps: float
     n_star: dict[int, NStar] = field(default_factory=dict)
+    per_seed: dict[int, dict[int, NStar]] = field(default_factory=dict)  # d -> seed -> n*
+    n_star_ci: dict[int, tuple[float, float] | None] = field(default_factory=dict)
     exponent: float | None = None
     intercept: float | None = None
     ci: tuple[float, float] | None = None
     bootstrap_used: int = 0
+
+    def fitted_dimensions(self) -> list[int]:
+        """The dimensions with a finite n*, ascending."""
+        return sorted(d for d, s in self.n_star.items() if s.kind == "finite")
+
+    def to_json(self) -> dict:
+        """The ``by_eps`` entry of :func:`exponents_json`."""
+        return {
+            "exponent": self.exponent,
+            "ci": list(self.ci) if self.ci else None,
+            "n_star": {str(d): s.to_json() for d, s in sorted(self.n_star.items())},
+            "n_star_ci": {
+                str(d): list(ci) if ci else None for d, ci in sorted(self.n_star_ci.items())
+            },
+            "n_star_per_seed": {
+                str(d): {str(s): v.to_json() for s, v in sorted(by_seed.items())}
+                for d, by_seed in sorted(self.per_seed.items())
+            },
+            "local_slope": {str(d): s.local_slope for d, s in sorted(self.n_star.items())},
+            "flags": {str(d): list(s.flags) for d, s in sorted(self.n_star.items())},
+            "fitted_dimensions": self.fitted_dimensions(),
+            "bootstrap_used": self.bootstrap_used,
+        }
+
+
+@dataclass
+class LearnerAnalysis:
+    """Everything the report shows for one learner.
+
+    ``n_star``, ``exponent``, ``intercept``, ``ci`` and ``bootstrap_used`` are those of the
+    primary eps; ``by_eps`` holds every level.
+    """
+
+    name: str
+    theory_learner: str | None  # row of the theory table, from the spec
+    degree: int  # p, the largest target degree
+    theory: float | None  # predicted exponent, None without a (finite) prediction
+    errors: dict[int, dict[int, dict[int, float]]]  # d -> n -> seed -> usable error
+    primary_eps: float = 0.1
+    by_eps: dict[float, EpsResult] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
+    unconverged_cells: dict[int, dict[int, set[int]]] = field(default_factory=dict)
+    models: dict[int, dict] = field(default_factory=dict)  # d -> config["model"]
+    representations: dict[int, dict] = field(default_factory=dict)  # d -> representation
+
+    @property
+    def primary(self) -> EpsResult:
+        return self.by_eps[self.primary_eps]
+
+    @property
+    def n_star(self) -> dict[int, NStar]:
+        return self.primary.n_star
+
+    @property
+    def exponent(self) -> float | None:
+        return self.primary.exponent
+
+    @property
+    def intercept(self) -> float | None:
+        return self.primary.intercept
+
+    @property
+    def ci(self) -> tuple[float, float] | None:
+        return self.primary.ci
+
+    @property
+    def bootstrap_used(self) -> int:
+        return self.primary.bootstrap_used
+
+    @property
+    def unconverged(self) -> int:
+        """The number of "ok" cells whose training record says converged = false."""
+        return sum(len(s) for by_n in self.unconverged_cells.values() for s in by_n.values())
 
     def medians(self, d: int) -> tuple[list[int], list[float]]:
-        """Sizes (ascending) and median errors over seeds at dimension d."""
+        """Sizes (ascending) and raw median errors over seeds at dimension d."""
         sizes = sorted(self.errors[d])
         return sizes, [float(np.median(list(self.errors[d][n].values()))) for n in sizes]
+
+    def matrix(self, d: int) -> tuple[list[int], list[int], np.ndarray]:
+        """(sizes, seeds, errors) at d: errors[i, j] of size i and seed j, NaN if absent."""
+        sizes = sorted(self.errors[d])
+        seeds = sorted({s for by_seed in self.errors[d].values() for s in by_seed})
+        column = {s: j for j, s in enumerate(seeds)}
+        errors = np.full((len(sizes), len(seeds)), np.nan)
+        for i, n in enumerate(sizes):
+            for s, value in self.errors[d][n].items():
+                errors[i, column[s]] = value
+        return sizes, seeds, errors
 
 
 @dataclass
 class Analysis:
-    eps: float
+    """The analysis of a set of rows: every learner at every eps level."""
+
+    eps: float  # the primary threshold
     n_bootstrap: int
     learners: dict[str, LearnerAnalysis]
+    eps_levels: tuple[float, ...] = ()  # every threshold, descending (the primary included)
+    seed: int = 0  # of the bootstrap
 
 
 def learner_label(row: dict, several_specs: bool) -> str:
@@ -104,129 +192,158 @@ def learner_label(row: dict, several_specs: bool) -> str:
     return f"{row['spec']}:{row['learner']}" if several_specs else row["learner"]
 
 
-def analyse(rows: list[dict], eps: float, n_bootstrap: int = 1000, seed: int = 0) -> Analysis:
-    """Analyse stored rows (as returned by :meth:`Store.rows`, JSON columns decoded)."""
+def training_converged(row: dict) -> bool | None:
+    """``details["training"]["converged"]`` of a row, None when the row has no record."""
+    training = (row.get("details") or {}).get("training")
+    if not isinstance(training, dict) or "converged" not in training:
+        return None
+    return bool(training["converged"])
+
+
+def _collect(rows: list[dict], eps: float) -> dict[str, LearnerAnalysis]:
     several = len({row["spec"] for row in rows}) > 1
     learners: dict[str, LearnerAnalysis] = {}
     statuses: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for row in rows:
         name = learner_label(row, several)
         statuses[name][row["status"]] += 1
+        config = row.get("config") or {}
         if name not in learners:
-            config = row["config"]
-            theory_learner = config.get("theory")
             degree = max(config["target"]["degrees"])
-            theory = predicted_exponent(theory_learner, degree) if theory_learner else None
-            learners[name] = LearnerAnalysis(name, theory_learner, degree, theory, {})
+            learners[name] = LearnerAnalysis(name, config.get("theory"), degree, None, {}, eps)
+        learner = learners[name]
+        d = row["d"]
+        learner.representations.setdefault(d, config.get("representation") or {"kind": "identity"})
+        if "model" in config:
+            learner.models.setdefault(d, config["model"])
         error = usable_error(row["status"], row["relative_test_error"])
         if error is not None:
-            by_n = learners[name].errors.setdefault(row["d"], {})
-            by_n.setdefault(row["n"], {})[row["seed"]] = error
-    generator = np.random.default_rng(seed)
+            learner.errors.setdefault(d, {}).setdefault(row["n"], {})[row["seed"]] = error
+        if row["status"] == "ok" and training_converged(row) is False:
+            learner.unconverged_cells.setdefault(d, {}).setdefault(row["n"], set()).add(row["seed"])
     for name, learner in learners.items():
         learner.statuses = dict(statuses[name])
-        for d in sorted(learner.errors):
-            learner.n_star[d] = n_star(*learner.medians(d), eps)
-        finite = {d: s.value for d, s in learner.n_star.items() if s.kind == "finite"}
+        if learner.theory_learner:
+            learner.theory = predicted_for_learner(
+                learner.theory_learner, learner.degree, learner.representations
+            )
+    return learners
+
+
+def analyse(
+    rows: list[dict],
+    eps: float,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    eps_levels=None,
+) -> Analysis:
+    """Analyse stored rows (as returned by :meth:`Store.rows`, JSON columns decoded).
+
+    ``eps`` is the primary threshold; ``eps_levels`` (default ``(eps,)``, the primary always
+    added) every threshold n* and the exponent are computed at. ``seed`` seeds the bootstrap.
+    """
+    levels = tuple(sorted({float(eps), *(float(e) for e in eps_levels or ())}, reverse=True))
+    learners = _collect(rows, float(eps))
+    generator = np.random.default_rng(seed)
+    for learner in learners.values():
+        _analyse_learner(learner, levels, n_bootstrap, generator)
+    return Analysis(float(eps), n_bootstrap, learners, levels, seed)
+
+
+def _analyse_learner(learner: LearnerAnalysis, levels, n_bootstrap: int, generator) -> None:
+    matrices = {d: learner.matrix(d) for d in sorted(learner.errors)}
+    learner.by_eps = {eps: EpsResult(eps) for eps in levels}
+    for d, (sizes, seeds, errors) in matrices.items():
+        full = curve_n_stars(sizes, errors, np.arange(len(seeds)), levels)
+        for eps, estimate in full.items():
+            learner.by_eps[eps].n_star[d] = _mark_unconverged(learner, d, estimate)
+        for j, s in enumerate(seeds):
+            for eps, estimate in curve_n_stars(sizes, errors, [j], levels).items():
+                learner.by_eps[eps].per_seed.setdefault(d, {})[s] = estimate
+    for result in learner.by_eps.values():
+        finite = {d: result.n_star[d].value for d in result.fitted_dimensions()}
         fitted = fit_exponent(list(finite), list(finite.values()))
         if fitted is not None:
-            learner.exponent, learner.intercept = fitted
-            slopes = _bootstrap(learner, eps, n_bootstrap, generator)
-            learner.bootstrap_used = len(slopes)
-            if slopes:
-                low, high = np.percentile(slopes, [2.5, 97.5])
-                learner.ci = (float(low), float(high))
-    return Analysis(eps, n_bootstrap, learners)
+            result.exponent, result.intercept = fitted
+    draws, slopes = _bootstrap(matrices, levels, n_bootstrap, generator)
+    for eps, result in learner.by_eps.items():
+        result.bootstrap_used = len(slopes[eps])
+        if result.exponent is not None:
+            result.ci = percentile_interval(slopes[eps])
+        for d, values in draws[eps].items():
+            finite = [v for v in values if math.isfinite(v)]
+            enough = values and len(finite) >= MIN_FINITE_SHARE * len(values)
+            result.n_star_ci[d] = percentile_interval(finite) if enough else None
 
 
-def _bootstrap(learner: LearnerAnalysis, eps: float, replicates: int, generator) -> list[float]:
-    slopes = []
-    dimensions = sorted(learner.errors)
-    seeds = {
-        d: sorted({s for by_seed in learner.errors[d].values() for s in by_seed})
-        for d in dimensions
-    }
+def _mark_unconverged(learner: LearnerAnalysis, d: int, estimate: NStar) -> NStar:
+    cells = learner.unconverged_cells.get(d, {})
+    if any(cells.get(int(n)) for n in estimate.sizes):
+        return replace(estimate, flags=(*estimate.flags, "unconverged"))
+    return estimate
+
+
+def _bootstrap(matrices, levels, replicates: int, generator):
+    """Seed-resampled n* at every d and eps, and the fitted slopes of each replicate."""
+    draws = {eps: {d: [] for d in matrices} for eps in levels}
+    slopes: dict[float, list[float]] = {eps: [] for eps in levels}
     for _ in range(replicates):
-        points = {}
-        for d in dimensions:
-            drawn = generator.choice(seeds[d], size=len(seeds[d]), replace=True)
-            sizes, medians = [], []
-            for n in sorted(learner.errors[d]):
-                values = [learner.errors[d][n][s] for s in drawn if s in learner.errors[d][n]]
-                if values:
-                    sizes.append(n)
-                    medians.append(float(np.median(values)))
-            estimate = n_star(sizes, medians, eps)
-            if estimate.kind == "finite":
-                points[d] = estimate.value
-        fitted = fit_exponent(list(points), list(points.values()))
-        if fitted is not None:
-            slopes.append(fitted[0])
-    return slopes
+        points: dict[float, dict[int, float]] = {eps: {} for eps in levels}
+        for d, (sizes, seeds, errors) in matrices.items():
+            columns = generator.integers(0, len(seeds), size=len(seeds))
+            for eps, estimate in curve_n_stars(sizes, errors, columns, levels).items():
+                finite = estimate.kind == "finite"
+                draws[eps][d].append(estimate.value if finite else math.nan)
+                if finite:
+                    points[eps][d] = estimate.value
+        for eps in levels:
+            fitted = fit_exponent(list(points[eps]), list(points[eps].values()))
+            if fitted is not None:
+                slopes[eps].append(fitted[0])
+    return draws, slopes
 
 
-def exponents_json(analysis: Analysis) -> dict:
+def exponents_json(analysis: Analysis, comparisons: list[dict] | None = None) -> dict:
     """The content of ``exponents.json``.
 
-    ``{"eps": 0.1, "n_bootstrap": 1000, "learners": {NAME: {"exponent": x or null,
-    "ci": [lo, hi] or null, "theory": t or null, "theory_learner": "quad-h", "degree": p,
-    "n_star": {"8": n, "16": {"lower_bound": n_max}, "4": {"upper_bound": n_min}},
-    "fitted_dimensions": [...], "bootstrap_used": k}}}``: ``exponent`` is null when fewer
-    than two dimensions have a finite n*; censored n* appear as bounds (see :class:`NStar`).
+    ``{"eps": 0.1, "eps_levels": [0.3, 0.1], "n_bootstrap": 1000, "learners": {NAME: {
+    "exponent": x or null, "ci": [lo, hi] or null, "theory": t or null, "theory_learner":
+    "quad-h", "degree": p, "n_star": {"8": n, "16": {"lower_bound": n_max}, "4":
+    {"upper_bound": n_min}}, "fitted_dimensions": [...], "bootstrap_used": k, "cells":
+    {status: count}, "unconverged": count, "by_eps": {"0.3": {...}, "0.1": {...}}}},
+    "comparisons": [...]}``. The top-level learner fields are those of the primary eps;
+    ``by_eps`` (keys ``f"{eps:g}"``) holds, at every level, ``exponent``, ``ci``,
+    ``n_star``, ``n_star_ci`` ({d: [lo, hi] or null}), ``n_star_per_seed`` ({d: {seed:
+    n*}}), ``local_slope`` ({d: x or null}), ``flags`` ({d: ["flat", "unconverged"]}),
+    ``fitted_dimensions`` and ``bootstrap_used``. ``exponent`` is null when fewer than two
+    dimensions have a finite n*; censored n* appear as bounds (see :class:`NStar`).
+    ``comparisons`` are the entries of :func:`hierlearn.experiments.comparisons.compare`.
     """
     learners = {}
     for name, learner in analysis.learners.items():
+        primary = learner.primary
         learners[name] = {
-            "exponent": learner.exponent,
-            "ci": list(learner.ci) if learner.ci else None,
+            "exponent": primary.exponent,
+            "ci": list(primary.ci) if primary.ci else None,
             "theory": learner.theory,
             "theory_learner": learner.theory_learner,
             "degree": learner.degree,
-            "n_star": {str(d): s.to_json() for d, s in sorted(learner.n_star.items())},
-            "fitted_dimensions": sorted(d for d, s in learner.n_star.items() if s.kind == "finite"),
-            "bootstrap_used": learner.bootstrap_used,
+            "n_star": {str(d): s.to_json() for d, s in sorted(primary.n_star.items())},
+            "fitted_dimensions": primary.fitted_dimensions(),
+            "bootstrap_used": primary.bootstrap_used,
+            "cells": dict(sorted(learner.statuses.items())),
+            "unconverged": learner.unconverged,
+            "by_eps": {eps_key(e): r.to_json() for e, r in learner.by_eps.items()},
         }
-    return {"eps": analysis.eps, "n_bootstrap": analysis.n_bootstrap, "learners": learners}
-
-
-def _format_n_star(value: NStar) -> str:
-    if value.kind == "finite":
-        return f"{value.value:,.0f}"
-    if value.kind == "lower_bound":
-        return f"> {value.value:,.0f}"
-    if value.kind == "upper_bound":
-        return f"<= {value.value:,.0f}"
-    return "-"
+    return {
+        "eps": analysis.eps,
+        "eps_levels": list(analysis.eps_levels),
+        "n_bootstrap": analysis.n_bootstrap,
+        "learners": learners,
+        "comparisons": list(comparisons or []),
+    }
 
 
 def comparison_table(analysis: Analysis) -> str:
-    """A Markdown table: measured exponent with its CI beside the theory, and n* per d."""
-    dimensions = sorted({d for a in analysis.learners.values() for d in a.n_star})
-    header = [
-        "learner",
-        "theory row",
-        "p",
-        "exponent [95% CI]",
-        "theory",
-        *[f"n* (d={d})" for d in dimensions],
-    ]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for name, learner in analysis.learners.items():
-        if learner.exponent is None:
-            measured = "n/a (< 2 finite n*)"
-        elif learner.ci is None:
-            measured = f"{learner.exponent:.2f}"
-        else:
-            measured = f"{learner.exponent:.2f} [{learner.ci[0]:.2f}, {learner.ci[1]:.2f}]"
-        theory = "-" if learner.theory is None else f"{learner.theory:g}"
-        cells = [
-            _format_n_star(learner.n_star[d]) if d in learner.n_star else "-" for d in dimensions
-        ]
-        lines.append(
-            "| "
-            + " | ".join(
-                [name, learner.theory_learner or "-", str(learner.degree), measured, theory, *cells]
-            )
-            + " |"
-        )
-    return "\n".join(lines)
+    """:func:`exponents_table` of an analysis, as one string."""
+    return "\n".join(exponents_table(exponents_json(analysis)))

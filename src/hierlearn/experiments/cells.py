@@ -47,9 +47,16 @@ from .learners import (
     estimator_defaults,
     representation_defaults,
 )
-from .spec import AdaptiveSamples, RandomNetworkRepresentation, Spec, sample_sizes
+from .params import GRADIENT_KINDS, RIDGE_KINDS
+from .spec import (
+    AdaptiveSamples,
+    RandomNetworkRepresentation,
+    Spec,
+    model_input_width,
+    sample_sizes,
+)
 
-HARNESS_VERSION = 1  # bump when the meaning of a resolved config changes (data drawing, ...)
+HARNESS_VERSION = 2  # bump when the meaning of a resolved config changes (data drawing, ...)
 NON_KEY_FIELDS = ("theory", "time_limit")  # recorded, but not part of the computation
 CHUNK = 1024  # training points are drawn in chunks of this many, each from its own seed
 STATUSES = ("ok", "failed", "diverged", "timeout")
@@ -102,29 +109,47 @@ def _representation_config(spec: Spec, name: str, d: int) -> dict:
     return {"kind": "random_network", **representation_defaults(), **fields}
 
 
-def _size_at(value, d: int):
+def _size_at(value, values: dict):
     # Model widths arrive as expression text after model_dump; everything else as is.
-    return Expression(value, ("d",)).evaluate_size({"d": d}) if isinstance(value, str) else value
+    return Expression(value, ("d",)).evaluate_size(values) if isinstance(value, str) else value
 
 
-def _real_at(value, d: int):
-    # Real-valued expressions (input_bias) arrive as text after model_dump.
-    return Expression(value, ("d",)).evaluate({"d": d}) if isinstance(value, str) else value
+def _real_at(value, values: dict):
+    # Real-valued expressions (input_bias, in d and D) arrive as text after model_dump.
+    return Expression(value, ("d", "D")).evaluate(values) if isinstance(value, str) else value
 
 
-# Parameters given as expressions in d, and how each is evaluated.
+# Parameters given as expressions, and how each is evaluated.
 _AT_D = {"width": _size_at, "input_bias": _real_at}
 
 
 def _model_config(spec: Spec, name: str, d: int) -> dict:
-    model = spec.learners[name].model
+    """The model part of a cell config: the learner's params and search merged with the
+    spec's tuning protocol (which a learner may not override, see ``spec._check_protocol``),
+    every expression evaluated at d and D (the model's input width)."""
+    learner = spec.learners[name]
+    model = learner.model
+    values = {"d": d, "D": model_input_width(learner, d)}
     params = model.params.model_dump(mode="json", exclude_none=True)
+    search = dict(model.search_space())
+    protocol = {}
+    if spec.tuning is not None and model.kind in GRADIENT_KINDS and spec.tuning.gradient:
+        protocol = spec.tuning.gradient.params.model_dump(mode="json", exclude_none=True)
+        search.update(
+            (key, tuple(values_))
+            for key, values_ in spec.tuning.gradient.search.model_dump(
+                mode="json", exclude_none=True
+            ).items()
+        )
+    elif spec.tuning is not None and model.kind in RIDGE_KINDS and spec.tuning.kernel:
+        search["ridge"] = tuple(spec.tuning.kernel.ridge)
+    params = {**protocol, **params}
     for key, evaluate in _AT_D.items():
         if key in params:
-            params[key] = evaluate(params[key], d)
+            params[key] = evaluate(params[key], values)
     search = {
-        key: [_AT_D[key](v, d) if key in _AT_D else v for v in values]
-        for key, values in model.search_space().items()
+        key: [_AT_D[key](v, values) if key in _AT_D else v for v in search[key]]
+        for key in sorted(search)
     }
     return {
         "kind": model.kind,
@@ -164,8 +189,9 @@ def grid_cells(spec: Spec) -> list[dict]:
     if isinstance(spec.samples, AdaptiveSamples):
         raise ValueError("an adaptive spec has no fixed grid; see hierlearn.experiments.adaptive")
     cells = []
-    for d in spec.dimensions:
-        bases = [learner_config(spec, name, d) for name in spec.learners]
+    for d in spec.all_dimensions():
+        names = [name for name in spec.learners if d in spec.learner_dimensions(name)]
+        bases = [learner_config(spec, name, d) for name in names]
         for n in sample_sizes(spec, d):
             for base in bases:
                 cells.extend(cell_config(base, n, seed) for seed in spec.seeds)
@@ -310,6 +336,7 @@ def _fit_models(config: dict, Z, Z_val, Z_test, data: CellData, seed: int) -> di
         for attribute in ("ridge_", "best_epoch_"):
             if hasattr(estimator, attribute):
                 entry[attribute.rstrip("_")] = _plain(getattr(estimator, attribute))
+        entry["training"] = training_record(estimator)
         tried.append({**entry, "status": "ok"})
         if best is None or entry["validation_error"] < best[0]["validation_error"]:
             best = (entry, estimator)
@@ -320,7 +347,10 @@ def _fit_models(config: dict, Z, Z_val, Z_test, data: CellData, seed: int) -> di
             "error": "every candidate diverged: " + "; ".join(t["error"] for t in tried),
         }
     entry, estimator = best
-    chosen = {k: v for k, v in entry.items() if k not in ("validation_error", "status")}
+    training = entry["training"]
+    chosen = {
+        k: v for k, v in entry.items() if k not in ("validation_error", "status", "training")
+    }
     hyperparameters = {**chosen.pop("params"), **chosen}
     test_prediction = estimator.predict(Z_test)
     train_prediction = estimator.predict(Z)
@@ -333,7 +363,26 @@ def _fit_models(config: dict, Z, Z_val, Z_test, data: CellData, seed: int) -> di
         "relative_validation_error": entry["validation_error"],
         "hyperparameters": hyperparameters,
         "search": tried,
+        "training": training,
     }
+
+
+def training_record(estimator) -> dict:
+    """How a fitted estimator's training ended, for the row's ``details["training"]``.
+
+    ``converged``: the plateau rule stopped a gradient-trained model before its epoch cap
+    (see :func:`hierlearn.estimators._training.train`), or a solver reached its tolerance
+    (closed-form solves always do); ``epochs`` run and ``best_epoch`` kept (gradient models);
+    ``train_loss``: the training objective at the kept iterate.
+    """
+    record = {"converged": bool(getattr(estimator, "converged_", True))}
+    for attribute, name in (("n_epochs_", "epochs"), ("best_epoch_", "best_epoch")):
+        if hasattr(estimator, attribute):
+            record[name] = int(getattr(estimator, attribute))
+    loss = getattr(estimator, "train_loss_", None)
+    if loss is not None:
+        record["train_loss"] = float(loss)
+    return record
 
 
 def _plain(value):
@@ -353,7 +402,8 @@ def run_cell(config: dict) -> dict:
     ``relative_validation_error`` (against the noisy validation labels, the selection
     criterion), ``hyperparameters`` (the chosen candidate plus the chosen ``ridge`` and
     ``best_epoch`` where the estimator reports them), ``search`` (every candidate tried),
-    ``details`` (representation diagnostics), ``error``, ``seconds``, ``peak_memory_mb`` (see
+    ``details`` (representation diagnostics, and ``training``: how the chosen candidate's
+    training ended, see :func:`training_record`), ``error``, ``seconds``, ``peak_memory_mb`` (see
     :class:`PeakMemory`), ``library_version``, ``worker`` (host:pid), ``finished_at`` (UTC)
     and ``config``.
     """
@@ -416,4 +466,9 @@ def _run(config: dict, key: str, details: dict) -> dict:
         for attribute in ("n_fit_samples_", "n_floored_"):
             if hasattr(transformer, attribute):
                 details[attribute.rstrip("_")] = _plain(getattr(transformer, attribute))
-    return _fit_models(config, Z, Z_val, Z_test, data, derive_seed(key, "model"))
+    result = _fit_models(config, Z, Z_val, Z_test, data, derive_seed(key, "model"))
+    training = result.pop("training", None)
+    if training is not None:
+        training["validation_error"] = result["relative_validation_error"]
+        details["training"] = training
+    return result

@@ -39,9 +39,10 @@ def _size(*variables: str):
 
 
 SizeD = _size("d")
-# A non-negative real number or an expression in d (evaluated as a float per d), e.g. the
-# first-layer bias "sqrt(d)"; checked >= 0 when a spec is loaded.
-RealD = _size("d")
+# A non-negative real number or an expression in d and D (the width of the model's input:
+# the representation width, or d on raw inputs), evaluated as a float per d, e.g. the
+# first-layer bias "sqrt(D)"; checked >= 0 when a spec is loaded.
+RealD = _size("d", "D")
 SizeWithWidth = _size("d", "D")
 Dtype = Literal["float32", "float64"]
 
@@ -82,7 +83,9 @@ class NTKParams(Frozen):
     dtype: Dtype | None = None  # compute dtype
 
 
-class _GradientParams(Frozen):
+class GradientParams(Frozen):
+    """Parameters shared by the gradient-trained estimators (also the tuning protocol's)."""
+
     width: SizeD | None = None  # m, neurons
     activation: TrainableName | None = None  # trainable activation
     reg: NonNegativeFloat | None = None  # weight penalty lambda
@@ -95,19 +98,20 @@ class _GradientParams(Frozen):
     early_stopping: bool | None = None  # hold out data when no validation set is passed
     validation_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None  # held-out share
     n_iter_no_change: PositiveInt | None = None  # patience in validation evaluations
+    tol: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None  # relative improvement needed
     eval_every: PositiveInt | None = None  # epochs between validation evaluations
     gd_noise: NonNegativeFloat | None = None  # noise of noisy gradient descent
     input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)
     dtype: Dtype | None = None  # compute dtype
 
 
-class QuadraticParams(_GradientParams):
+class QuadraticParams(GradientParams):
     """Parameters of :class:`hierlearn.QuadraticTaylorRegressor`."""
 
     randomized: bool | None = None  # Bai & Lee's random-sign objective
 
 
-class TwoLayerParams(_GradientParams):
+class TwoLayerParams(GradientParams):
     """Parameters of :class:`hierlearn.TwoLayerRegressor`."""
 
 
@@ -158,6 +162,7 @@ def _search_model(params: type[Frozen]) -> type[Frozen]:
     return create_model(params.__name__.replace("Params", "Search"), __base__=Frozen, **fields)
 
 
+GradientSearch = _search_model(GradientParams)
 NTKSearch = _search_model(NTKParams)
 QuadraticSearch = _search_model(QuadraticParams)
 TwoLayerSearch = _search_model(TwoLayerParams)
@@ -198,3 +203,6 @@ Model = Annotated[
     NTKModel | QuadraticModel | TwoLayerModel | KernelModel, Field(discriminator="kind")
 ]
 MODEL_KINDS = ("ntk", "quadratic_taylor", "two_layer", "kernel")
+# Which section of a spec's ``tuning`` protocol governs each model kind.
+GRADIENT_KINDS = ("quadratic_taylor", "two_layer")
+RIDGE_KINDS = ("ntk", "kernel")

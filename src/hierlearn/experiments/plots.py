@@ -4,9 +4,12 @@
   with the seed range shaded and eps drawn;
 * :func:`plot_staircase`: the same against log n / log d, where curves of a learner with
   n* ~ d^e collapse near e (the theory's e drawn as a vertical line);
-* :func:`plot_n_star`: n* against d, log-log, one panel per learner: finite n* as points, the
+* :func:`plot_n_star`: n* against d, log-log, one panel per learner: finite n* as points with
+  their bootstrap interval as error bars, the n* of each seed's own curve as faint dots, the
   fitted slope with its confidence interval, the theory's slope through the points, and
-  censored values as open triangles (n* > n_max pointing up, n* <= n_min pointing down).
+  censored values as open triangles (n* > n_max pointing up, n* <= n_min pointing down);
+* :func:`plot_comparison`: every learner of an ``exponents.json`` content on one log-log
+  axes, with the same marks, and the paired differences of exponents in a text box.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .analysis import Analysis, LearnerAnalysis
+from .tables import eps_key, interval_text
 
 
 def _figure(width: float, height: float, columns: int = 1, rows: int = 1):
@@ -124,8 +128,32 @@ def _n_star_panel(ax, learner: LearnerAnalysis, eps: float) -> None:
     from matplotlib.ticker import NullLocator
 
     finite = {d: s.value for d, s in learner.n_star.items() if s.kind == "finite"}
+    primary = learner.primary if learner.by_eps else None
+    if primary is not None:
+        seeds = [
+            (d, s.value)
+            for d, by_seed in primary.per_seed.items()
+            for s in by_seed.values()
+            if s.kind == "finite"
+        ]
+        if seeds:
+            ds, ns = (np.array(v, dtype=float) for v in zip(*seeds, strict=True))
+            # Beside the error bar (x 1.05), so that the bar does not hide them.
+            ax.plot(
+                ds * 1.05, ns, ".", color="tab:blue", alpha=0.45, markersize=4, label="n* per seed"
+            )
     if finite:
-        ax.plot(list(finite), list(finite.values()), "o", color="tab:blue", label="n* (measured)")
+        ds = list(finite)
+        ns = np.array(list(finite.values()))
+        ax.errorbar(
+            ds,
+            ns,
+            yerr=_error_bars(ns, [primary.n_star_ci.get(d) if primary else None for d in ds]),
+            fmt="o",
+            color="tab:blue",
+            capsize=3,
+            label="n* (median curve; bar: 95% CI)",
+        )
     for kind, marker, label, direction in (
         ("lower_bound", "^", "n* > n_max (censored)", 2.0),
         ("upper_bound", "v", "n* <= n_min (censored)", 0.5),
@@ -185,6 +213,11 @@ def _n_star_panel(ax, learner: LearnerAnalysis, eps: float) -> None:
         if s.value is not None
     ]
     values += [s.value for s in learner.n_star.values() if s.value is not None]
+    if primary is not None:
+        values += [v for ci in primary.n_star_ci.values() if ci for v in ci]
+        values += [
+            s.value for by_seed in primary.per_seed.values() for s in by_seed.values() if s.value
+        ]
     if values:
         ax.set_ylim(min(values) / 1.5, max(values) * 1.5)
     ax.set_xlabel("dimension d")
@@ -195,3 +228,146 @@ def _n_star_panel(ax, learner: LearnerAnalysis, eps: float) -> None:
         ax.legend(fontsize=7)
     else:
         ax.text(0.5, 0.5, "no usable rows", ha="center", transform=ax.transAxes)
+
+
+def _error_bars(values, intervals) -> np.ndarray:
+    """Asymmetric error bars (2, k) from intervals [lo, hi] (none: a zero-length bar)."""
+    bars = np.zeros((2, len(values)))
+    for i, (value, ci) in enumerate(zip(values, intervals, strict=True)):
+        if ci:
+            bars[:, i] = max(value - ci[0], 0.0), max(ci[1] - value, 0.0)
+    return bars
+
+
+def _through(ds, ns, slope, grid):
+    """The line of ``slope`` in log-log through the centroid of the points (ds, ns): the
+    least-squares line when ``slope`` is the fitted slope of those points."""
+    offset = np.mean(np.log(ns) - slope * np.log(ds))
+    return np.exp(offset) * grid**slope
+
+
+def plot_comparison(content: dict, path, title: str) -> None:
+    """Every learner of ``content`` (an ``exponents.json``) on one log-log axes, n* against d.
+
+    At the primary eps: a finite n* is a filled marker with its 95% bootstrap interval as a
+    vertical bar; each seed's own n* a faint dot; a censored n* an open triangle with an arrow
+    toward where n* lies (up: n* > n_max, down: n* <= n_min). The fitted slope is a solid line
+    through the fitted points, the theory's slope a dotted line through the same points (none
+    without a theory). The legend gives each slope [95% CI] (theory t); with comparisons, a
+    text box lists e(a) - e(b) [95% CI] at the primary eps. Markers of different learners are
+    shifted slightly along d so that they do not hide each other.
+    """
+    from matplotlib import colormaps
+    from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
+
+    figure, axes = _figure(7.6, 5.4)
+    ax = axes[0, 0]
+    colours = colormaps["tab10"]
+    primary = eps_key(content["eps"])
+    count = len(content["learners"])
+    heights, dimensions = [], set()
+    for index, (name, entry) in enumerate(content["learners"].items()):
+        colour = colours(index % 10)
+        level = (entry.get("by_eps") or {}).get(primary, entry)
+        shift = 1.0 + 0.025 * (index - (count - 1) / 2)
+        stars = {int(d): v for d, v in level["n_star"].items()}
+        dimensions |= set(stars)
+        finite = {d: float(v) for d, v in stars.items() if isinstance(v, (int, float))}
+        per_seed = [
+            (int(d), float(v))
+            for d, by_seed in (level.get("n_star_per_seed") or {}).items()
+            for v in by_seed.values()
+            if isinstance(v, (int, float))
+        ]
+        if per_seed:
+            ds, ns = (np.array(v) for v in zip(*per_seed, strict=True))
+            ax.plot(ds * shift * 1.04, ns, ".", color=colour, alpha=0.45, markersize=4)
+            heights += list(ns)
+        label = f"{name}: " + (
+            "no fit (< 2 finite n*)"
+            if level["exponent"] is None
+            else "slope " + interval_text(level["exponent"], level["ci"])
+        )
+        if entry.get("theory") is not None:
+            label += f" (theory {entry['theory']:g})"
+        if finite:
+            ds = np.array(sorted(finite), dtype=float)
+            ns = np.array([finite[d] for d in sorted(finite)])
+            intervals = [(level.get("n_star_ci") or {}).get(str(d)) for d in sorted(finite)]
+            ax.errorbar(
+                ds * shift,
+                ns,
+                yerr=_error_bars(ns, intervals),
+                fmt="o",
+                color=colour,
+                capsize=3,
+                markersize=6,
+                label=label,
+            )
+            heights += list(ns) + [c[1] for c in intervals if c] + [c[0] for c in intervals if c]
+            if len(ds) > 1:
+                grid = np.geomspace(ds.min(), ds.max(), 20)
+                for slope, style in ((level["exponent"], "-"), (entry.get("theory"), ":")):
+                    if slope is not None:
+                        line = _through(ds, ns, slope, grid)
+                        ax.plot(grid, line, style, color=colour, lw=1.4)
+        for kind, marker, factor in (("lower_bound", "^", 1.8), ("upper_bound", "v", 1 / 1.8)):
+            bounds = {d: v[kind] for d, v in stars.items() if isinstance(v, dict) and kind in v}
+            if not bounds:
+                continue
+            ds = np.array(list(bounds), dtype=float) * shift
+            ns = np.array(list(bounds.values()), dtype=float)
+            ax.plot(
+                ds,
+                ns,
+                marker,
+                color=colour,
+                markerfacecolor="none",
+                markersize=9,
+                label=None if finite else label + ", censored",
+            )
+            heights += list(ns) + list(ns * factor)
+            for d, n in zip(ds, ns, strict=True):
+                ax.annotate(
+                    "",
+                    xy=(d, n * factor),
+                    xytext=(d, n),
+                    arrowprops={"arrowstyle": "->", "color": colour},
+                )
+    ax.plot([], [], "k-", label="fitted slope")
+    ax.plot([], [], "k:", label="theory slope (through the points)")
+    ax.plot([], [], "k.", alpha=0.4, label="n* of each seed")
+    ax.plot([], [], "k^", markerfacecolor="none", label="censored: n* > n_max")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    dimensions = sorted(dimensions)
+    if dimensions:
+        ax.set_xlim(min(dimensions) / 1.2, max(dimensions) * 1.2)
+        ax.xaxis.set_major_locator(FixedLocator(dimensions))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_locator(NullLocator())
+    if heights:
+        ax.set_ylim(min(heights) / 1.6, max(heights) * 1.6)
+    ax.set_xlabel("dimension d")
+    ax.set_ylabel(f"n* (median relative test error <= {content['eps']:g})")
+    ax.set_title(title, fontsize=11)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7.5, loc="upper left")
+    lines = []
+    for comparison in content.get("comparisons") or []:
+        level = comparison["by_eps"].get(primary)
+        if level is not None:
+            difference = interval_text(level["difference"], level["ci"])
+            lines.append(f"e({comparison['a']}) - e({comparison['b']}) = {difference}")
+    if lines:
+        ax.text(
+            0.98,
+            0.03,
+            "\n".join(lines),
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=8,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"},
+        )
+    figure.savefig(path)

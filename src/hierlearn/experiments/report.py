@@ -3,9 +3,14 @@
 Files written into ``out``:
 
 * ``error_vs_n_<learner>.png`` and ``staircase_<learner>.png`` for every learner;
-* ``n_star.png``, one panel per learner;
+* ``n_star.png``, one panel per learner, and ``n_star_all.png``, every learner on one axes
+  (:func:`hierlearn.experiments.plots.plot_comparison`);
 * ``exponents.json`` (see :func:`hierlearn.experiments.analysis.exponents_json`);
-* ``summary.md``: the comparison table, the cell counts by status, the figures.
+* ``summary.md``: the exponents at every eps level, n* per d with intervals and flags, the
+  paired comparisons, convergence of training, the tuning protocol, cell counts, figures.
+
+The eps levels and comparisons default to the spec's own (``eps``, ``report_eps`` and
+``comparisons`` of the most recent spec text of that name in the store).
 """
 
 from __future__ import annotations
@@ -16,26 +21,54 @@ from pathlib import Path
 
 import yaml
 
-from .analysis import analyse, comparison_table, exponents_json
+from .analysis import analyse, exponents_json, learner_label
+from .comparisons import compare
 from .store import Store
+from .tables import comparisons_table, exponents_table, n_star_table
 
 
 class ReportError(ValueError):
-    """The store has nothing to report (no rows, or none of the requested spec)."""
+    """The store has nothing to report (no rows, or none of the requested spec), or a
+    comparison names a learner the rows do not hold."""
 
 
-def default_eps(store: Store, spec_name: str | None = None) -> float:
-    """eps of the most recently added spec (of ``spec_name``, if given); 0.1 if none."""
+def _spec_data(store: Store, spec_name: str | None = None) -> dict:
+    """The YAML of the most recently added spec (of ``spec_name``, if given); {} if none."""
     for entry in reversed(store.specs()):
         if spec_name is None or entry["name"] == spec_name:
             try:
                 data = yaml.safe_load(entry["text"])
             except yaml.YAMLError:
-                continue
-            if isinstance(data, dict) and isinstance(data.get("eps"), (int, float)):
-                return float(data["eps"])
-            return 0.1
-    return 0.1
+                return {}
+            return data if isinstance(data, dict) else {}
+    return {}
+
+
+def default_eps(store: Store, spec_name: str | None = None) -> float:
+    """eps of the most recently added spec (of ``spec_name``, if given); 0.1 if none."""
+    value = _spec_data(store, spec_name).get("eps")
+    return float(value) if isinstance(value, (int, float)) else 0.1
+
+
+def default_eps_levels(store: Store, eps: float, spec_name: str | None = None) -> list[float]:
+    """The spec's ``report_eps`` (a number or a list) and ``eps`` with ``eps``, descending."""
+    data = _spec_data(store, spec_name)
+    extra = data.get("report_eps") or []
+    extra = [extra] if isinstance(extra, (int, float)) else list(extra)
+    if isinstance(data.get("eps"), (int, float)):
+        extra.append(data["eps"])
+    return sorted({float(eps), *(float(e) for e in extra)}, reverse=True)
+
+
+def default_comparisons(store: Store, specs: list[str]) -> list[tuple[str, str]]:
+    """The ``comparisons`` of each spec's most recent text, as learner labels of the report
+    (``spec:learner`` when the report covers several specs)."""
+    pairs = []
+    for spec in specs:
+        for pair in _spec_data(store, spec).get("comparisons") or []:
+            a, b = (str(name) for name in pair)
+            pairs.append((f"{spec}:{a}", f"{spec}:{b}") if len(specs) > 1 else (a, b))
+    return pairs
 
 
 def _file_name(label: str) -> str:
@@ -49,20 +82,45 @@ def write_report(
     n_bootstrap: int = 1000,
     spec_name: str | None = None,
     seed: int = 0,
+    eps_levels=None,
+    comparisons=None,
 ) -> dict:
     """Analyse the rows of ``store`` (of one spec if ``spec_name``) and write the report.
 
-    Returns the content of ``exponents.json``. ``eps`` defaults to :func:`default_eps`;
-    ``seed`` seeds the bootstrap, so a report is reproducible.
+    Returns the content of ``exponents.json``. ``eps`` defaults to :func:`default_eps`,
+    ``eps_levels`` to :func:`default_eps_levels` and ``comparisons`` (pairs of learner
+    labels) to :func:`default_comparisons`; ``seed`` seeds the bootstraps, so a report is
+    reproducible. Raises :class:`ReportError` without rows or when a comparison names a
+    learner absent from the rows.
     """
-    from .plots import plot_error_curves, plot_n_star, plot_staircase  # matplotlib: on demand
+    from .plots import (  # matplotlib: on demand
+        plot_comparison,
+        plot_error_curves,
+        plot_n_star,
+        plot_staircase,
+    )
 
     rows = store.rows("spec = ?", (spec_name,)) if spec_name else store.rows()
     if not rows:
         which = f"spec {spec_name!r}" if spec_name else "any spec"
         raise ReportError(f"the store holds no cells of {which}")
-    eps = default_eps(store, spec_name) if eps is None else eps
-    analysis = analyse(rows, eps, n_bootstrap, seed)
+    specs = sorted({row["spec"] for row in rows})
+    eps = default_eps(store, spec_name) if eps is None else float(eps)
+    if eps_levels is None:
+        eps_levels = default_eps_levels(store, eps, spec_name)
+    if comparisons is None:
+        comparisons = default_comparisons(store, specs)
+    present = sorted({learner_label(row, len(specs) > 1) for row in rows})
+    for pair in comparisons:
+        for name in pair:
+            if name not in present:
+                raise ReportError(
+                    f"comparison {pair[0]!r} vs {pair[1]!r}: no learner {name!r} in the "
+                    f"rows; learners present: {', '.join(present)}"
+                )
+    analysis = analyse(rows, eps, n_bootstrap, seed, eps_levels)
+    paired = [compare(analysis, a, b, n_bootstrap, seed) for a, b in comparisons]
+    content = exponents_json(analysis, paired)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figures = []
@@ -72,26 +130,54 @@ def write_report(
             plot(learner, eps, path)
             figures.append(path.name)
     plot_n_star(analysis, out / "n_star.png")
-    figures.insert(0, "n_star.png")
-    content = exponents_json(analysis)
+    plot_comparison(content, out / "n_star_all.png", f"{', '.join(specs)}: n* against d")
+    figures[:0] = ["n_star.png", "n_star_all.png"]
     (out / "exponents.json").write_text(json.dumps(content, indent=2) + "\n")
-    (out / "summary.md").write_text(_markdown(analysis, rows, figures))
+    (out / "summary.md").write_text(_markdown(analysis, content, rows, figures))
     return content
 
 
-def _markdown(analysis, rows, figures) -> str:
+def _markdown(analysis, content, rows, figures) -> str:
     specs = sorted({row["spec"] for row in rows})
+    levels = ", ".join(f"{e:g}" for e in analysis.eps_levels)
     lines = [
         f"# Sample complexity report: {', '.join(specs)}",
         "",
-        f"n*(d; eps) is the smallest n whose median relative test error over seeds is <= "
-        f"eps = {analysis.eps:g}, interpolated in log-log. The exponent is the slope of log n* "
-        f"against log d over the dimensions with a finite n*, with a 95% bootstrap interval "
-        f"over seeds ({analysis.n_bootstrap} replicates). `> n` marks a censored n* (eps not "
-        "reached up to n), `<= n` one already reached at the smallest n tried; neither enters "
-        "a fit.",
+        "n*(d; eps) is the smallest n where the median relative test error over seeds, made "
+        "non-increasing in n by isotonic regression of its log, is <= eps, interpolated in "
+        f"log-log (eps levels {levels}; primary eps = {analysis.eps:g}). The exponent is the "
+        "slope of log n* against log d over the dimensions with a finite n*, with a 95% "
+        f"bootstrap interval over seeds ({analysis.n_bootstrap} replicates). `> n` marks a "
+        "censored n* (eps not reached up to n), `<= n` one already reached at the smallest n "
+        "tried; neither enters a fit. `(flat)`: the fitted error falls slower than n^-0.25 "
+        "where it crosses eps, so noise decides n*; `(unconverged)`: n* rests on a cell whose "
+        "training did not converge.",
         "",
-        comparison_table(analysis),
+        *exponents_table(content),
+        "",
+        "## n* at every eps",
+        "",
+        "n* with its 95% bootstrap interval over seeds (from the replicates where it is "
+        "finite; none when fewer than half are) and the local slope of the fitted curve in "
+        "log-log where it crosses eps.",
+    ]
+    for eps in analysis.eps_levels:
+        lines += ["", f"eps = {eps:g}:", "", *n_star_table(content, eps)]
+    if content["comparisons"]:
+        lines += [
+            "",
+            "## Paired comparisons",
+            "",
+            "Both learners of a pair see the same data and seeds; the bootstrap resamples the "
+            "same seeds for both at every d. e(a) - e(b) is fitted over the dimensions where "
+            "both have a finite n*; `>= r` / `<= r` is a bound on the ratio where one n* is "
+            "censored.",
+            "",
+            *comparisons_table(content),
+        ]
+    lines += _convergence(analysis)
+    lines += _tuning(analysis)
+    lines += [
         "",
         "## Cells",
         "",
@@ -101,7 +187,7 @@ def _markdown(analysis, rows, figures) -> str:
     for name, learner in analysis.learners.items():
         counts = [str(learner.statuses.get(s, 0)) for s in ("ok", "diverged", "timeout", "failed")]
         lines.append(f"| {name} | " + " | ".join(counts) + " |")
-    seconds = sum(row["seconds"] or 0.0 for row in rows)
+    seconds = sum(row.get("seconds") or 0.0 for row in rows)
     lines += [
         "",
         f"{len(rows)} cells, {seconds:,.0f} s of cell time in total.",
@@ -111,3 +197,72 @@ def _markdown(analysis, rows, figures) -> str:
     ]
     lines += [f"![{name}]({name})" for name in figures]
     return "\n".join(lines) + "\n"
+
+
+def _convergence(analysis) -> list[str]:
+    lines = [
+        "",
+        "## Convergence",
+        "",
+        "Cells whose training stopped at its epoch cap without meeting the plateau rule (or a "
+        "solver short of its tolerance) are unconverged; rows without a training record are "
+        "not counted.",
+        "",
+        "| learner | ok cells | unconverged | n* resting on unconverged cells |",
+        "|---|---|---|---|",
+    ]
+    for name, learner in analysis.learners.items():
+        resting = [
+            f"d={d} (eps {eps:g})"
+            for eps, result in learner.by_eps.items()
+            for d, estimate in sorted(result.n_star.items())
+            if "unconverged" in estimate.flags
+        ]
+        ok = learner.statuses.get("ok", 0)
+        lines.append(f"| {name} | {ok} | {learner.unconverged} | {', '.join(resting) or 'none'} |")
+    return lines
+
+
+def _value_text(value) -> str:
+    if isinstance(value, list):
+        return "{" + ", ".join(_value_text(v) for v in value) + "}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _tuning(analysis) -> list[str]:
+    lines = [
+        "",
+        "## Tuning protocol",
+        "",
+        "Per learner, the model kind, its fixed training parameters and the search space "
+        "(every candidate is fitted, the lowest validation error kept), as stored in the cells "
+        "at the smallest d. Expressions of the spec (such as sqrt(D) or d) were evaluated at "
+        "each d; parameters whose value changes with d are listed per d.",
+    ]
+    for name, learner in analysis.learners.items():
+        if not learner.models:
+            continue
+        dimensions = sorted(learner.models)
+        first = learner.models[dimensions[0]]
+        params = first.get("params") or {}
+        search = first.get("search") or {}
+        lines += [
+            "",
+            f"- **{name}** ({first.get('kind', '?')}, d = {dimensions[0]}): "
+            + (", ".join(f"{k}={_value_text(v)}" for k, v in sorted(params.items())) or "-"),
+            "  - search: "
+            + (
+                "; ".join(f"{k} in {_value_text(list(v))}" for k, v in sorted(search.items()))
+                or "none"
+            ),
+        ]
+        for part in ("params", "search"):
+            keys = sorted({k for m in learner.models.values() for k in (m.get(part) or {})})
+            for key in keys:
+                values = {d: (learner.models[d].get(part) or {}).get(key) for d in dimensions}
+                if len({json.dumps(v, sort_keys=True) for v in values.values()}) > 1:
+                    per_d = ", ".join(f"d={d}: {_value_text(v)}" for d, v in values.items())
+                    lines.append(f"  - {part} {key} per d: {per_d}")
+    return lines

@@ -51,9 +51,13 @@ from pydantic import (
 from ..theory import LEARNERS as THEORY_LEARNERS
 from .expressions import Expression, ExpressionError
 from .params import (
+    GRADIENT_KINDS,
     MODEL_KINDS,
+    RIDGE_KINDS,
     Dtype,
     Frozen,
+    GradientParams,
+    GradientSearch,
     Model,
     RepresentationName,
     SizeD,
@@ -176,6 +180,56 @@ class LearnerSpec(Frozen):
     # [low, high] of this learner's adaptive n* search, replacing samples.bracket (learners
     # whose n* differ by orders of magnitude need not share one bracket); adaptive mode only.
     bracket: tuple[SizeD, SizeD] | None = None
+    # The dimensions of this learner, replacing the spec's (a kernel whose n* ~ d^p outgrows
+    # the budget at large d can be measured at small d); None: the spec's dimensions.
+    dimensions: Annotated[tuple[PositiveInt, ...], Field(min_length=1)] | None = None
+
+    @field_validator("dimensions")
+    @classmethod
+    def _distinct_dimensions(cls, value):
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("values must be distinct")
+        return None if value is None else tuple(sorted(value))
+
+
+# ---------------------------------------------------------------- the tuning protocol
+
+
+class GradientTuning(Frozen):
+    """The protocol of every gradient-trained learner (``quadratic_taylor``, ``two_layer``).
+
+    ``params`` is the training rule (optimiser, epoch cap, plateau rule) and ``search`` the
+    candidates chosen on validation data; both apply to every such learner, and a learner may
+    not set any of their keys itself (its own params keep the architecture: width,
+    activation). ``input_bias`` may use ``D``, the width of the model's input.
+    """
+
+    params: GradientParams = GradientParams()  # the training rule shared by every learner
+    search: GradientSearch = GradientSearch()  # the validation search shared by every learner
+
+
+class KernelTuning(Frozen):
+    """The protocol of every ridge-solved learner (``kernel``, ``ntk``): one ridge grid."""
+
+    # Ridges r of (1/n) sum (y - f)^2 + r ||f||^2, chosen on validation data.
+    ridge: Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)]
+
+
+class Tuning(Frozen):
+    """One tuning protocol for every learner of a spec, printed in its report."""
+
+    gradient: GradientTuning | None = None  # quadratic_taylor and two_layer learners
+    kernel: KernelTuning | None = None  # kernel and ntk learners
+
+    def governs(self, kind: str) -> dict[str, str]:
+        """{parameter: protocol section} of the keys the protocol sets for a model kind."""
+        if kind in GRADIENT_KINDS and self.gradient is not None:
+            keys = self.gradient.params.model_dump(exclude_none=True)
+            keys.update(self.gradient.search.model_dump(exclude_none=True))
+            return {key: "tuning.gradient" for key in keys}
+        if kind in RIDGE_KINDS and self.kernel is not None:
+            return {"ridge": "tuning.kernel"}
+        return {}
 
 
 # ---------------------------------------------------------------- the spec
@@ -188,6 +242,9 @@ def _seeds(value):
             raise ValueError("the number of seeds must be >= 1")
         return tuple(range(value))
     return value
+
+
+EpsLevels = Annotated[tuple[Annotated[float, Field(gt=0.0)], ...], Field(min_length=1)]
 
 
 class Spec(Frozen):
@@ -207,7 +264,13 @@ class Spec(Frozen):
     )
     validation_size: SizeD = Expression(1000)  # labelled points to choose hyperparameters
     test_size: SizeD = Expression(2000)  # fresh noise-free points for the test error
-    eps: Annotated[float, Field(gt=0.0)] = 0.1  # threshold of n*(d; eps)
+    eps: Annotated[float, Field(gt=0.0)] = 0.1  # the n*(d; eps) adaptive search aims at
+    # Thresholds at which the report also gives n* and the exponent; None: just ``eps``.
+    report_eps: EpsLevels | None = None
+    # Pairs of learners [A, B] compared seed by seed in the report (difference of exponents,
+    # ratio of n* per d); they share data and seeds by construction.
+    comparisons: tuple[tuple[str, str], ...] = ()
+    tuning: Tuning | None = None  # one protocol for every learner; None: each learner's own
     device: Literal["cpu", "cuda"] = "cpu"  # where cells compute
     time_limit: PositiveFloat | None = None  # seconds per cell; None: no limit
     learners: Annotated[
@@ -220,6 +283,18 @@ class Spec(Frozen):
         if len(set(value)) != len(value):
             raise ValueError("values must be distinct")
         return tuple(sorted(value))
+
+    def learner_dimensions(self, name: str) -> tuple[int, ...]:
+        """The dimensions of learner ``name`` (its own, else the spec's)."""
+        return self.learners[name].dimensions or self.dimensions
+
+    def all_dimensions(self) -> tuple[int, ...]:
+        """Every dimension any learner runs at, ascending."""
+        return tuple(sorted({d for name in self.learners for d in self.learner_dimensions(name)}))
+
+    def eps_levels(self) -> tuple[float, ...]:
+        """The report's thresholds: ``report_eps`` plus ``eps``, descending."""
+        return tuple(sorted({self.eps, *(self.report_eps or ())}, reverse=True))
 
 
 # ---------------------------------------------------------------- loading and checks
@@ -335,7 +410,7 @@ def check_sizes(spec: Spec) -> list[tuple[str, str]]:
             problems.append((path, str(error)))
             return None
 
-    for d in spec.dimensions:
+    for d in spec.all_dimensions():
         at_d = {"d": d}
         size("validation_size", spec.validation_size, at_d)
         size("test_size", spec.test_size, at_d)
@@ -364,49 +439,11 @@ def check_sizes(spec: Spec) -> list[tuple[str, str]]:
         rank = spec.target.rank or len(spec.target.degrees)
         if rank > d:
             problems.append(("target.rank", f"rank {rank} exceeds d={d}"))
-        for name, learner in spec.learners.items():
-            where = f"learners.{name}"
-            if learner.bracket is not None:
-                if not isinstance(samples, AdaptiveSamples):
-                    problems.append(
-                        (f"{where}.bracket", "only allowed with samples.mode: adaptive")
-                    )
-                else:
-                    low = size(f"{where}.bracket.0", learner.bracket[0], at_d)
-                    high = size(f"{where}.bracket.1", learner.bracket[1], at_d)
-                    if low is not None and high is not None and high <= low:
-                        problems.append(
-                            (
-                                f"{where}.bracket",
-                                f"the high end ({high}) must exceed the low end ({low}) at d={d}",
-                            )
-                        )
-            representation = learner.representation
-            if isinstance(representation, RandomNetworkRepresentation):
-                width = size(f"{where}.representation.width", representation.width, at_d)
-                if width is not None:
-                    size(
-                        f"{where}.representation.n_unlabeled",
-                        representation.n_unlabeled,
-                        {"d": d, "D": width},
-                        minimum=0,
-                    )
-            bias = getattr(learner.model.params, "input_bias", None)
-            candidates = getattr(learner.model.search, "input_bias", None) or ()
-            for path, value in [("params.input_bias", bias)] + [
-                (f"search.input_bias.{i}", c) for i, c in enumerate(candidates)
-            ]:
-                if isinstance(value, Expression):
-                    try:
-                        if value.evaluate(at_d) < 0:
-                            problems.append((f"{where}.model.{path}", f"must be >= 0 at d={d}"))
-                    except ExpressionError as error:
-                        problems.append((f"{where}.model.{path}", str(error)))
-            width = getattr(learner.model.params, "width", None)
-            if width is not None:
-                size(f"{where}.model.params.width", width, at_d)
-            for i, candidate in enumerate(getattr(learner.model.search, "width", None) or ()):
-                size(f"{where}.model.search.width.{i}", candidate, at_d)
+    for name, learner in spec.learners.items():
+        for d in spec.learner_dimensions(name):
+            problems.extend(_check_learner_at(spec, name, learner, d, size))
+    problems.extend(_check_protocol(spec))
+    problems.extend(_check_comparisons(spec))
     if spec.target.coefficients is not None:
         rank = spec.target.rank or len(spec.target.degrees)
         if len(spec.target.coefficients) != rank:
@@ -425,13 +462,117 @@ def check_sizes(spec: Spec) -> list[tuple[str, str]]:
     return list(dict.fromkeys(problems))  # the same problem at several d is reported once
 
 
+def model_input_width(learner: LearnerSpec, d: int) -> int:
+    """D, the width of the model's input at ``d``: the representation width, or d."""
+    representation = learner.representation
+    if isinstance(representation, RandomNetworkRepresentation):
+        return representation.width.evaluate_size({"d": d})
+    return d
+
+
+def _check_learner_at(spec: Spec, name: str, learner: LearnerSpec, d: int, size) -> list:
+    problems: list[tuple[str, str]] = []
+    where, at_d, samples = f"learners.{name}", {"d": d}, spec.samples
+    if learner.bracket is not None:
+        if not isinstance(samples, AdaptiveSamples):
+            problems.append((f"{where}.bracket", "only allowed with samples.mode: adaptive"))
+        else:
+            low = size(f"{where}.bracket.0", learner.bracket[0], at_d)
+            high = size(f"{where}.bracket.1", learner.bracket[1], at_d)
+            if low is not None and high is not None and high <= low:
+                problems.append(
+                    (
+                        f"{where}.bracket",
+                        f"the high end ({high}) must exceed the low end ({low}) at d={d}",
+                    )
+                )
+    representation = learner.representation
+    width_at_d = d
+    if isinstance(representation, RandomNetworkRepresentation):
+        width_at_d = size(f"{where}.representation.width", representation.width, at_d)
+        if width_at_d is not None:
+            size(
+                f"{where}.representation.n_unlabeled",
+                representation.n_unlabeled,
+                {"d": d, "D": width_at_d},
+                minimum=0,
+            )
+    if width_at_d is None:
+        return problems
+    values = {"d": d, "D": width_at_d}
+    biases = [("params.input_bias", getattr(learner.model.params, "input_bias", None))]
+    candidates = getattr(learner.model.search, "input_bias", None) or ()
+    biases += [(f"search.input_bias.{i}", c) for i, c in enumerate(candidates)]
+    gradient = spec.tuning.gradient if spec.tuning is not None else None
+    if gradient is not None and learner.model.kind in GRADIENT_KINDS:
+        biases.append(("tuning.gradient.params.input_bias", gradient.params.input_bias))
+        biases += [
+            (f"tuning.gradient.search.input_bias.{i}", c)
+            for i, c in enumerate(gradient.search.input_bias or ())
+        ]
+    for path, value in biases:
+        full = path if path.startswith("tuning.") else f"{where}.model.{path}"
+        if isinstance(value, Expression):
+            try:
+                if value.evaluate(values) < 0:
+                    problems.append((full, f"must be >= 0 at d={d}"))
+            except ExpressionError as error:
+                problems.append((full, str(error)))
+    width = getattr(learner.model.params, "width", None)
+    if width is not None:
+        size(f"{where}.model.params.width", width, at_d)
+    for i, candidate in enumerate(getattr(learner.model.search, "width", None) or ()):
+        size(f"{where}.model.search.width.{i}", candidate, at_d)
+    return problems
+
+
+def _check_protocol(spec: Spec) -> list[tuple[str, str]]:
+    """A learner may not set what the tuning protocol sets (one protocol for every learner)."""
+    if spec.tuning is None:
+        return []
+    problems = []
+    for name, learner in spec.learners.items():
+        governed = spec.tuning.governs(learner.model.kind)
+        for part in ("params", "search"):
+            mine = getattr(learner.model, part).model_dump(exclude_none=True)
+            for key in sorted(set(mine) & set(governed)):
+                problems.append(
+                    (
+                        f"learners.{name}.model.{part}.{key}",
+                        f"set by {governed[key]} (one protocol for every learner); "
+                        "remove it here or change the protocol",
+                    )
+                )
+    return problems
+
+
+def _check_comparisons(spec: Spec) -> list[tuple[str, str]]:
+    problems = []
+    for i, pair in enumerate(spec.comparisons):
+        for j, name in enumerate(pair):
+            if name not in spec.learners:
+                problems.append(
+                    (
+                        f"comparisons.{i}.{j}",
+                        f"unknown learner {name!r}; accepted: {', '.join(spec.learners)}",
+                    )
+                )
+        if pair[0] == pair[1]:
+            problems.append((f"comparisons.{i}", "compares a learner with itself"))
+        elif not problems:
+            shared = set(spec.learner_dimensions(pair[0])) & set(spec.learner_dimensions(pair[1]))
+            if not shared:
+                problems.append((f"comparisons.{i}", "the two learners share no dimension"))
+    return problems
+
+
 def _check_target(spec: Spec) -> list[tuple[str, str]]:
     """Build the target at every d, so that anything it refuses is reported before a run."""
     from ..targets import LowRankPolynomial
 
     target = spec.target
     degrees = target.degrees[0] if len(target.degrees) == 1 else list(target.degrees)
-    for d in spec.dimensions:
+    for d in spec.all_dimensions():
         try:
             LowRankPolynomial(
                 d,

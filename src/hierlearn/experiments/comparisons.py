@@ -1,0 +1,142 @@
+"""Paired comparisons of two learners of one spec (``docs/theory.md``).
+
+Two learners of one spec see the same data at every (d, seed): the same training stream,
+validation and test sets. Comparing them seed by seed removes the noise they share, so a
+difference of exponents is resolved with fewer seeds than two separate intervals would need.
+
+Definitions, for learners a and b at every eps level of the analysis:
+
+* the difference is e(a) - e(b), each exponent the least-squares slope of log n* against
+  log d over the dimensions where *both* have a finite n* (``dimensions``; at least two,
+  else the difference is null);
+* the ratio at d is n*(a) / n*(b) when both are finite. When one is censored the ratio is a
+  bound (``value`` null, ``bound`` {"lower_bound": r} meaning ratio >= r or {"upper_bound":
+  r} meaning ratio <= r, when the two n* imply one); the n* of each are kept in "a" and "b";
+* point estimates use the analysis' n* (all seeds). The intervals are the 2.5 and 97.5
+  percentiles over bootstrap replicates that draw, at every d both learners share, seed
+  indices with replacement from the seeds common to both at that d and use *the same* draw
+  for a and b. The difference's interval uses the replicates where it is defined
+  (``bootstrap_used`` counts them); a ratio's interval the replicates with both n* finite,
+  and is null when fewer than half of the replicates are or when the point value is null.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .analysis import (
+    MIN_FINITE_SHARE,
+    Analysis,
+    LearnerAnalysis,
+    fit_exponent,
+    percentile_interval,
+)
+from .isotonic import NStar, curve_n_stars
+from .tables import eps_key
+
+
+class ComparisonError(ValueError):
+    """A comparison names a learner that the analysis does not hold."""
+
+
+def _difference(a: dict[int, float], b: dict[int, float]):
+    """(e(a) - e(b), dimensions) over the dimensions where both are finite, or (None, dims)."""
+    shared = sorted(set(a) & set(b))
+    fit_a = fit_exponent(shared, [a[d] for d in shared])
+    fit_b = fit_exponent(shared, [b[d] for d in shared])
+    if fit_a is None or fit_b is None:
+        return None, shared
+    return fit_a[0] - fit_b[0], shared
+
+
+def ratio_bound(a: NStar, b: NStar) -> dict | None:
+    """The bound on n*(a) / n*(b) implied by two n* of which at least one is censored."""
+    if a.value is None or b.value is None or a.kind == b.kind:
+        return None
+    value = a.value / b.value
+    # ratio >= value when a can only be larger (a lower bound) or b only smaller (b <= b.value)
+    if a.kind == "lower_bound" or b.kind == "upper_bound":
+        return {"lower_bound": value}
+    return {"upper_bound": value}
+
+
+def _common(first: LearnerAnalysis, second: LearnerAnalysis, d: int):
+    """Both error matrices at d restricted to the seeds both have, in the same column order."""
+    sizes_a, seeds_a, errors_a = first.matrix(d)
+    sizes_b, seeds_b, errors_b = second.matrix(d)
+    seeds = sorted(set(seeds_a) & set(seeds_b))
+    columns_a = [seeds_a.index(s) for s in seeds]
+    columns_b = [seeds_b.index(s) for s in seeds]
+    return seeds, (sizes_a, errors_a[:, columns_a]), (sizes_b, errors_b[:, columns_b])
+
+
+def compare(analysis: Analysis, a: str, b: str, n_bootstrap: int = 1000, seed: int = 0) -> dict:
+    """The paired comparison of learners ``a`` and ``b`` (see the module docstring).
+
+    Returns ``{"a": a, "b": b, "by_eps": {"0.1": {"difference": x or null, "ci": [lo, hi]
+    or null, "dimensions": [d, ...], "bootstrap_used": k, "ratio": {"8": {"value": r or
+    null, "ci": [lo, hi] or null, "bound": {"lower_bound": r} or null, "a": n*, "b": n*}}}}}``
+    with n* in the JSON form of :meth:`NStar.to_json`.
+    """
+    for name in (a, b):
+        if name not in analysis.learners:
+            raise ComparisonError(
+                f"comparison {a!r} vs {b!r}: no learner {name!r} in the rows; learners "
+                f"present: {', '.join(sorted(analysis.learners))}"
+            )
+    first, second = analysis.learners[a], analysis.learners[b]
+    levels = analysis.eps_levels or (analysis.eps,)
+    shared = sorted(set(first.errors) & set(second.errors))
+    common = {d: _common(first, second, d) for d in shared}
+    common = {d: c for d, c in common.items() if c[0]}
+    generator = np.random.default_rng(seed)
+    differences: dict[float, list[float]] = {eps: [] for eps in levels}
+    ratios = {eps: {d: [] for d in common} for eps in levels}
+    for _ in range(n_bootstrap):
+        finite_a: dict[float, dict[int, float]] = {eps: {} for eps in levels}
+        finite_b: dict[float, dict[int, float]] = {eps: {} for eps in levels}
+        for d, (seeds, (sizes_a, errors_a), (sizes_b, errors_b)) in common.items():
+            columns = generator.integers(0, len(seeds), size=len(seeds))
+            estimates_a = curve_n_stars(sizes_a, errors_a, columns, levels)
+            estimates_b = curve_n_stars(sizes_b, errors_b, columns, levels)
+            for eps in levels:
+                value_a, value_b = estimates_a[eps], estimates_b[eps]
+                both = value_a.kind == value_b.kind == "finite"
+                ratios[eps][d].append(value_a.value / value_b.value if both else math.nan)
+                if both:
+                    finite_a[eps][d], finite_b[eps][d] = value_a.value, value_b.value
+        for eps in levels:
+            difference, _ = _difference(finite_a[eps], finite_b[eps])
+            if difference is not None:
+                differences[eps].append(difference)
+    by_eps = {}
+    for eps in levels:
+        stars_a, stars_b = first.by_eps[eps].n_star, second.by_eps[eps].n_star
+        both = [d for d in shared if stars_a[d].kind == stars_b[d].kind == "finite"]
+        difference, dimensions = _difference(
+            {d: stars_a[d].value for d in both}, {d: stars_b[d].value for d in both}
+        )
+        ratio = {}
+        for d in shared:
+            finite = d in both
+            draws = [r for r in ratios[eps].get(d, []) if math.isfinite(r)]
+            enough = finite and n_bootstrap and len(draws) >= MIN_FINITE_SHARE * n_bootstrap
+            ci = percentile_interval(draws) if enough else None
+            ratio[str(d)] = {
+                "value": stars_a[d].value / stars_b[d].value if finite else None,
+                "ci": list(ci) if ci else None,
+                "bound": None if finite else ratio_bound(stars_a[d], stars_b[d]),
+                "a": stars_a[d].to_json(),
+                "b": stars_b[d].to_json(),
+            }
+        interval = percentile_interval(differences[eps]) if difference is not None else None
+        by_eps[eps_key(eps)] = {
+            "difference": difference,
+            "ci": list(interval) if interval else None,
+            "dimensions": dimensions,
+            "bootstrap_used": len(differences[eps]),
+            "ratio": ratio,
+        }
+    return {"a": a, "b": b, "by_eps": by_eps}

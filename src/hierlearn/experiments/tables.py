@@ -1,0 +1,156 @@
+"""Markdown tables from the content of ``exponents.json`` (see :func:`.analysis.exponents_json`).
+
+They read only the JSON content, so a report written earlier, or a combined file of several
+reports, can be tabulated again. Notation: ``> n`` is a censored n* (eps not reached up to n),
+``<= n`` one already reached at the smallest n tried; a flag in parentheses marks an n* whose
+fitted curve is flat where it crosses eps ("flat") or that rests on a cell whose training did
+not converge ("unconverged"). Intervals are 95% bootstrap percentile intervals over seeds.
+"""
+
+from __future__ import annotations
+
+
+def eps_key(eps: float) -> str:
+    """The key of a threshold in ``by_eps``: ``f"{eps:g}"``."""
+    return f"{eps:g}"
+
+
+def n_star_text(value, flags=()) -> str:
+    """An n* of the JSON (number, bound dict or null) as text, with its flags."""
+    if value is None:
+        text = "-"
+    elif isinstance(value, dict):
+        ((kind, bound),) = value.items()
+        text = f"> {bound:,.0f}" if kind == "lower_bound" else f"<= {bound:,.0f}"
+    else:
+        text = f"{value:,.0f}"
+    return text + (f" ({', '.join(flags)})" if flags else "")
+
+
+def interval_text(value, ci, digits: int = 2, missing: str = "n/a") -> str:
+    """``value [lo, hi]``, ``value`` without an interval, or ``missing``."""
+    if value is None:
+        return missing
+    text = f"{value:.{digits}f}"
+    return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
+
+
+def _levels(content: dict) -> list[float]:
+    return list(content.get("eps_levels") or [content["eps"]])
+
+
+def _level_entry(entry: dict, eps: float, primary: float) -> dict:
+    """The ``by_eps`` entry of a learner at eps (the top level for files without by_eps)."""
+    by_eps = entry.get("by_eps")
+    if by_eps and eps_key(eps) in by_eps:
+        return by_eps[eps_key(eps)]
+    if eps == primary:
+        return entry
+    return {"exponent": None, "ci": None, "n_star": {}}
+
+
+def _dimensions(content: dict) -> list[int]:
+    return sorted({int(d) for e in content["learners"].values() for d in e["n_star"]})
+
+
+def _row(cells) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def exponents_table(content: dict) -> list[str]:
+    """One table: per learner its theory row, p, the predicted exponent, the measured exponent
+    [95% CI] at every eps level, and n* per d at the primary eps with its flags."""
+    primary, levels = content["eps"], _levels(content)
+    dimensions = _dimensions(content)
+    header = [
+        "learner",
+        "theory row",
+        "p",
+        "theory",
+        *[f"exponent [95% CI], eps={eps:g}" for eps in levels],
+        *[f"n* (d={d})" for d in dimensions],
+    ]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for name, entry in content["learners"].items():
+        theory = "-" if entry["theory"] is None else f"{entry['theory']:g}"
+        measured = []
+        for eps in levels:
+            level = _level_entry(entry, eps, primary)
+            missing = "n/a (< 2 finite n*)"
+            measured.append(interval_text(level["exponent"], level["ci"], missing=missing))
+        flags = _level_entry(entry, primary, primary).get("flags") or {}
+        n_stars = [
+            n_star_text(entry["n_star"].get(str(d)), flags.get(str(d), ())) for d in dimensions
+        ]
+        degree = str(entry.get("degree", "-"))
+        lines.append(
+            _row([name, entry["theory_learner"] or "-", degree, theory, *measured, *n_stars])
+        )
+    return lines
+
+
+def n_star_table(content: dict, eps: float) -> list[str]:
+    """n* [95% CI] per learner and d at one eps level, with flags and the local slope."""
+    dimensions = _dimensions(content)
+    header = ["learner", *[f"n* (d={d})" for d in dimensions]]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for name, entry in content["learners"].items():
+        level = _level_entry(entry, eps, content["eps"])
+        cells = []
+        for d in map(str, dimensions):
+            value = level["n_star"].get(d)
+            text = n_star_text(value)
+            ci = (level.get("n_star_ci") or {}).get(d)
+            if ci and not isinstance(value, dict):
+                text += f" [{ci[0]:,.0f}, {ci[1]:,.0f}]"
+            slope = (level.get("local_slope") or {}).get(d)
+            if slope is not None:
+                text += f", slope {slope:.2f}"
+            flags = (level.get("flags") or {}).get(d)
+            if flags:
+                text += f" ({', '.join(flags)})"
+            cells.append(text)
+        lines.append(_row([name, *cells]))
+    return lines
+
+
+def ratio_text(entry: dict) -> str:
+    """A ratio entry of a comparison: ``r [lo, hi]``, a bound, or ``-``."""
+    if entry.get("value") is not None:
+        return interval_text(entry["value"], entry.get("ci"))
+    bound = entry.get("bound")
+    if bound:
+        ((kind, value),) = bound.items()
+        return f">= {value:.2f}" if kind == "lower_bound" else f"<= {value:.2f}"
+    return "-"
+
+
+def comparisons_table(content: dict) -> list[str]:
+    """One table of the paired comparisons: per pair (a, b) and eps level, the difference of
+    exponents e(a) - e(b) [95% CI] and the ratio n*(a)/n*(b) [95% CI] per d. Empty without
+    comparisons."""
+    comparisons = content.get("comparisons") or []
+    if not comparisons:
+        return []
+    dimensions = sorted(
+        {int(d) for c in comparisons for level in c["by_eps"].values() for d in level["ratio"]}
+    )
+    header = [
+        "a - b",
+        "eps",
+        "e(a) - e(b) [95% CI]",
+        "fitted d",
+        *[f"n*(a)/n*(b) (d={d})" for d in dimensions],
+    ]
+    lines = [_row(header), "|" + "---|" * len(header)]
+    for comparison in comparisons:
+        for key, level in comparison["by_eps"].items():
+            ratios = [
+                ratio_text(level["ratio"][str(d)]) if str(d) in level["ratio"] else "-"
+                for d in dimensions
+            ]
+            fitted = ", ".join(map(str, level["dimensions"])) or "-"
+            pair = f"{comparison['a']} - {comparison['b']}"
+            difference = interval_text(level["difference"], level["ci"])
+            lines.append(_row([pair, key, difference, fitted, *ratios]))
+    return lines
