@@ -134,3 +134,35 @@ def test_transform_checks_feature_count():
     representation = hl.RandomNetworkRepresentation(8, random_state=0).fit(_gaussian(50, 3, 0))
     with pytest.raises(ValueError, match="X has 4 features, but the estimator was fitted with 3"):
         representation.transform(_gaussian(5, 4, 0))
+
+
+def test_linear_residual_reduces_to_the_span():
+    """Whitened He_2 features span the degree-2 polynomials exactly and nothing odd."""
+    from hierlearn.representations import linear_residual, whitening_error
+
+    d = 5
+    law = hl.GaussianInputs(d)
+    X_fit, X_eval = law.sample(3000, generator=1).numpy(), law.sample(2000, generator=2).numpy()
+    direction = np.ones(d) / np.sqrt(d)
+    rep = hl.RandomNetworkRepresentation(
+        width=d * d, activation="hermite-2", n_unlabeled=4000, random_state=0
+    ).fit(X_fit)
+
+    def he(k, X):
+        t = X @ direction
+        return {2: t**2 - 1, 3: t**3 - 3 * t}[k]
+
+    assert linear_residual(rep, he(2, X_fit), X_fit, he(2, X_eval), X_eval) < 1e-8
+    assert linear_residual(rep, he(3, X_fit), X_fit, he(3, X_eval), X_eval) > 0.95
+    # Relu features with biases reach He_3 partly: strictly between the two cases.
+    relu = hl.RandomNetworkRepresentation(
+        width=2 * d * d, activation="relu", bias_std=1.0, n_unlabeled=4000, random_state=0
+    ).fit(X_fit)
+    partial = linear_residual(relu, he(3, X_fit), X_fit, he(3, X_eval), X_eval)
+    assert 0.05 < partial < 0.95
+    # The whitening of 4,000 points is near isotropic; of 60 points (fewer than D) it is not.
+    assert whitening_error(rep, X_eval) < 0.5
+    poor = hl.RandomNetworkRepresentation(width=d * d, activation="hermite-2", random_state=0)
+    with pytest.warns(UserWarning, match="whitening"):
+        poor.fit(X_fit[:20])
+    assert whitening_error(poor, X_eval) > 1.0

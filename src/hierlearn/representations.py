@@ -215,3 +215,44 @@ class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
     def transform(self, X):
         """Normalised features z of shape (n_samples, width) as a numpy array."""
         return self.transform_tensor(X).cpu().numpy()
+
+
+def linear_residual(transformer, values_fit, X_fit, values_eval, X_eval) -> float:
+    """Out-of-sample share of a function's variance that the features cannot express linearly.
+
+    Fits f ~ c0 + z . c by least squares on (z(X_fit), values_fit), z = ``transformer``'s
+    normalised features, and returns mean (f - fit)^2 / var f on the fresh points X_eval:
+    0 when f lies in the span of (1, z), 1 when the features carry nothing of it. Use at least
+    a few times ``width`` fitting points (a least-squares fit on fewer interpolates).
+
+    Args:
+        transformer: a fitted :class:`RandomNetworkRepresentation`.
+        values_fit, values_eval: f at the fitting and evaluation points, shapes (n,).
+        X_fit, X_eval: the inputs, shapes (n, d).
+    """
+    Z = torch.as_tensor(transformer.transform(X_fit), dtype=torch.float64)
+    Z_eval = torch.as_tensor(transformer.transform(X_eval), dtype=torch.float64)
+    ones = torch.ones(Z.shape[0], 1, dtype=torch.float64)
+    design = torch.cat([ones, Z], dim=1)
+    target = torch.as_tensor(values_fit, dtype=torch.float64).reshape(-1, 1)
+    coefficients = torch.linalg.lstsq(design, target, driver="gelsd").solution
+    design_eval = torch.cat([torch.ones(Z_eval.shape[0], 1, dtype=torch.float64), Z_eval], dim=1)
+    truth = torch.as_tensor(values_eval, dtype=torch.float64).reshape(-1)
+    residual = truth - (design_eval @ coefficients).reshape(-1)
+    return float((residual**2).mean() / truth.var(unbiased=False).clamp_min(1e-300))
+
+
+def whitening_error(transformer, X_eval) -> float:
+    """How far the whitened features are from isotropic on fresh inputs.
+
+    The spectral norm of (Cov(z) - P) on ``X_eval``, P the projection on the directions
+    whitening kept (floored eigen-directions excluded): 0 for a perfect whitening; the
+    sampling error of a covariance fitted on N points is about sqrt(D / N).
+    """
+    Z = torch.as_tensor(transformer.transform(X_eval), dtype=torch.float64)
+    centred = Z - Z.mean(dim=0)
+    covariance = centred.T @ centred / Z.shape[0]
+    eigenvalues, eigenvectors = torch.linalg.eigh(covariance)
+    kept = eigenvectors[:, eigenvalues > 1e-3]  # floored directions carry ~0 variance
+    projection = kept @ kept.T
+    return float(torch.linalg.matrix_norm(covariance - projection, ord=2))

@@ -247,23 +247,34 @@ def _through(ds, ns, slope, grid):
 
 
 def plot_comparison(content: dict, path, title: str) -> None:
-    """Every learner of ``content`` (an ``exponents.json``) on one log-log axes, n* against d.
+    """Every learner of ``content`` (an ``exponents.json``) on log-log axes, n* against d.
 
-    At the primary eps: a finite n* is a filled marker with its 95% bootstrap interval as a
-    vertical bar; each seed's own n* a faint dot; a censored n* an open triangle with an arrow
-    toward where n* lies (up: n* > n_max, down: n* <= n_min). The fitted slope is a solid line
-    through the fitted points, the theory's slope a dotted line through the same points (none
-    without a theory). The legend gives each slope [95% CI] (theory t); with comparisons, a
-    text box lists e(a) - e(b) [95% CI] at the primary eps. Markers of different learners are
-    shifted slightly along d so that they do not hide each other.
+    One panel at the primary eps and, when the content has several eps levels, one at the
+    largest (where slow learners such as the kernels reach a finite n*). In each: a finite n*
+    is a filled marker with its 95% bootstrap interval as a vertical bar; each seed's own n* a
+    faint dot; a censored n* an open triangle with an arrow toward where n* lies (up: n* >
+    n_max, down: n* <= n_min). The fitted slope is a solid line through the fitted points, the
+    theory's slope a dotted line through the same points (none without a theory). The legend
+    gives each slope [95% CI] (theory t); with comparisons, a text box lists e(a) - e(b)
+    [95% CI] at that eps. Markers of different learners are shifted slightly along d so that
+    they do not hide each other.
     """
+    levels = [content["eps"]]
+    largest = max(content.get("eps_levels") or levels)
+    if largest != content["eps"]:
+        levels.insert(0, largest)
+    figure, axes = _figure(7.2 * len(levels), 6.2, columns=len(levels))
+    for ax, eps in zip(axes[0], levels, strict=True):
+        _comparison_panel(ax, content, eps, f"{title}, eps = {eps:g}")
+    figure.savefig(path)
+
+
+def _comparison_panel(ax, content: dict, eps: float, title: str) -> None:
     from matplotlib import colormaps
     from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
-    figure, axes = _figure(7.6, 5.4)
-    ax = axes[0, 0]
     colours = colormaps["tab10"]
-    primary = eps_key(content["eps"])
+    primary = eps_key(eps)
     count = len(content["learners"])
     heights, dimensions = [], set()
     for index, (name, entry) in enumerate(content["learners"].items()):
@@ -349,10 +360,10 @@ def plot_comparison(content: dict, path, title: str) -> None:
     if heights:
         ax.set_ylim(min(heights) / 1.6, max(heights) * 1.6)
     ax.set_xlabel("dimension d")
-    ax.set_ylabel(f"n* (median relative test error <= {content['eps']:g})")
+    ax.set_ylabel(f"n* (median relative test error <= {eps:g})")
     ax.set_title(title, fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7.5, loc="upper left")
+    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2)
     lines = []
     for comparison in content.get("comparisons") or []:
         level = comparison["by_eps"].get(primary)
@@ -370,4 +381,3 @@ def plot_comparison(content: dict, path, title: str) -> None:
             fontsize=8,
             bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"},
         )
-    figure.savefig(path)
