@@ -20,19 +20,22 @@ DIMENSIONS = (4, 8, 16)
 EXPONENTS = {"A": 3.0, "B": 2.0}
 
 
-def paired_rows(seeds=range(10), cell_noise=0.02, spec="paired", drop=None, grid=GRID):
+def paired_rows(
+    seeds=range(10), cell_noise=0.02, spec="paired", drop=None, grid=GRID, factor_a=1.0
+):
     """Rows of learners A and B with err(n) = min(1, c_s d^e / n) times a small cell noise.
 
     c_s (log-normal, sigma 0.5) depends on the seed only and is shared by A and B, as data
     and seeds are shared in a spec; e_A = 3, e_B = 2. Sizes run from d^e to 300 d^e on a
-    geometric grid of ratio ``grid``. ``drop(learner, d, n)`` removes rows.
+    geometric grid of ratio ``grid``. ``drop(learner, d, n)`` removes rows. ``factor_a``
+    multiplies A's n* (its curve is shifted along n), so the lines cross at d = 1 / factor_a.
     """
     generator = np.random.default_rng(11)
     scale = {s: math.exp(0.5 * generator.standard_normal()) for s in seeds}
     rows = []
     for learner, exponent in EXPONENTS.items():
         for d in DIMENSIONS:
-            low = d**exponent
+            low = d**exponent * (factor_a if learner == "A" else 1.0)
             count = int(math.log(300) / math.log(grid)) + 1
             sizes = np.unique(np.round(low * grid ** np.arange(count)).astype(int))
             for s in seeds:
@@ -227,3 +230,19 @@ def test_tables_and_figure_read_files_without_the_new_fields(tmp_path):
     assert comparisons_table(old) == []
     plot_comparison(old, tmp_path / "old.png", "old file")
     assert (tmp_path / "old.png").stat().st_size > 10_000
+
+
+def test_crossover_of_the_fitted_lines():
+    """n*_A = c d^3 / 8 and n*_B = c d^2 cross at d = 8, inside the measured 4..16."""
+    analysis = analyse(paired_rows(factor_a=1 / 8), EPS, n_bootstrap=300, seed=0)
+    crossover = compare(analysis, "A", "B", n_bootstrap=300, seed=0)["by_eps"]["0.1"]["crossover"]
+    # One grid step on each n* moves log d* by at most 2 log(GRID) / (e_A - e_B).
+    tolerance = math.exp(2 * math.log(GRID))
+    assert 8 / tolerance <= crossover["d"] <= 8 * tolerance
+    assert crossover["within_measured_range"]
+    low, high = crossover["ci"]
+    assert low / tolerance <= 8 <= high * tolerance and low < high
+    # Without the shift the lines meet at d = 1, outside the measured dimensions.
+    level = compare(analyse(paired_rows(), EPS, 200), "A", "B", 200)["by_eps"]["0.1"]
+    assert not level["crossover"]["within_measured_range"]
+    assert level["crossover"]["d"] == pytest.approx(1.0, rel=0.5)

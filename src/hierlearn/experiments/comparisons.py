@@ -12,6 +12,8 @@ Definitions, for learners a and b at every eps level of the analysis:
 * the ratio at d is n*(a) / n*(b) when both are finite. When one is censored the ratio is a
   bound (``value`` null, ``bound`` {"lower_bound": r} meaning ratio >= r or {"upper_bound":
   r} meaning ratio <= r, when the two n* imply one); the n* of each are kept in "a" and "b";
+* the crossover is the d where the two fitted lines meet (where one learner overtakes the
+  other), with an interval only when the difference of exponents is resolved;
 * point estimates use the analysis' n* (all seeds). The intervals are the 2.5 and 97.5
   percentiles over bootstrap replicates that draw, at every d both learners share, seed
   indices with replacement from the seeds common to both at that d and use *the same* draw
@@ -37,18 +39,48 @@ from .isotonic import NStar, curve_n_stars
 from .tables import eps_key
 
 
+def _crossover(point, interval, draws, dimensions) -> dict | None:
+    """Where the fitted lines of a and b cross, with a 95% interval (see :func:`compare`).
+
+    The interval is given only when the difference of exponents is resolved (its interval
+    excludes 0): otherwise the lines may be parallel and the crossing anywhere.
+    """
+    if point is None or not dimensions:
+        return None
+    resolved = interval is not None and (interval[0] > 0 or interval[1] < 0)
+    ci = None
+    if resolved:
+        finite = [value for value in draws if math.isfinite(value)]
+        if len(finite) >= MIN_FINITE_SHARE * max(len(draws), 1):
+            ci = percentile_interval(finite)
+    return {
+        "d": point,
+        "ci": list(ci) if ci else None,
+        "within_measured_range": min(dimensions) <= point <= max(dimensions),
+    }
+
+
 class ComparisonError(ValueError):
     """A comparison names a learner that the analysis does not hold."""
 
 
 def _difference(a: dict[int, float], b: dict[int, float]):
-    """(e(a) - e(b), dimensions) over the dimensions where both are finite, or (None, dims)."""
+    """(e(a) - e(b), dimensions, crossover d) over the dimensions where both are finite.
+
+    The crossover is the d where the two fitted lines log n* = c + e log d meet,
+    exp((c_b - c_a) / (e_a - e_b)); None when the slopes are equal or a fit is missing.
+    """
     shared = sorted(set(a) & set(b))
     fit_a = fit_exponent(shared, [a[d] for d in shared])
     fit_b = fit_exponent(shared, [b[d] for d in shared])
     if fit_a is None or fit_b is None:
-        return None, shared
-    return fit_a[0] - fit_b[0], shared
+        return None, shared, None
+    slope = fit_a[0] - fit_b[0]
+    crossover = None
+    if slope != 0:
+        log_d = (fit_b[1] - fit_a[1]) / slope
+        crossover = math.exp(log_d) if abs(log_d) < 700 else None
+    return slope, shared, crossover
 
 
 def ratio_bound(a: NStar, b: NStar) -> dict | None:
@@ -77,7 +109,8 @@ def compare(analysis: Analysis, a: str, b: str, n_bootstrap: int = 1000, seed: i
 
     Returns ``{"a": a, "b": b, "by_eps": {"0.1": {"difference": x or null, "ci": [lo, hi]
     or null, "dimensions": [d, ...], "bootstrap_used": k, "ratio": {"8": {"value": r or
-    null, "ci": [lo, hi] or null, "bound": {"lower_bound": r} or null, "a": n*, "b": n*}}}}}``
+    null, "ci": [lo, hi] or null, "bound": {"lower_bound": r} or null, "a": n*, "b": n*}},
+    "crossover": {"d": x, "ci": [lo, hi] or null, "within_measured_range": bool} or null}}}``
     with n* in the JSON form of :meth:`NStar.to_json`.
     """
     for name in (a, b):
@@ -93,6 +126,7 @@ def compare(analysis: Analysis, a: str, b: str, n_bootstrap: int = 1000, seed: i
     common = {d: c for d, c in common.items() if c[0]}
     generator = np.random.default_rng(seed)
     differences: dict[float, list[float]] = {eps: [] for eps in levels}
+    crossovers: dict[float, list[float]] = {eps: [] for eps in levels}
     ratios = {eps: {d: [] for d in common} for eps in levels}
     for _ in range(n_bootstrap):
         finite_a: dict[float, dict[int, float]] = {eps: {} for eps in levels}
@@ -108,14 +142,15 @@ def compare(analysis: Analysis, a: str, b: str, n_bootstrap: int = 1000, seed: i
                 if both:
                     finite_a[eps][d], finite_b[eps][d] = value_a.value, value_b.value
         for eps in levels:
-            difference, _ = _difference(finite_a[eps], finite_b[eps])
+            difference, _, crossover = _difference(finite_a[eps], finite_b[eps])
             if difference is not None:
                 differences[eps].append(difference)
+                crossovers[eps].append(math.inf if crossover is None else crossover)
     by_eps = {}
     for eps in levels:
         stars_a, stars_b = first.by_eps[eps].n_star, second.by_eps[eps].n_star
         both = [d for d in shared if stars_a[d].kind == stars_b[d].kind == "finite"]
-        difference, dimensions = _difference(
+        difference, dimensions, crossover = _difference(
             {d: stars_a[d].value for d in both}, {d: stars_b[d].value for d in both}
         )
         ratio = {}
@@ -138,5 +173,6 @@ def compare(analysis: Analysis, a: str, b: str, n_bootstrap: int = 1000, seed: i
             "dimensions": dimensions,
             "bootstrap_used": len(differences[eps]),
             "ratio": ratio,
+            "crossover": _crossover(crossover, interval, crossovers[eps], dimensions),
         }
     return {"a": a, "b": b, "by_eps": by_eps}

@@ -140,6 +140,7 @@ def comparisons_table(content: dict) -> list[str]:
         "eps",
         "e(a) - e(b) [95% CI]",
         "fitted d",
+        "lines cross at d [95% CI]",
         *[f"n*(a)/n*(b) (d={d})" for d in dimensions],
     ]
     lines = [_row(header), "|" + "---|" * len(header)]
@@ -152,5 +153,20 @@ def comparisons_table(content: dict) -> list[str]:
             fitted = ", ".join(map(str, level["dimensions"])) or "-"
             pair = f"{comparison['a']} - {comparison['b']}"
             difference = interval_text(level["difference"], level["ci"])
-            lines.append(_row([pair, key, difference, fitted, *ratios]))
+            crossing = crossover_text(level.get("crossover"))
+            lines.append(_row([pair, key, difference, fitted, crossing, *ratios]))
     return lines
+
+
+def crossover_text(crossover: dict | None) -> str:
+    """``12.3 [9.1, 20.4]`` (``outside`` the measured d marked), or ``-``."""
+    if not crossover:
+        return "-"
+    value = crossover["d"]
+    text = f"{value:.3g}" if value < 1e4 else f"{value:.2e}"
+    if crossover.get("ci"):
+        low, high = crossover["ci"]
+        text += f" [{low:.3g}, {high:.3g}]"
+    if not crossover.get("within_measured_range"):
+        text += " (outside the measured d)"
+    return text
