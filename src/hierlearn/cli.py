@@ -3,9 +3,11 @@
     hierlearn run SPEC.yaml --store PATH [--workers N | --scheduler ADDRESS | --cluster local:N]
                   [--threads T] [--time-limit S] [--retry-failed] [--quiet]
     hierlearn status --store PATH [--spec NAME] [--failed]
-    hierlearn report --store PATH --out DIR [--eps E] [--bootstrap B] [--spec NAME]
+    hierlearn report --store PATH --out DIR [--eps E ...] [--compare A B] [--bootstrap B]
+                     [--spec NAME]
     hierlearn export --store PATH --format csv|parquet [--output FILE]
-    hierlearn reproduce [--quick | --full] [--store PATH] [--out DIR] [executor options]
+    hierlearn reproduce [--quick | --standard | --full] [--store PATH] [--out DIR]
+                        [executor options]
 
 Exit codes: 0 success; 2 bad input (an invalid spec, with one ``field.path: problem`` line per
 error; a missing file or directory; bad options), in which case the store is neither created
@@ -317,7 +319,7 @@ def _export(args) -> int:
 def _reproduce(args) -> int:
     from .reproduce import default_out, run_reproduce
 
-    preset = "full" if args.full else "quick"
+    preset = "full" if args.full else "standard" if args.standard else "quick"
     out = Path(args.out) if args.out else default_out(preset)
     if not out.parent.is_dir():
         raise BadInput(f"--out: directory {out.parent} does not exist")
@@ -356,11 +358,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--quick", action="store_true", help="minutes on a laptop's CPU (the default)"
     )
     size.add_argument(
+        "--standard",
+        action="store_true",
+        help="about an hour on 2 CPU cores: the paper's representation and the idealised one, "
+        "5 seeds, d over a factor 2.5",
+    )
+    size.add_argument(
         "--full", action="store_true", help="hours: larger d, more seeds (GPU or Dask cluster)"
     )
     reproduce.add_argument("--store", help="the SQLite result file (default: OUT/store.sqlite)")
     reproduce.add_argument(
-        "--out", help="output directory (default: hierlearn-reproduce-quick or -full)"
+        "--out", help="output directory (default: hierlearn-reproduce-PRESET)"
     )
     reproduce.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
     add_executor_arguments(reproduce)

@@ -1,4 +1,4 @@
-"""``hierlearn reproduce``: the paper's comparison (SPEC section 1) as one command.
+"""``hierlearn reproduce``: the paper's comparison (``docs/theory.md``) as one command.
 
 A preset is a pair of specs shipped with the package (``hierlearn/presets/``):
 
@@ -9,7 +9,8 @@ A preset is a pair of specs shipped with the package (``hierlearn/presets/``):
 Both run into one resumable store; each gets its own report directory, and the output
 directory receives a combined ``exponents.json`` (the separation's exponents in the harness
 format, with the control under ``"control"``) and ``summary.md``. ``--quick`` takes minutes on
-two CPU cores; ``--full`` is meant for a GPU or a Dask cluster and resumes after interruption.
+two CPU cores, ``--standard`` about an hour; ``--full`` is meant for a GPU or a Dask cluster.
+Every preset resumes after an interruption when rerun with the same ``--out``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .experiments.tables import comparisons_table, exponents_table
 
 PRESETS = {
     "quick": {"separation": "quick.yaml", "control": "quick-control.yaml"},
+    "standard": {"separation": "standard.yaml", "control": "standard-control.yaml"},
     "full": {"separation": "full.yaml", "control": "full-control.yaml"},
 }
 

@@ -215,7 +215,8 @@ def _collect(rows: list[dict], eps: float) -> dict[str, LearnerAnalysis]:
         d = row["d"]
         learner.representations.setdefault(d, config.get("representation") or {"kind": "identity"})
         if "model" in config:
-            learner.models.setdefault(d, config["model"])
+            model = {**config["model"], "validation_size": config.get("validation_size")}
+            learner.models.setdefault(d, model)
         error = usable_error(row["status"], row["relative_test_error"])
         if error is not None:
             learner.errors.setdefault(d, {}).setdefault(row["n"], {})[row["seed"]] = error

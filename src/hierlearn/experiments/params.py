@@ -148,7 +148,7 @@ class KernelParams(Frozen):
     n_centers: PositiveInt | None = None  # Nystrom centres of the iterative solver
     tol: PositiveFloat | None = None  # relative residual where conjugate gradients stop
     max_iter: PositiveInt | None = None  # conjugate-gradient iterations at most
-    input_bias: NonNegativeFloat | None = None  # constant input coordinate (raw inputs only)
+    input_bias: RealD | None = None  # constant input coordinate (raw inputs only)
     dtype: Dtype | None = None  # compute dtype
 
 

@@ -137,6 +137,18 @@ def write_report(
     return content
 
 
+def _representation_text(representation: dict | None, params: dict) -> str:
+    if not representation or representation.get("kind") == "identity":
+        inner = params.get("representation")
+        if isinstance(inner, dict):  # a kernel composed with an infinite-width network
+            return "infinite-width random network inside the kernel: " + ", ".join(
+                f"{k}={_value_text(v)}" for k, v in sorted(inner.items())
+            )
+        return "raw input"
+    keys = ("activation", "width", "depth", "bias_std", "normalize", "n_unlabeled")
+    return ", ".join(f"{k}={_value_text(representation[k])}" for k in keys if k in representation)
+
+
 def _markdown(analysis, content, rows, figures) -> str:
     specs = sorted({row["spec"] for row in rows})
     levels = ", ".join(f"{e:g}" for e in analysis.eps_levels)
@@ -237,21 +249,31 @@ def _tuning(analysis) -> list[str]:
         "## Tuning protocol",
         "",
         "Per learner, the model kind, its fixed training parameters and the search space "
-        "(every candidate is fitted, the lowest validation error kept), as stored in the cells "
-        "at the smallest d. Expressions of the spec (such as sqrt(D) or d) were evaluated at "
-        "each d; parameters whose value changes with d are listed per d.",
+        "(every candidate is fitted, the lowest validation error kept; the test set is never "
+        "looked at), as stored in the cells at the smallest d. Expressions of the spec (such "
+        "as sqrt(D) or d) were evaluated at each d; parameters whose value changes with d are "
+        "listed per d. n counts training labels; the validation set is the same for every "
+        "learner and n at a (d, seed).",
     ]
     for name, learner in analysis.learners.items():
         if not learner.models:
             continue
         dimensions = sorted(learner.models)
         first = learner.models[dimensions[0]]
-        params = first.get("params") or {}
         search = first.get("search") or {}
+        # A searched parameter's fixed value is never used: show only its candidates.
+        params = {k: v for k, v in (first.get("params") or {}).items() if k not in search}
+        validation = first.get("validation_size")
         lines += [
             "",
-            f"- **{name}** ({first.get('kind', '?')}, d = {dimensions[0]}): "
+            f"- **{name}** ({first.get('kind', '?')}, d = {dimensions[0]}"
+            + (f", {validation} validation points" if validation else "")
+            + "): "
             + (", ".join(f"{k}={_value_text(v)}" for k, v in sorted(params.items())) or "-"),
+            "  - representation: "
+            + _representation_text(
+                learner.representations.get(dimensions[0]), first.get("params") or {}
+            ),
             "  - search: "
             + (
                 "; ".join(f"{k} in {_value_text(list(v))}" for k, v in sorted(search.items()))
@@ -260,6 +282,8 @@ def _tuning(analysis) -> list[str]:
         ]
         for part in ("params", "search"):
             keys = sorted({k for m in learner.models.values() for k in (m.get(part) or {})})
+            if part == "params":
+                keys = [k for k in keys if k not in search]
             for key in keys:
                 values = {d: (learner.models[d].get(part) or {}).get(key) for d in dimensions}
                 if len({json.dumps(v, sort_keys=True) for v in values.values()}) > 1:
