@@ -13,7 +13,7 @@ from hierlearn.reproduce import preset_specs, run_reproduce
 from hierlearn.theory import predicted_exponent
 
 
-@pytest.mark.parametrize("preset", ["quick", "full"])
+@pytest.mark.parametrize("preset", ["quick", "standard", "full"])
 def test_presets_parse_and_name_the_paper_learners(preset):
     specs = preset_specs(preset)
     separation, _ = specs["separation"]
@@ -23,6 +23,22 @@ def test_presets_parse_and_name_the_paper_learners(preset):
     assert {"ntk-x", "ntk-h", "quad-x", "quad-h"} <= rows
     assert {learner.theory for learner in control.learners.values()} >= {"quad-x", "quad-h"}
     assert len(separation.dimensions) >= 4 and len(separation.seeds) >= 3
+    for spec in (separation, control):
+        # quad_h is the paper's representation (random affine map + relu, whitened); the
+        # idealised He_2 features keep their own, honest name.
+        paper = spec.learners["quad_h"].representation
+        assert paper.activation in ("relu", "step") and paper.bias_std > 0
+        assert paper.normalize == "whiten"
+        assert spec.learners["quad_h_hermite2"].representation.activation == "hermite-2"
+        # One protocol for every learner: no learner brings its own search space.
+        assert spec.tuning is not None and spec.tuning.gradient and spec.tuning.kernel
+        assert all(not learner.model.search_space() for learner in spec.learners.values())
+        assert 0.0 in spec.tuning.gradient.search.reg
+    if preset != "quick":
+        assert len(separation.seeds) >= 5
+        for name in separation.learners:
+            dimensions = separation.learner_dimensions(name)
+            assert max(dimensions) / min(dimensions) >= 2.5, name
 
 
 def _shrunk(text: str, name: str) -> tuple:
