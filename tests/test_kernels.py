@@ -57,7 +57,7 @@ def _gaussian_columns(covariance, width, generator):
 
 
 def sample_representation(X, activation, depth, bias_std, width, generator, center=None):
-    """Features h_L / sqrt(width) of one random network (SPEC section 2), and those of the
+    """Features h_L / sqrt(width) of one random network (docs/theory.md §1), and those of the
     centring inputs. Layer 1 multiplies by an explicit V_1 (width, d); deeper layers draw
     their pre-activations from N(0, H H^T / width + bias_std^2), their exact law given H,
     instead of multiplying by a width x width matrix."""

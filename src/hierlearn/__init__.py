@@ -1,8 +1,8 @@
 """hierlearn: learning on fixed random neural representations (arXiv 2006.13436).
 
-The public names below follow SPEC section 4: inputs and targets, the random representation,
-the Taylor models of a two-layer network, the estimators, the infinite-width kernels and the
-predicted sample-complexity exponents.
+The public names below follow the objects of docs/theory.md: inputs and targets, the random
+representation, the Taylor models of a two-layer network, the estimators, the infinite-width
+kernels and the predicted sample-complexity exponents.
 """
 
 from . import activations, kernels, taylor, theory

@@ -1,4 +1,4 @@
-"""The fixed random neural representation h (SPEC section 2) as a scikit-learn transformer.
+"""The fixed random neural representation h (docs/theory.md §1) as a scikit-learn transformer.
 
 h_0 = x in R^d and, for l = 1..L,
 

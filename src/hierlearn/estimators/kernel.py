@@ -1,4 +1,7 @@
-"""Kernel ridge regression with the infinite-width kernels, direct or iterative (SPEC 2)."""
+"""Kernel ridge regression with the infinite-width kernels, direct or iterative.
+
+The setting and the kernels' formulas: docs/theory.md §1 and :mod:`hierlearn.kernels`.
+"""
 
 from __future__ import annotations
 

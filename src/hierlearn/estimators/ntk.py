@@ -1,4 +1,7 @@
-"""The linearised (NTK) two-layer network, fitted exactly by ridge regression (SPEC 2)."""
+"""The linearised (NTK) two-layer network, fitted exactly by ridge regression.
+
+The model f^L_W is that of docs/theory.md §1.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The quadratic Taylor model of a wide two-layer network (Bai & Lee 2020; SPEC section 2)."""
+"""The quadratic Taylor model of a wide two-layer network (Bai & Lee 2020; docs/theory.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The real two-layer network f_{W0+W}, first layer trained (SPEC section 2)."""
+"""The real two-layer network f_{W0+W}, first layer trained (docs/theory.md, section 1)."""
 
 from __future__ import annotations
 
