@@ -112,3 +112,23 @@ def test_nystrom_preconditioner():
         lambda v: K @ v, rhs, shifts, preconditioner.apply, tol=1e-10)
     assert converged and fast_iterations < plain_iterations / 3
     torch.testing.assert_close(fast, plain, rtol=1e-6, atol=1e-6)
+
+
+def test_ridge_path_cholesky_grid_equals_the_eigendecomposition():
+    """A short grid of positive ridges is solved by one Cholesky per ridge; a grid with more
+    than CHOLESKY_RIDGES entries (or a zero ridge) by one eigendecomposition: same answer."""
+    from hierlearn.linalg import CHOLESKY_RIDGES, ridge_path
+
+    generator = torch.Generator().manual_seed(3)
+    features = torch.randn(60, 20, generator=generator, dtype=torch.float64)
+    val_features = torch.randn(15, 20, generator=generator, dtype=torch.float64)
+    K, K_val = features @ features.T, val_features @ features.T
+    y = torch.randn(60, generator=generator, dtype=torch.float64)
+    short = [1e-6, 1e-3, 1e-1]
+    padded = short + [10.0 ** (-k) for k in range(CHOLESKY_RIDGES)]  # forces eigh
+    by_cholesky = ridge_path(K, y, K_val, short)
+    by_eigh = ridge_path(K, y, K_val, padded)
+    torch.testing.assert_close(by_cholesky.coefficients, by_eigh.coefficients[:, :3])
+    torch.testing.assert_close(by_cholesky.predictions, by_eigh.predictions[:, :3])
+    direct = torch.linalg.solve(K + 60 * 1e-3 * torch.eye(60, dtype=torch.float64), y)
+    torch.testing.assert_close(by_cholesky.coefficients[:, 1], direct)

@@ -53,16 +53,14 @@ from .expressions import Expression, ExpressionError
 from .params import (
     GRADIENT_KINDS,
     MODEL_KINDS,
-    RIDGE_KINDS,
     Dtype,
     Frozen,
-    GradientParams,
-    GradientSearch,
     Model,
     RepresentationName,
     SizeD,
     SizeWithWidth,
 )
+from .protocol import Tuning, check_protocol
 
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$"
 
@@ -190,46 +188,6 @@ class LearnerSpec(Frozen):
         if value is not None and len(set(value)) != len(value):
             raise ValueError("values must be distinct")
         return None if value is None else tuple(sorted(value))
-
-
-# ---------------------------------------------------------------- the tuning protocol
-
-
-class GradientTuning(Frozen):
-    """The protocol of every gradient-trained learner (``quadratic_taylor``, ``two_layer``).
-
-    ``params`` is the training rule (optimiser, epoch cap, plateau rule) and ``search`` the
-    candidates chosen on validation data; both apply to every such learner, and a learner may
-    not set any of their keys itself (its own params keep the architecture: width,
-    activation). ``input_bias`` may use ``D``, the width of the model's input.
-    """
-
-    params: GradientParams = GradientParams()  # the training rule shared by every learner
-    search: GradientSearch = GradientSearch()  # the validation search shared by every learner
-
-
-class KernelTuning(Frozen):
-    """The protocol of every ridge-solved learner (``kernel``, ``ntk``): one ridge grid."""
-
-    # Ridges r of (1/n) sum (y - f)^2 + r ||f||^2, chosen on validation data.
-    ridge: Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)]
-
-
-class Tuning(Frozen):
-    """One tuning protocol for every learner of a spec, printed in its report."""
-
-    gradient: GradientTuning | None = None  # quadratic_taylor and two_layer learners
-    kernel: KernelTuning | None = None  # kernel and ntk learners
-
-    def governs(self, kind: str) -> dict[str, str]:
-        """{parameter: protocol section} of the keys the protocol sets for a model kind."""
-        if kind in GRADIENT_KINDS and self.gradient is not None:
-            keys = self.gradient.params.model_dump(exclude_none=True)
-            keys.update(self.gradient.search.model_dump(exclude_none=True))
-            return {key: "tuning.gradient" for key in keys}
-        if kind in RIDGE_KINDS and self.kernel is not None:
-            return {"ridge": "tuning.kernel"}
-        return {}
 
 
 # ---------------------------------------------------------------- the spec
@@ -442,7 +400,7 @@ def check_sizes(spec: Spec) -> list[tuple[str, str]]:
     for name, learner in spec.learners.items():
         for d in spec.learner_dimensions(name):
             problems.extend(_check_learner_at(spec, name, learner, d, size))
-    problems.extend(_check_protocol(spec))
+    problems.extend(check_protocol(spec))
     problems.extend(_check_comparisons(spec))
     if spec.target.coefficients is not None:
         rank = spec.target.rank or len(spec.target.degrees)
@@ -523,26 +481,6 @@ def _check_learner_at(spec: Spec, name: str, learner: LearnerSpec, d: int, size)
         size(f"{where}.model.params.width", width, at_d)
     for i, candidate in enumerate(getattr(learner.model.search, "width", None) or ()):
         size(f"{where}.model.search.width.{i}", candidate, at_d)
-    return problems
-
-
-def _check_protocol(spec: Spec) -> list[tuple[str, str]]:
-    """A learner may not set what the tuning protocol sets (one protocol for every learner)."""
-    if spec.tuning is None:
-        return []
-    problems = []
-    for name, learner in spec.learners.items():
-        governed = spec.tuning.governs(learner.model.kind)
-        for part in ("params", "search"):
-            mine = getattr(learner.model, part).model_dump(exclude_none=True)
-            for key in sorted(set(mine) & set(governed)):
-                problems.append(
-                    (
-                        f"learners.{name}.model.{part}.{key}",
-                        f"set by {governed[key]} (one protocol for every learner); "
-                        "remove it here or change the protocol",
-                    )
-                )
     return problems
 
 

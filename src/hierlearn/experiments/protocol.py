@@ -1,0 +1,73 @@
+"""The tuning protocol of a spec: one training rule and one search space for every learner.
+
+A spec's ``tuning`` section (docs/theory.md §3) gives every gradient-trained learner the same
+training parameters and validation search (``tuning.gradient``) and every ridge-solved
+learner the same ridge grid (``tuning.kernel``). :func:`check_protocol` refuses a learner that
+sets a key the protocol sets, so no learner can be handed a value of its own.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, NonNegativeFloat
+
+from .params import GRADIENT_KINDS, RIDGE_KINDS, Frozen, GradientParams, GradientSearch
+
+
+class GradientTuning(Frozen):
+    """The protocol of every gradient-trained learner (``quadratic_taylor``, ``two_layer``).
+
+    ``params`` is the training rule (optimiser, epoch cap, plateau rule) and ``search`` the
+    candidates chosen on validation data; both apply to every such learner, and a learner may
+    not set any of their keys itself (its own params keep the architecture: width,
+    activation). ``input_bias`` may use ``D``, the width of the model's input.
+    """
+
+    params: GradientParams = GradientParams()  # the training rule shared by every learner
+    search: GradientSearch = GradientSearch()  # the validation search shared by every learner
+
+
+class KernelTuning(Frozen):
+    """The protocol of every ridge-solved learner (``kernel``, ``ntk``): one ridge grid."""
+
+    # Ridges r of (1/n) sum (y - f)^2 + r ||f||^2, chosen on validation data.
+    ridge: Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)]
+
+
+class Tuning(Frozen):
+    """One tuning protocol for every learner of a spec, printed in its report."""
+
+    gradient: GradientTuning | None = None  # quadratic_taylor and two_layer learners
+    kernel: KernelTuning | None = None  # kernel and ntk learners
+
+    def governs(self, kind: str) -> dict[str, str]:
+        """{parameter: protocol section} of the keys the protocol sets for a model kind."""
+        if kind in GRADIENT_KINDS and self.gradient is not None:
+            keys = self.gradient.params.model_dump(exclude_none=True)
+            keys.update(self.gradient.search.model_dump(exclude_none=True))
+            return {key: "tuning.gradient" for key in keys}
+        if kind in RIDGE_KINDS and self.kernel is not None:
+            return {"ridge": "tuning.kernel"}
+        return {}
+
+
+
+def check_protocol(spec) -> list[tuple[str, str]]:
+    """A learner may not set what the tuning protocol sets (one protocol for every learner)."""
+    if spec.tuning is None:
+        return []
+    problems = []
+    for name, learner in spec.learners.items():
+        governed = spec.tuning.governs(learner.model.kind)
+        for part in ("params", "search"):
+            mine = getattr(learner.model, part).model_dump(exclude_none=True)
+            for key in sorted(set(mine) & set(governed)):
+                problems.append(
+                    (
+                        f"learners.{name}.model.{part}.{key}",
+                        f"set by {governed[key]} (one protocol for every learner); "
+                        "remove it here or change the protocol",
+                    )
+                )
+    return problems
