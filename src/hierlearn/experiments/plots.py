@@ -254,10 +254,10 @@ def plot_comparison(content: dict, path, title: str) -> None:
     is a filled marker with its 95% bootstrap interval as a vertical bar; each seed's own n* a
     faint dot; a censored n* an open triangle with an arrow toward where n* lies (up: n* >
     n_max, down: n* <= n_min). The fitted slope is a solid line through the fitted points, the
-    theory's slope a dotted line through the same points (none without a theory). The legend
-    gives each slope [95% CI] (theory t); with comparisons, a text box lists e(a) - e(b)
-    [95% CI] at that eps. Markers of different learners are shifted slightly along d so that
-    they do not hide each other.
+    theory's slope a dotted line through the same points (none without a theory). The legend,
+    below the axes, gives each slope [95% CI] (theory t) and, with comparisons,
+    e(a) - e(b) [95% CI] at that eps. Markers of different learners are shifted slightly along
+    d so that they do not hide each other.
     """
     levels = [content["eps"]]
     largest = max(content.get("eps_levels") or levels)
@@ -363,21 +363,20 @@ def _comparison_panel(ax, content: dict, eps: float, title: str) -> None:
     ax.set_ylabel(f"n* (median relative test error <= {eps:g})")
     ax.set_title(title, fontsize=11)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2)
-    lines = []
+    # The legend goes below the axes (inside it would hide points): the learners, then the
+    # key of the marks, then the resolved paired comparisons at this eps.
+    handles, labels = ax.get_legend_handles_labels()
+    key = {"fitted slope", "theory slope (through the points)", "n* of each seed"}
+    key.add("censored: n* > n_max")
+    order = sorted(range(len(labels)), key=lambda i: (labels[i] in key, i))
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
     for comparison in content.get("comparisons") or []:
         level = comparison["by_eps"].get(primary)
-        if level is not None:
+        if level is not None and level["difference"] is not None:
             difference = interval_text(level["difference"], level["ci"])
-            lines.append(f"e({comparison['a']}) - e({comparison['b']}) = {difference}")
-    if lines:
-        ax.text(
-            0.98,
-            0.03,
-            "\n".join(lines),
-            transform=ax.transAxes,
-            ha="right",
-            va="bottom",
-            fontsize=8,
-            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"},
-        )
+            (blank,) = ax.plot([], [], " ")
+            handles.append(blank)
+            labels.append(f"e({comparison['a']}) - e({comparison['b']}) = {difference}")
+    ax.legend(
+        handles, labels, fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.11), ncol=2
+    )
