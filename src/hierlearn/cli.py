@@ -265,43 +265,12 @@ def _report(args) -> int:
     content = report_into(
         args.store, out, eps, args.bootstrap, args.spec, args.seed, eps_levels, comparisons
     )
+    from .experiments.tables import report_lines
+
     for line in report_lines(content):
         print(line)
     print(f"report written to {out}")
     return 0
-
-
-def _interval(value, ci) -> str:
-    if value is None:
-        return "n/a"
-    return f"{value:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
-
-
-def report_lines(content: dict) -> list[str]:
-    """Plain-text lines of a report: each learner's exponent at every eps, each comparison."""
-    lines = []
-    levels = content.get("eps_levels") or [content["eps"]]
-    for name, entry in content["learners"].items():
-        by_eps = entry.get("by_eps") or {f"{content['eps']:g}": entry}
-        theory = "-" if entry["theory"] is None else f"{entry['theory']:g}"
-        parts = []
-        for eps in levels:
-            level = by_eps.get(f"{eps:g}")
-            if level is not None:
-                parts.append(f"eps {eps:g}: {_interval(level['exponent'], level['ci'])}")
-        unconverged = entry.get("unconverged")
-        note = f"; {unconverged} unconverged cells" if unconverged else ""
-        lines.append(f"{name}: exponent " + ", ".join(parts) + f" (theory {theory}){note}")
-    for comparison in content.get("comparisons", []):
-        parts = []
-        for eps in levels:
-            level = comparison["by_eps"].get(f"{eps:g}")
-            if level is not None:
-                parts.append(f"eps {eps:g}: {_interval(level['difference'], level['ci'])}")
-        lines.append(
-            f"e({comparison['a']}) - e({comparison['b']}): " + ", ".join(parts or ["n/a"])
-        )
-    return lines
 
 
 def _export(args) -> int:

@@ -230,13 +230,14 @@ def linear_residual(transformer, values_fit, X_fit, values_eval, X_eval) -> floa
         values_fit, values_eval: f at the fitting and evaluation points, shapes (n,).
         X_fit, X_eval: the inputs, shapes (n, d).
     """
-    Z = torch.as_tensor(transformer.transform(X_fit), dtype=torch.float64)
-    Z_eval = torch.as_tensor(transformer.transform(X_eval), dtype=torch.float64)
-    ones = torch.ones(Z.shape[0], 1, dtype=torch.float64)
-    design = torch.cat([ones, Z], dim=1)
+
+    def design(X):  # (1, z) of every point, float64
+        Z = torch.as_tensor(transformer.transform(X), dtype=torch.float64)
+        return torch.cat([torch.ones(Z.shape[0], 1, dtype=torch.float64), Z], dim=1)
+
     target = torch.as_tensor(values_fit, dtype=torch.float64).reshape(-1, 1)
-    coefficients = torch.linalg.lstsq(design, target, driver="gelsd").solution
-    design_eval = torch.cat([torch.ones(Z_eval.shape[0], 1, dtype=torch.float64), Z_eval], dim=1)
+    coefficients = torch.linalg.lstsq(design(X_fit), target, driver="gelsd").solution
+    design_eval = design(X_eval)
     truth = torch.as_tensor(values_eval, dtype=torch.float64).reshape(-1)
     residual = truth - (design_eval @ coefficients).reshape(-1)
     return float((residual**2).mean() / truth.var(unbiased=False).clamp_min(1e-300))

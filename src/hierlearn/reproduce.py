@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .experiments.plots import plot_comparison
 from .experiments.spec import Spec, parse_spec_text
-from .experiments.tables import comparisons_table, exponents_table
+from .experiments.tables import comparisons_table, exponents_table, report_lines
 
 PRESETS = {
     "quick": {"separation": "quick.yaml", "control": "quick-control.yaml"},
@@ -107,7 +107,7 @@ def run_reproduce(
     ({"separation": (spec, text), "control": (spec, text)}, e.g. shrunk ones in tests).
     Returns {part: exponents}.
     """
-    from .cli import report_into, report_lines, run_into_store
+    from .cli import report_into, run_into_store
 
     specs = preset_specs(preset) if specs is None else specs
     start = time.monotonic()

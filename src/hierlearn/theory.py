@@ -64,14 +64,17 @@ class RepresentationLaw:
         return any(p - q in span for q in span)
 
 
-def span_degrees(activation: str, depth: int = 1, bias_std: float = 0.0) -> tuple[int, ...] | None:
+def span_degrees(
+    activation: str, depth: int = 1, bias_std: float = 0.0, max_degree: int = 8
+) -> tuple[int, ...] | None:
     """Degrees reached by the span of random features act(V x / sqrt(d) + b), ``None``: all.
 
     A degree-k polynomial activation (``hermite-k``, ``monomial-k``) of a projection whose
     variance is not exactly one reaches the degrees <= k of k's parity, and every degree
     <= k with random biases; depth L composes to degree k^L. Odd activations (sign, tanh,
     erf) reach odd degrees only without biases; ``step`` the odd degrees and 0, ``relu``
-    degree 1 and the even degrees. Anything with random biases reaches every degree.
+    degree 1 and the even degrees. Anything else with random biases (or depth) reaches every
+    degree. Unbounded spans are listed up to ``max_degree``.
     """
     from .activations import parse_representation_activation
 
@@ -83,20 +86,10 @@ def span_degrees(activation: str, depth: int = 1, bias_std: float = 0.0) -> tupl
         return tuple(q for q in range(top + 1) if q % 2 == k % 2)
     if bias_std > 0 or depth > 1:
         return None
+    every = range(max_degree + 1)
     if family in _ODD:
-        return "odd"  # type: ignore[return-value]  # resolved in RepresentationLaw.from_config
-    if family == "step":
-        return "step"  # type: ignore[return-value]
-    return "relu"  # type: ignore[return-value]
-
-
-def _expand(degrees, p: int) -> tuple[int, ...] | None:
-    if degrees is None or isinstance(degrees, tuple):
-        return degrees
-    every = range(p + 1)
-    if degrees == "odd":
         return tuple(q for q in every if q % 2)
-    if degrees == "step":
+    if family == "step":
         return tuple(q for q in every if q % 2 or q == 0)
     return tuple(q for q in every if q == 1 or q % 2 == 0)  # relu
 
@@ -108,17 +101,14 @@ def representation_law(widths: dict[int, int], activation: str, depth: int = 1,
     ``width_exponent`` is the least-squares slope of log D against log d (rounded to 0.01);
     ``None`` with fewer than two distinct d (the growth cannot be read off).
     """
-    points = sorted(widths.items())
-    if len({d for d, _ in points}) < 2:
+    import numpy as np
+
+    if len(widths) < 2:
         return None
-    logs_d = [math.log(d) for d, _ in points]
-    logs_w = [math.log(w) for _, w in points]
-    mean_d, mean_w = sum(logs_d) / len(logs_d), sum(logs_w) / len(logs_w)
-    slope = sum((a - mean_d) * (b - mean_w) for a, b in zip(logs_d, logs_w, strict=True)) / sum(
-        (a - mean_d) ** 2 for a in logs_d
-    )
-    degrees = _expand(span_degrees(activation, depth, bias_std), max(p, 1) * 2)
-    return RepresentationLaw(round(slope, 2), degrees)
+    dimensions = sorted(widths)
+    slope = np.polyfit(np.log(dimensions), np.log([widths[d] for d in dimensions]), 1)[0]
+    degrees = span_degrees(activation, depth, bias_std, max_degree=2 * max(p, 1))
+    return RepresentationLaw(round(float(slope), 2), degrees)
 
 
 def predicted_exponent(learner: str, p: int, representation: RepresentationLaw | None = None):

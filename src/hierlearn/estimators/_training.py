@@ -38,8 +38,8 @@ class TrainingSettings:
     batch_size: int | None  # None: full batch
     gd_noise: float = 0.0  # std of Gaussian noise added to every "gd" update
     eval_every: int = 1  # epochs between validation evaluations
-    n_iter_no_change: int | None = None  # stop after this many evaluations without improvement
-    tol: float = 0.0  # an evaluation improves only if it beats the best by this relative margin
+    n_iter_no_change: int | None = None  # k of the plateau rule (see ``train``); None: no rule
+    tol: float = 0.0  # relative fall of the best validation error needed over k evaluations
 
 
 @dataclass

@@ -198,11 +198,13 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
                 f"memory_budget={self.memory_budget!r} is too small for the direct solve with "
                 f"n={n} ({direct_bytes} bytes); use solver='iterative' or a larger budget"
             )
+        # A direct solve is exact: 0 iterations, converged.
+        self.n_iter_, self.converged_ = 0, True
         if solver == "cholesky":
-            coefficients, predictions, self.n_iter_ = self._direct(kernel, points, targets,
-                                                                   ridges, validation)
+            coefficients, predictions = self._direct(kernel, points, targets, ridges,
+                                                     validation)
         else:
-            coefficients, predictions, self.n_iter_ = self._iterative(
+            coefficients, predictions, self.n_iter_, self.converged_ = self._iterative(
                 kernel, points, targets, ridges, validation, budget - workspace)
         if validation is None:
             self.ridge_, column = ridges[0], 0
@@ -218,7 +220,6 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         self.train_points_ = points
         self.reference_mean_ = kernel.reference_mean
         self.solver_ = solver
-        self.converged_ = self._converged if solver == "iterative" else True
         return self
 
     def _direct(self, kernel, points, targets, ridges, validation):
@@ -230,11 +231,11 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
             del matrix
             if alpha is None:  # not positive definite (ridge 0): eigenvalue pseudo-inverse
                 alpha = solve_psd(kernel.matrix(points), targets, n * ridges[0])
-            return alpha[:, None], None, 0
+            return alpha[:, None], None
         val_points, _ = validation
         path = ridge_path(kernel.matrix(points), targets, kernel.matrix(val_points, points),
                           ridges)
-        return path.coefficients, path.predictions, 0
+        return path.coefficients, path.predictions
 
     def _iterative(self, kernel, points, targets, ridges, validation, budget):
         if min(ridges) <= 0:
@@ -260,7 +261,6 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         rhs = targets[:, None].repeat(1, len(ridges))
         alphas, iterations, converged = conjugate_gradients(
             matvec, rhs, shifts, preconditioner.apply, self.tol, self.max_iter)
-        self._converged = bool(converged)
         if not converged:
             warnings.warn(f"conjugate gradients stopped after max_iter={self.max_iter} "
                           f"iterations above tol={self.tol}", ConvergenceWarning, stacklevel=3)
@@ -269,7 +269,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
             val_points, _ = validation
             predictions = blocks.product(kernel.evaluator(val_points, points), len(val_points),
                                          n, alphas, kernel.entries)
-        return alphas, predictions, iterations
+        return alphas, predictions, iterations, bool(converged)
 
     def predict(self, X):
         """f(X) = K(X, X_fit) alpha of shape (n_samples,) as a numpy float64 array."""

@@ -47,7 +47,6 @@ from .learners import (
     estimator_defaults,
     representation_defaults,
 )
-from .params import GRADIENT_KINDS, RIDGE_KINDS
 from .spec import (
     AdaptiveSamples,
     RandomNetworkRepresentation,
@@ -125,25 +124,17 @@ _AT_D = {"width": _size_at, "input_bias": _real_at}
 
 def _model_config(spec: Spec, name: str, d: int) -> dict:
     """The model part of a cell config: the learner's params and search merged with the
-    spec's tuning protocol (which a learner may not override, see ``spec._check_protocol``),
-    every expression evaluated at d and D (the model's input width)."""
+    spec's tuning protocol (which a learner may not override, see
+    :func:`.protocol.check_protocol`), every expression evaluated at d and D (the model's
+    input width)."""
     learner = spec.learners[name]
     model = learner.model
     values = {"d": d, "D": model_input_width(learner, d)}
-    params = model.params.model_dump(mode="json", exclude_none=True)
-    search = dict(model.search_space())
-    protocol = {}
-    if spec.tuning is not None and model.kind in GRADIENT_KINDS and spec.tuning.gradient:
-        protocol = spec.tuning.gradient.params.model_dump(mode="json", exclude_none=True)
-        search.update(
-            (key, tuple(values_))
-            for key, values_ in spec.tuning.gradient.search.model_dump(
-                mode="json", exclude_none=True
-            ).items()
-        )
-    elif spec.tuning is not None and model.kind in RIDGE_KINDS and spec.tuning.kernel:
-        search["ridge"] = tuple(spec.tuning.kernel.ridge)
-    params = {**protocol, **params}
+    protocol, protocol_search = {}, {}
+    if spec.tuning is not None:
+        protocol, protocol_search, _ = spec.tuning.for_kind(model.kind)
+    params = {**protocol, **model.params.model_dump(mode="json", exclude_none=True)}
+    search = {**model.search_space(), **protocol_search}
     for key, evaluate in _AT_D.items():
         if key in params:
             params[key] = evaluate(params[key], values)
@@ -347,7 +338,7 @@ def _fit_models(config: dict, Z, Z_val, Z_test, data: CellData, seed: int) -> di
             "error": "every candidate diverged: " + "; ".join(t["error"] for t in tried),
         }
     entry, estimator = best
-    training = entry["training"]
+    training = {**entry["training"], "validation_error": entry["validation_error"]}
     chosen = {
         k: v for k, v in entry.items() if k not in ("validation_error", "status", "training")
     }
@@ -467,8 +458,6 @@ def _run(config: dict, key: str, details: dict) -> dict:
             if hasattr(transformer, attribute):
                 details[attribute.rstrip("_")] = _plain(getattr(transformer, attribute))
     result = _fit_models(config, Z, Z_val, Z_test, data, derive_seed(key, "model"))
-    training = result.pop("training", None)
-    if training is not None:
-        training["validation_error"] = result["relative_validation_error"]
-        details["training"] = training
+    if "training" in result:
+        details["training"] = result.pop("training")
     return result

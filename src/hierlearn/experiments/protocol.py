@@ -41,16 +41,25 @@ class Tuning(Frozen):
     gradient: GradientTuning | None = None  # quadratic_taylor and two_layer learners
     kernel: KernelTuning | None = None  # kernel and ntk learners
 
+    def for_kind(self, kind: str) -> tuple[dict, dict, str | None]:
+        """(params, search, section) the protocol sets for a model kind, JSON-ready.
+
+        ``params`` are fixed values, ``search`` maps a parameter to its candidate list, and
+        ``section`` names the part of the spec they come from (None: the protocol sets
+        nothing for this kind).
+        """
+        if kind in GRADIENT_KINDS and self.gradient is not None:
+            params = self.gradient.params.model_dump(mode="json", exclude_none=True)
+            search = self.gradient.search.model_dump(mode="json", exclude_none=True)
+            return params, search, "tuning.gradient"
+        if kind in RIDGE_KINDS and self.kernel is not None:
+            return {}, {"ridge": list(self.kernel.ridge)}, "tuning.kernel"
+        return {}, {}, None
+
     def governs(self, kind: str) -> dict[str, str]:
         """{parameter: protocol section} of the keys the protocol sets for a model kind."""
-        if kind in GRADIENT_KINDS and self.gradient is not None:
-            keys = self.gradient.params.model_dump(exclude_none=True)
-            keys.update(self.gradient.search.model_dump(exclude_none=True))
-            return {key: "tuning.gradient" for key in keys}
-        if kind in RIDGE_KINDS and self.kernel is not None:
-            return {"ridge": "tuning.kernel"}
-        return {}
-
+        params, search, section = self.for_kind(kind)
+        return {key: section for key in (*params, *search)}
 
 
 def check_protocol(spec) -> list[tuple[str, str]]:

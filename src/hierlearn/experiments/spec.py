@@ -487,17 +487,17 @@ def _check_learner_at(spec: Spec, name: str, learner: LearnerSpec, d: int, size)
 def _check_comparisons(spec: Spec) -> list[tuple[str, str]]:
     problems = []
     for i, pair in enumerate(spec.comparisons):
-        for j, name in enumerate(pair):
-            if name not in spec.learners:
-                problems.append(
-                    (
-                        f"comparisons.{i}.{j}",
-                        f"unknown learner {name!r}; accepted: {', '.join(spec.learners)}",
-                    )
+        unknown = [(j, name) for j, name in enumerate(pair) if name not in spec.learners]
+        for j, name in unknown:
+            problems.append(
+                (
+                    f"comparisons.{i}.{j}",
+                    f"unknown learner {name!r}; accepted: {', '.join(spec.learners)}",
                 )
+            )
         if pair[0] == pair[1]:
             problems.append((f"comparisons.{i}", "compares a learner with itself"))
-        elif not problems:
+        elif not unknown:
             shared = set(spec.learner_dimensions(pair[0])) & set(spec.learner_dimensions(pair[1]))
             if not shared:
                 problems.append((f"comparisons.{i}", "the two learners share no dimension"))

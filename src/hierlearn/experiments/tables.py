@@ -170,3 +170,29 @@ def crossover_text(crossover: dict | None) -> str:
     if not crossover.get("within_measured_range"):
         text += " (outside the measured d)"
     return text
+
+
+def report_lines(content: dict) -> list[str]:
+    """Plain-text lines of a report: each learner's exponent at every eps, each comparison."""
+    lines = []
+    levels = _levels(content)
+    for name, entry in content["learners"].items():
+        theory = "-" if entry["theory"] is None else f"{entry['theory']:g}"
+        parts = []
+        for eps in levels:
+            level = _level_entry(entry, eps, content["eps"])
+            if level is not None:
+                parts.append(f"eps {eps:g}: {interval_text(level['exponent'], level['ci'])}")
+        unconverged = entry.get("unconverged")
+        note = f"; {unconverged} unconverged cells" if unconverged else ""
+        lines.append(f"{name}: exponent " + ", ".join(parts) + f" (theory {theory}){note}")
+    for comparison in content.get("comparisons", []):
+        parts = []
+        for eps in levels:
+            level = comparison["by_eps"].get(eps_key(eps))
+            if level is not None:
+                parts.append(f"eps {eps:g}: {interval_text(level['difference'], level['ci'])}")
+        lines.append(
+            f"e({comparison['a']}) - e({comparison['b']}): " + ", ".join(parts or ["n/a"])
+        )
+    return lines
