@@ -96,8 +96,9 @@ def quad_step(params: dict) -> dict:
     estimator = hl.QuadraticTaylorRegressor(width=m, epochs=1, random_state=params["seed"])
     estimator.fit(X, y_np)
     objective = estimator._objective(z, y)
-    reference = autograd_taylor_objective(z, y, estimator.W0_, estimator.a_, estimator.scale_,
-                                          estimator.activation)
+    reference = autograd_taylor_objective(
+        z, y, estimator.W0_, estimator.a_, estimator.scale_, estimator.activation
+    )
     start = torch.randn(m, D, generator=generator)
 
     loss, grad = objective(start, None)
@@ -134,8 +135,11 @@ def quad_step(params: dict) -> dict:
             "matmul": (matmuls, None),
             "autograd_taylor": (stepper(reference), None),
         },
-        {"hierlearn": params["repeats"], "matmul": params["repeats"],
-         "autograd_taylor": params["reference_repeats"]},
+        {
+            "hierlearn": params["repeats"],
+            "matmul": params["repeats"],
+            "autograd_taylor": params["reference_repeats"],
+        },
     )
 
     low, high = params["fit_epochs"]
@@ -144,8 +148,9 @@ def quad_step(params: dict) -> dict:
         times = []
         for epochs in (low, high):
             start_time = time.perf_counter()
-            hl.QuadraticTaylorRegressor(width=m, epochs=epochs,
-                                        random_state=params["seed"]).fit(X, y_np)
+            hl.QuadraticTaylorRegressor(width=m, epochs=epochs, random_state=params["seed"]).fit(
+                X, y_np
+            )
             times.append(time.perf_counter() - start_time)
         fit_seconds.append((times[1] - times[0]) / (high - low))
     return {
@@ -298,8 +303,10 @@ def adaptive_search(params: dict) -> dict:
         "test_size": 1000,
         "eps": 0.1,
         "learners": {
-            "ntk": {"theory": "ntk-x",
-                    "model": {"kind": "ntk", "params": {"width": 128, "ridge": 1e-3}}},
+            "ntk": {
+                "theory": "ntk-x",
+                "model": {"kind": "ntk", "params": {"width": 128, "ridge": 1e-3}},
+            },
         },
     }
     bracket = ["d", "64*d"]
@@ -319,16 +326,22 @@ def adaptive_search(params: dict) -> dict:
                     summary = run_spec(spec, store, executor)
                     analysis = analyse(store.rows(), spec.eps, n_bootstrap=10)
             fits[name] = summary.ran
-            n_star[name] = {str(d): value.value
-                            for d, value in analysis.learners["ntk"].n_star.items()}
+            n_star[name] = {
+                str(d): value.value for d, value in analysis.learners["ntk"].n_star.items()
+            }
     finally:
         executor.close()
     agree = all(
         abs(math.log(n_star["adaptive"][d] / n_star["grid"][d])) <= 2 * math.log1p(precision)
         for d in n_star["grid"]
     )
-    return {"fits": fits, "n_star": n_star, "n_star_agree": agree,
-            "rel_precision": precision, "grid_points": points}
+    return {
+        "fits": fits,
+        "n_star": n_star,
+        "n_star_agree": agree,
+        "rel_precision": precision,
+        "grid_points": points,
+    }
 
 
 def main(argv=None) -> int:

@@ -65,10 +65,18 @@ def run_case(args) -> dict:
         torch.set_num_threads(args.threads)
     X, y, X_test, f_test = _data(args.n, args.n_test, args.d, args.seed)
     baseline = _memory_mib("VmRSS")
-    model = KernelRegressor(kernel="ntk", activation="relu", ridge=args.ridge,
-                            solver=args.solver, memory_budget=args.memory_budget,
-                            n_centers=args.n_centers, tol=args.tol, max_iter=args.max_iter,
-                            input_bias=1.0, random_state=args.seed)
+    model = KernelRegressor(
+        kernel="ntk",
+        activation="relu",
+        ridge=args.ridge,
+        solver=args.solver,
+        memory_budget=args.memory_budget,
+        n_centers=args.n_centers,
+        tol=args.tol,
+        max_iter=args.max_iter,
+        input_bias=1.0,
+        random_state=args.seed,
+    )
     start = time.perf_counter()
     model.fit(X, y)
     fit_seconds = time.perf_counter() - start
@@ -96,11 +104,33 @@ def run_case(args) -> dict:
 
 
 def _spawn(args, n: int, solver: str, budget: str, save: str | None) -> dict:
-    command = [sys.executable, __file__, "--case", "--n", str(n), "--solver", solver,
-               "--memory-budget", budget, "--n-test", str(args.n_test), "--d", str(args.d),
-               "--ridge", str(args.ridge), "--n-centers", str(args.n_centers),
-               "--tol", str(args.tol), "--max-iter", str(args.max_iter),
-               "--seed", str(args.seed), "--threads", str(args.threads)]
+    command = [
+        sys.executable,
+        __file__,
+        "--case",
+        "--n",
+        str(n),
+        "--solver",
+        solver,
+        "--memory-budget",
+        budget,
+        "--n-test",
+        str(args.n_test),
+        "--d",
+        str(args.d),
+        "--ridge",
+        str(args.ridge),
+        "--n-centers",
+        str(args.n_centers),
+        "--tol",
+        str(args.tol),
+        "--max-iter",
+        str(args.max_iter),
+        "--seed",
+        str(args.seed),
+        "--threads",
+        str(args.threads),
+    ]
     if save:
         command += ["--save-predictions", save]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)
@@ -125,9 +155,13 @@ def main(argv=None) -> int:
     parser.add_argument("--tol", type=float, default=1e-6)
     parser.add_argument("--max-iter", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=0,
-                        help="torch threads per case (0: torch's default); on a shared machine "
-                             "1 avoids oversubscribed OpenMP threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads per case (0: torch's default); on a shared machine "
+        "1 avoids oversubscribed OpenMP threads",
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     if args.case:
@@ -146,8 +180,7 @@ def main(argv=None) -> int:
             _spawn(args, args.n_iterative, "iterative", "8GiB", None),
         ]
         direct, iterative = np.load(direct_file), np.load(iterative_file)
-        prediction_difference = float(np.linalg.norm(iterative - direct)
-                                      / np.linalg.norm(direct))
+        prediction_difference = float(np.linalg.norm(iterative - direct) / np.linalg.norm(direct))
     error_direct = results[0]["relative_test_error"]
     error_iterative = results[1]["relative_test_error"]
     summary = {
@@ -157,18 +190,24 @@ def main(argv=None) -> int:
         "direct_peak_within_1.3_matrices": results[0]["peak_over_matrix"] <= 1.3,
         "iterative_peak_under_8GiB": results[2]["peak_mib"] < 8 * 1024,
     }
-    header = (f"{'n':>7} {'solver':>9} {'iter':>5} {'fit s':>8} {'predict s':>9} "
-              f"{'test err':>9} {'peak MiB':>9} {'own MiB':>8} {'n x n MiB':>9} {'peak/nxn':>8}")
+    header = (
+        f"{'n':>7} {'solver':>9} {'iter':>5} {'fit s':>8} {'predict s':>9} "
+        f"{'test err':>9} {'peak MiB':>9} {'own MiB':>8} {'n x n MiB':>9} {'peak/nxn':>8}"
+    )
     print(header)
     for row in results:
-        print(f"{row['n']:>7} {row['solver']:>9} {row['iterations']:>5} "
-              f"{row['fit_seconds']:>8.1f} {row['predict_seconds']:>9.2f} "
-              f"{row['relative_test_error']:>9.4f} {row['peak_mib']:>9.0f} "
-              f"{row['own_peak_mib']:>8.0f} {row['matrix_mib']:>9.0f} "
-              f"{row['peak_over_matrix']:>8.3f}")
-    print(f"iterative vs direct at n={args.n_direct}: test error differs by "
-          f"{100 * summary['iterative_vs_direct_test_error']:.3f}% (relative), predictions by "
-          f"{summary['iterative_vs_direct_predictions']:.2e} (relative norm)")
+        print(
+            f"{row['n']:>7} {row['solver']:>9} {row['iterations']:>5} "
+            f"{row['fit_seconds']:>8.1f} {row['predict_seconds']:>9.2f} "
+            f"{row['relative_test_error']:>9.4f} {row['peak_mib']:>9.0f} "
+            f"{row['own_peak_mib']:>8.0f} {row['matrix_mib']:>9.0f} "
+            f"{row['peak_over_matrix']:>8.3f}"
+        )
+    print(
+        f"iterative vs direct at n={args.n_direct}: test error differs by "
+        f"{100 * summary['iterative_vs_direct_test_error']:.3f}% (relative), predictions by "
+        f"{summary['iterative_vs_direct_predictions']:.2e} (relative norm)"
+    )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(summary, handle, indent=2)

@@ -97,12 +97,14 @@ def main(argv=None) -> int:
     inputs = convert(X)
     recorder = Recorder()
     # The first call compiles (jit) and is not timed.
-    recorder.interleave({"reference": (lambda: evaluate(inputs), None)},
-                        {"reference": args.repeats}, warmup=1)
+    recorder.interleave(
+        {"reference": (lambda: evaluate(inputs), None)}, {"reference": args.repeats}, warmup=1
+    )
     if args.output:
         np.save(args.output, np.asarray(evaluate(inputs), dtype=np.float64))
-    write_result(args.result, {"label": label, "implementation": args.implementation,
-                               **recorder.summary()})
+    write_result(
+        args.result, {"label": label, "implementation": args.implementation, **recorder.summary()}
+    )
     return 0
 
 

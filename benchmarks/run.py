@@ -52,8 +52,16 @@ MATCH_TOLERANCE = 1e-6  # largest absolute difference allowed between the two NT
 
 PRESETS = {
     "full": {
-        "quad": {"n": 8192, "D": 512, "m": 1024, "repeats": 9, "reference_repeats": 3,
-                 "fit_epochs": [1, 11], "fit_repeats": 3, "seed": 0},
+        "quad": {
+            "n": 8192,
+            "D": 512,
+            "m": 1024,
+            "repeats": 9,
+            "reference_repeats": 3,
+            "fit_epochs": [1, 11],
+            "fit_repeats": 3,
+            "seed": 0,
+        },
         "ntk": {"n": 10_000, "d": 16, "repeats": 5, "rounds": 3, "seed": 0},
         "krr": {"n": 16_000, "d": 16, "ridge": 1e-3, "repeats": 3, "seed": 0},
         "krr_iterative": {"n": 100_000, "memory_budget": "8GiB"},
@@ -61,8 +69,16 @@ PRESETS = {
         "adaptive": {"dims": [4, 8], "seeds": 3, "workers": 2},
     },
     "quick": {
-        "quad": {"n": 8192, "D": 512, "m": 1024, "repeats": 5, "reference_repeats": 2,
-                 "fit_epochs": [1, 6], "fit_repeats": 2, "seed": 0},
+        "quad": {
+            "n": 8192,
+            "D": 512,
+            "m": 1024,
+            "repeats": 5,
+            "reference_repeats": 2,
+            "fit_epochs": [1, 6],
+            "fit_repeats": 2,
+            "seed": 0,
+        },
         "ntk": {"n": 10_000, "d": 16, "repeats": 3, "rounds": 2, "seed": 0},
         "krr": {"n": 6000, "d": 16, "ridge": 1e-3, "repeats": 2, "seed": 0},
         "krr_iterative": {"n": 20_000, "memory_budget": "8GiB"},
@@ -70,17 +86,30 @@ PRESETS = {
         "adaptive": {"dims": [4, 8], "seeds": 3, "workers": 2},
     },
     "smoke": {
-        "quad": {"n": 256, "D": 16, "m": 32, "repeats": 2, "reference_repeats": 1,
-                 "fit_epochs": [1, 2], "fit_repeats": 1, "seed": 0},
-        "ntk": {"n": 300, "d": 16, "repeats": 2, "rounds": 1, "seed": 0,
-                "reference": "numpy"},
+        "quad": {
+            "n": 256,
+            "D": 16,
+            "m": 32,
+            "repeats": 2,
+            "reference_repeats": 1,
+            "fit_epochs": [1, 2],
+            "fit_repeats": 1,
+            "seed": 0,
+        },
+        "ntk": {"n": 300, "d": 16, "repeats": 2, "rounds": 1, "seed": 0, "reference": "numpy"},
         "krr": {"n": 300, "d": 16, "ridge": 1e-3, "repeats": 1, "seed": 0},
-        "krr_iterative": {"n": 600, "memory_budget": "512MiB", "n_centers": 100,
-                          "n_test": 200},
-        "sweep": {"spec": "examples/specs/tiny.yaml", "workers": 0, "repeats": 1,
-                  "overrides": {"dimensions": [4], "seeds": 1,
-                                "samples": {"mode": "list", "values": ["4*d"]},
-                                "learners": ["ntk_x", "kernel_x"]}},
+        "krr_iterative": {"n": 600, "memory_budget": "512MiB", "n_centers": 100, "n_test": 200},
+        "sweep": {
+            "spec": "examples/specs/tiny.yaml",
+            "workers": 0,
+            "repeats": 1,
+            "overrides": {
+                "dimensions": [4],
+                "seeds": 1,
+                "samples": {"mode": "list", "values": ["4*d"]},
+                "learners": ["ntk_x", "kernel_x"],
+            },
+        },
         "adaptive": {"dims": [4], "seeds": 1, "workers": 0},
     },
 }
@@ -123,12 +152,20 @@ def core_limiter(threads: int | None):
     return confine
 
 
-def run_process(command: list[str], result_path: Path, timeout: float | None,
-                threads: int | None = None) -> dict:
+def run_process(
+    command: list[str], result_path: Path, timeout: float | None, threads: int | None = None
+) -> dict:
     """Run one benchmark process, which writes its JSON result to ``result_path``."""
-    completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                               timeout=timeout, check=False, env=thread_environment(threads),
-                               preexec_fn=core_limiter(threads))
+    completed = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        env=thread_environment(threads),
+        preexec_fn=core_limiter(threads),
+    )
     if completed.returncode != 0 or not result_path.exists():
         tail = "\n".join((completed.stderr or completed.stdout).strip().splitlines()[-15:])
         raise CaseError(f"{' '.join(command[:3])} failed (exit {completed.returncode}):\n{tail}")
@@ -138,8 +175,15 @@ def run_process(command: list[str], result_path: Path, timeout: float | None,
 class Suite:
     """Runs the cases of one preset in a scratch folder and collects the entries."""
 
-    def __init__(self, preset: str, reference_python: Path | None, folder: Path,
-                 timeout: float | None, threads: int | None = None, log=print):
+    def __init__(
+        self,
+        preset: str,
+        reference_python: Path | None,
+        folder: Path,
+        timeout: float | None,
+        threads: int | None = None,
+        log=print,
+    ):
         self.preset = preset
         self.threads = threads
         self.sizes = PRESETS[preset]
@@ -155,12 +199,20 @@ class Suite:
         cases, whose workers share out the cores themselves)."""
         result_path = self.folder / f"{name}.json"
         result_path.unlink(missing_ok=True)
-        command = [sys.executable, str(HERE / "cases.py"), name, "--params", json.dumps(params),
-                   "--result", str(result_path)]
+        command = [
+            sys.executable,
+            str(HERE / "cases.py"),
+            name,
+            "--params",
+            json.dumps(params),
+            "--result",
+            str(result_path),
+        ]
         return self._timed(name, command, result_path, self.threads if confine else None)
 
-    def _timed(self, name: str, command: list[str], result_path: Path,
-               threads: int | None = None) -> dict:
+    def _timed(
+        self, name: str, command: list[str], result_path: Path, threads: int | None = None
+    ) -> dict:
         before = _load()
         start = time.perf_counter()
         result = run_process(command, result_path, self.timeout, threads)
@@ -172,19 +224,41 @@ class Suite:
         n = self.sizes[group]["n"]
         return unit if n == FULL_SIZES[group] else f"{unit}, n={n}"
 
-    def add(self, name, value, unit, baseline, baseline_value, ratio, target=None,
-            target_met=None, peak=None, baseline_peak=None, repeats=None, details=None):
-        self.entries.append({
-            "name": name, "value": value, "unit": unit, "baseline": baseline, "ratio": ratio,
-            "baseline_value": baseline_value, "target": target, "target_met": target_met,
-            "peak_memory_mib": peak, "baseline_peak_memory_mib": baseline_peak,
-            "repeats": repeats, "details": details or {},
-        })
+    def add(
+        self,
+        name,
+        value,
+        unit,
+        baseline,
+        baseline_value,
+        ratio,
+        target=None,
+        target_met=None,
+        peak=None,
+        baseline_peak=None,
+        repeats=None,
+        details=None,
+    ):
+        self.entries.append(
+            {
+                "name": name,
+                "value": value,
+                "unit": unit,
+                "baseline": baseline,
+                "ratio": ratio,
+                "baseline_value": baseline_value,
+                "target": target,
+                "target_met": target_met,
+                "peak_memory_mib": peak,
+                "baseline_peak_memory_mib": baseline_peak,
+                "repeats": repeats,
+                "details": details or {},
+            }
+        )
 
     def fail(self, names: list[str], error: Exception) -> None:
         for name in names:
-            self.add(name, None, None, None, None, None,
-                     details={"error": str(error)})
+            self.add(name, None, None, None, None, None, details={"error": str(error)})
 
     # ---- the benchmarks ----------------------------------------------------------------
 
@@ -197,28 +271,48 @@ class Suite:
         shapes = f"n={params['n']}, D={params['D']}, m={params['m']}, float32"
         fit_epoch = _median(result["fit_epoch_seconds"])
         self.add(
-            "quad_step_vs_matmul_peak", ours, "GFLOP/s",
+            "quad_step_vs_matmul_peak",
+            ours,
+            "GFLOP/s",
             f"torch.matmul of the step's two products ({shapes}): {matmul:.1f} GFLOP/s",
-            matmul, ours / matmul, target=">= 0.6", target_met=ours / matmul >= 0.6,
-            peak=peak["hierlearn"], baseline_peak=peak["matmul"], repeats=params["repeats"],
-            details={"step_seconds": median["hierlearn"], "flops_per_step": result["flops"],
-                     "torch_threads": result["torch_threads"],
-                     "fit_epoch_seconds": fit_epoch,
-                     "fit_epoch_gflops": gflops / fit_epoch if fit_epoch > 0 else None},
+            matmul,
+            ours / matmul,
+            target=">= 0.6",
+            target_met=ours / matmul >= 0.6,
+            peak=peak["hierlearn"],
+            baseline_peak=peak["matmul"],
+            repeats=params["repeats"],
+            details={
+                "step_seconds": median["hierlearn"],
+                "flops_per_step": result["flops"],
+                "torch_threads": result["torch_threads"],
+                "fit_epoch_seconds": fit_epoch,
+                "fit_epoch_gflops": gflops / fit_epoch if fit_epoch > 0 else None,
+            },
         )
         speedup = median["autograd_taylor"] / median["hierlearn"]
         self.add(
-            "quad_step_vs_autograd_taylor", 1e3 * median["hierlearn"], "ms/step",
+            "quad_step_vs_autograd_taylor",
+            1e3 * median["hierlearn"],
+            "ms/step",
             "torch.func.jvp-of-jvp quadratic term + autograd gradient, same step: "
             f"{1e3 * median['autograd_taylor']:.0f} ms/step",
-            1e3 * median["autograd_taylor"], speedup, target=">= 3", target_met=speedup >= 3,
-            peak=peak["hierlearn"], baseline_peak=peak["autograd_taylor"],
-            repeats=params["reference_repeats"], details=result["agreement"],
+            1e3 * median["autograd_taylor"],
+            speedup,
+            target=">= 3",
+            target_met=speedup >= 3,
+            peak=peak["hierlearn"],
+            baseline_peak=peak["autograd_taylor"],
+            repeats=params["reference_repeats"],
+            details=result["agreement"],
         )
         self.add(
-            "quad_step_peak_memory", peak["hierlearn"], "MiB",
+            "quad_step_peak_memory",
+            peak["hierlearn"],
+            "MiB",
             f"autograd Taylor step: {peak['autograd_taylor']:.0f} MiB",
-            peak["autograd_taylor"], peak["autograd_taylor"] / peak["hierlearn"],
+            peak["autograd_taylor"],
+            peak["autograd_taylor"] / peak["hierlearn"],
             details={"scope": result["peak_scope"]},
         )
 
@@ -234,8 +328,9 @@ class Suite:
         if params.get("reference") == "numpy":
             fallback_reason = "numpy reference requested by the preset"
         elif python is None or not python.exists():
-            fallback_reason = (f"no reference environment at {python}; "
-                               "run benchmarks/setup_reference_env.sh")
+            fallback_reason = (
+                f"no reference environment at {python}; run benchmarks/setup_reference_env.sh"
+            )
         references = []
         if fallback_reason is None:
             try:
@@ -246,20 +341,29 @@ class Suite:
             self.log(f"  neural-tangents not used ({fallback_reason}); NumPy fallback")
             python, implementation = Path(sys.executable), "numpy"
             references.append(self._reference(python, implementation, inputs, matrix, params))
-        ours_rounds = [self.case("ntk_kernel", {"inputs": str(inputs),
-                                                "reference_matrix": str(matrix),
-                                                "repeats": params["repeats"]})]
+        ours_rounds = [
+            self.case(
+                "ntk_kernel",
+                {
+                    "inputs": str(inputs),
+                    "reference_matrix": str(matrix),
+                    "repeats": params["repeats"],
+                },
+            )
+        ]
         matrix.unlink(missing_ok=True)
         # Further rounds alternate the two processes, so that a change of the machine's load
         # between processes hits both alike.
         for round_ in range(1, params["rounds"]):
             for which in ("hierlearn", "reference")[:: 1 if round_ % 2 else -1]:
                 if which == "reference":
-                    references.append(
-                        self._reference(python, implementation, inputs, None, params))
+                    references.append(self._reference(python, implementation, inputs, None, params))
                 else:
-                    ours_rounds.append(self.case(
-                        "ntk_kernel", {"inputs": str(inputs), "repeats": params["repeats"]}))
+                    ours_rounds.append(
+                        self.case(
+                            "ntk_kernel", {"inputs": str(inputs), "repeats": params["repeats"]}
+                        )
+                    )
         ours = _merge(ours_rounds, "hierlearn")
         reference = _merge(references, "reference")
         ours_s = ours["median_seconds"]["hierlearn"]
@@ -268,43 +372,68 @@ class Suite:
         speedup = ref_s / ours_s
         match = ours["max_abs_difference"] <= MATCH_TOLERANCE
         unit = "s" if params["n"] == 10_000 else f"s, n={params['n']}"
-        cpu_ratio = (_median(reference["cpu_seconds"]["reference"])
-                     / _median(ours["cpu_seconds"]["hierlearn"]))
-        details = {"n": params["n"], "d": params["d"], "rounds": params["rounds"],
-                   "cpu_seconds": _median(ours["cpu_seconds"]["hierlearn"]),
-                   "baseline_cpu_seconds": _median(reference["cpu_seconds"]["reference"]),
-                   "cpu_time_ratio": cpu_ratio,
-                   "max_abs_difference": ours["max_abs_difference"],
-                   "max_abs_entry": ours["max_abs_entry"], "values_match": match}
+        cpu_ratio = _median(reference["cpu_seconds"]["reference"]) / _median(
+            ours["cpu_seconds"]["hierlearn"]
+        )
+        details = {
+            "n": params["n"],
+            "d": params["d"],
+            "rounds": params["rounds"],
+            "cpu_seconds": _median(ours["cpu_seconds"]["hierlearn"]),
+            "baseline_cpu_seconds": _median(reference["cpu_seconds"]["reference"]),
+            "cpu_time_ratio": cpu_ratio,
+            "max_abs_difference": ours["max_abs_difference"],
+            "max_abs_entry": ours["max_abs_entry"],
+            "values_match": match,
+        }
         if fallback_reason:
             details["fallback_reason"] = fallback_reason
         self.add(
-            "ntk_kernel_vs_reference", ours_s, unit,
-            f"{reference['label']}: {ref_s:.3f} s", ref_s, speedup,
+            "ntk_kernel_vs_reference",
+            ours_s,
+            unit,
+            f"{reference['label']}: {ref_s:.3f} s",
+            ref_s,
+            speedup,
             target=">= 2 (against neural-tangents)",
             target_met=(speedup >= 2 and match) if is_nt else None,
             peak=ours["peak_memory_mib"]["hierlearn"],
             baseline_peak=reference["peak_memory_mib"]["reference"],
-            repeats=params["repeats"] * params["rounds"], details=details,
+            repeats=params["repeats"] * params["rounds"],
+            details=details,
         )
         ours_peak = ours["peak_memory_mib"]["hierlearn"]
         ref_peak = reference["peak_memory_mib"]["reference"]
-        self.add("ntk_kernel_peak_memory", ours_peak, "MiB",
-                 f"{reference['label']}: {ref_peak:.0f} MiB", ref_peak, ref_peak / ours_peak,
-                 details={"scope": ours["peak_scope"],
-                          "matrix_mib": params["n"] ** 2 * 8 / 2**20})
+        self.add(
+            "ntk_kernel_peak_memory",
+            ours_peak,
+            "MiB",
+            f"{reference['label']}: {ref_peak:.0f} MiB",
+            ref_peak,
+            ref_peak / ours_peak,
+            details={"scope": ours["peak_scope"], "matrix_mib": params["n"] ** 2 * 8 / 2**20},
+        )
 
-    def _reference(self, python: Path, implementation: str, inputs: Path, matrix: Path | None,
-                   params: dict) -> dict:
+    def _reference(
+        self, python: Path, implementation: str, inputs: Path, matrix: Path | None, params: dict
+    ) -> dict:
         result_path = self.folder / f"reference_{implementation}.json"
         result_path.unlink(missing_ok=True)
-        command = [str(python), str(HERE / "reference_ntk.py"), "--inputs", str(inputs),
-                   "--implementation", implementation, "--repeats", str(params["repeats"]),
-                   "--result", str(result_path)]
+        command = [
+            str(python),
+            str(HERE / "reference_ntk.py"),
+            "--inputs",
+            str(inputs),
+            "--implementation",
+            implementation,
+            "--repeats",
+            str(params["repeats"]),
+            "--result",
+            str(result_path),
+        ]
         if matrix is not None:
             command += ["--output", str(matrix)]
-        return self._timed(f"reference_ntk ({implementation})", command, result_path,
-                           self.threads)
+        return self._timed(f"reference_ntk ({implementation})", command, result_path, self.threads)
 
     def krr(self) -> None:
         params = self.sizes["krr"]
@@ -312,16 +441,27 @@ class Suite:
         median, peak = result["median_seconds"], result["peak_memory_mib"]
         ratio = median["cholesky"] / median["hierlearn"]
         self.add(
-            "krr_solve_vs_cholesky_peak", median["hierlearn"], self.size_unit("krr", "s"),
+            "krr_solve_vs_cholesky_peak",
+            median["hierlearn"],
+            self.size_unit("krr", "s"),
             f"torch.linalg.cholesky alone, same matrix: {median['cholesky']:.2f} s",
-            median["cholesky"], ratio, target="~ 1 (the solve contains a Cholesky)",
-            peak=peak["hierlearn"], baseline_peak=peak["cholesky"], repeats=params["repeats"],
-            details={"relative_residual": result["relative_residual"],
-                     "matrix_mib": result["matrix_mib"]},
+            median["cholesky"],
+            ratio,
+            target="~ 1 (the solve contains a Cholesky)",
+            peak=peak["hierlearn"],
+            baseline_peak=peak["cholesky"],
+            repeats=params["repeats"],
+            details={
+                "relative_residual": result["relative_residual"],
+                "matrix_mib": result["matrix_mib"],
+            },
         )
         self.add(
-            "krr_solve_peak_memory", peak["hierlearn"], self.size_unit("krr", "MiB"),
-            f"torch.linalg.cholesky: {peak['cholesky']:.0f} MiB", peak["cholesky"],
+            "krr_solve_peak_memory",
+            peak["hierlearn"],
+            self.size_unit("krr", "MiB"),
+            f"torch.linalg.cholesky: {peak['cholesky']:.0f} MiB",
+            peak["cholesky"],
             peak["cholesky"] / peak["hierlearn"],
             details={"matrix_mib": result["matrix_mib"], "scope": result["peak_scope"]},
         )
@@ -329,17 +469,33 @@ class Suite:
     def krr_iterative(self) -> None:
         """The iterative case of ``benchmarks/kernels_scale.py`` (its problem and defaults)."""
         params = self.sizes["krr_iterative"]
-        command = [sys.executable, str(HERE / "kernels_scale.py"), "--case", "--solver",
-                   "iterative", "--n", str(params["n"]), "--memory-budget",
-                   params["memory_budget"], "--threads", str(self.threads or 0)]
+        command = [
+            sys.executable,
+            str(HERE / "kernels_scale.py"),
+            "--case",
+            "--solver",
+            "iterative",
+            "--n",
+            str(params["n"]),
+            "--memory-budget",
+            params["memory_budget"],
+            "--threads",
+            str(self.threads or 0),
+        ]
         for option in ("n_centers", "n_test"):
             if option in params:
                 command += [f"--{option.replace('_', '-')}", str(params[option])]
         before, start = _load(), time.perf_counter()
-        completed = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
-                                   timeout=self.timeout, check=False,
-                                   env=thread_environment(self.threads),
-                                   preexec_fn=core_limiter(self.threads))
+        completed = subprocess.run(
+            command,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=self.timeout,
+            check=False,
+            env=thread_environment(self.threads),
+            preexec_fn=core_limiter(self.threads),
+        )
         if completed.returncode != 0:
             tail = "\n".join(completed.stderr.strip().splitlines()[-15:])
             raise CaseError(f"kernels_scale.py failed (exit {completed.returncode}):\n{tail}")
@@ -348,12 +504,27 @@ class Suite:
         result = json.loads(completed.stdout.strip().splitlines()[-1])
         peak, dense = result["peak_mib"], result["matrix_mib"]
         self.add(
-            "krr_iterative_peak_memory", peak, self.size_unit("krr_iterative", "MiB"),
-            f"one dense n x n float64 matrix: {dense:.0f} MiB", dense, dense / peak,
-            target="<= 8 GiB", target_met=peak <= 8 * 1024, peak=peak, repeats=1,
-            details={key: result[key] for key in
-                     ("fit_seconds", "predict_seconds", "iterations", "relative_test_error",
-                      "baseline_mib", "torch_threads")},
+            "krr_iterative_peak_memory",
+            peak,
+            self.size_unit("krr_iterative", "MiB"),
+            f"one dense n x n float64 matrix: {dense:.0f} MiB",
+            dense,
+            dense / peak,
+            target="<= 8 GiB",
+            target_met=peak <= 8 * 1024,
+            peak=peak,
+            repeats=1,
+            details={
+                key: result[key]
+                for key in (
+                    "fit_seconds",
+                    "predict_seconds",
+                    "iterations",
+                    "relative_test_error",
+                    "baseline_mib",
+                    "torch_threads",
+                )
+            },
         )
 
     def sweep(self) -> None:
@@ -364,29 +535,42 @@ class Suite:
         ideal = _median(result["ideal_cells_per_minute"])
         workers = max(1, params["workers"])  # 0: cells run in the driver itself
         self.add(
-            "sweep_throughput", rate, f"cells/min ({result['cells'][0]} cells, {workers} workers)",
+            "sweep_throughput",
+            rate,
+            f"cells/min ({result['cells'][0]} cells, {workers} workers)",
             f"ideal: {workers} worker(s) busy with cells only: {ideal:.0f} cells/min",
-            ideal, rate / ideal,
-            peak=result["worker_peak_memory_mib"] if params["workers"]
+            ideal,
+            rate / ideal,
+            peak=result["worker_peak_memory_mib"]
+            if params["workers"]
             else result["driver_peak_memory_mib"],
             repeats=params["repeats"],
-            details={"driver_peak_memory_mib": result["driver_peak_memory_mib"],
-                     "cells_per_minute": result["cells_per_minute"],
-                     "warm_pool_cells_per_minute": _median(result["warm_pool_cells_per_minute"]),
-                     "warm_pool_ratio": _median(result["warm_pool_cells_per_minute"])
-                     / _median(result["warm_pool_ideal_cells_per_minute"])},
+            details={
+                "driver_peak_memory_mib": result["driver_peak_memory_mib"],
+                "cells_per_minute": result["cells_per_minute"],
+                "warm_pool_cells_per_minute": _median(result["warm_pool_cells_per_minute"]),
+                "warm_pool_ratio": _median(result["warm_pool_cells_per_minute"])
+                / _median(result["warm_pool_ideal_cells_per_minute"]),
+            },
         )
         params = self.sizes["adaptive"]
         result = self.case("adaptive_search", params, confine=False)
         fits = result["fits"]
         ratio = fits["grid"] / fits["adaptive"]
         self.add(
-            "adaptive_nstar_fits_vs_grid", fits["adaptive"], "fits",
-            f"geometric grid of the same resolution: {fits['grid']} fits", fits["grid"],
-            ratio, target=">= 3 and the same n*",
-            target_met=ratio >= 3 and result["n_star_agree"], repeats=1,
-            details={key: result[key] for key in
-                     ("n_star", "n_star_agree", "rel_precision", "grid_points")},
+            "adaptive_nstar_fits_vs_grid",
+            fits["adaptive"],
+            "fits",
+            f"geometric grid of the same resolution: {fits['grid']} fits",
+            fits["grid"],
+            ratio,
+            target=">= 3 and the same n*",
+            target_met=ratio >= 3 and result["n_star_agree"],
+            repeats=1,
+            details={
+                key: result[key]
+                for key in ("n_star", "n_star_agree", "rel_precision", "grid_points")
+            },
         )
 
     def _spec_file(self, spec: str, overrides: dict | None) -> str:
@@ -422,8 +606,7 @@ def _merge(results: list[dict], name: str) -> dict:
     for key in ("seconds", "cpu_seconds"):
         merged[key] = {name: [value for result in results for value in result[key][name]]}
     merged["median_seconds"] = {name: _median(merged["seconds"][name])}
-    merged["peak_memory_mib"] = {name: max(result["peak_memory_mib"][name]
-                                           for result in results)}
+    merged["peak_memory_mib"] = {name: max(result["peak_memory_mib"][name] for result in results)}
     return merged
 
 
@@ -487,16 +670,21 @@ def _format(value, digits: int = 3) -> str:
 
 def table(entries: list[dict]) -> str:
     """The entries as a Markdown table."""
-    header = ("| benchmark | value | unit | baseline | ratio | target | met | peak MiB "
-              "(ours / baseline) |")
+    header = (
+        "| benchmark | value | unit | baseline | ratio | target | met | peak MiB "
+        "(ours / baseline) |"
+    )
     lines = [header, "|" + "---|" * 8]
     for entry in entries:
         if entry["value"] is None:
-            lines.append(f"| {entry['name']} | failed: {entry['details'].get('error', '')[:60]}"
-                         " | | | | | | |")
+            lines.append(
+                f"| {entry['name']} | failed: {entry['details'].get('error', '')[:60]}"
+                " | | | | | | |"
+            )
             continue
-        peaks = (f"{_format(entry['peak_memory_mib'])} / "
-                 f"{_format(entry['baseline_peak_memory_mib'])}")
+        peaks = (
+            f"{_format(entry['peak_memory_mib'])} / {_format(entry['baseline_peak_memory_mib'])}"
+        )
         lines.append(
             f"| {entry['name']} | {_format(entry['value'])} | {entry['unit']} | "
             f"{entry['baseline']} | {_format(entry['ratio'])} | {entry['target'] or ''} | "
@@ -509,21 +697,30 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     size = parser.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="a few minutes")
-    size.add_argument("--smoke", action="store_true",
-                      help="tiny sizes, seconds: checks the machinery only")
+    size.add_argument(
+        "--smoke", action="store_true", help="tiny sizes, seconds: checks the machinery only"
+    )
     parser.add_argument("--json", type=Path, help="write the entries to this JSON file")
-    parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS),
-                        help="run only these benchmarks")
-    parser.add_argument("--reference-python", type=Path,
-                        default=DEFAULT_REFERENCE_ENV / "bin" / "python",
-                        help="Python of the neural-tangents environment "
-                             "(default: benchmarks/.reference-env/bin/python)")
-    parser.add_argument("--threads", type=int,
-                        help="confine every benchmark process to this many cores and threads "
-                             "(torch, MKL, XLA), except the sweeps, whose workers share out the "
-                             "cores themselves; default: all cores, the libraries' own choice")
-    parser.add_argument("--timeout", type=float, default=3600.0,
-                        help="seconds allowed for each benchmark process")
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these benchmarks"
+    )
+    parser.add_argument(
+        "--reference-python",
+        type=Path,
+        default=DEFAULT_REFERENCE_ENV / "bin" / "python",
+        help="Python of the neural-tangents environment "
+        "(default: benchmarks/.reference-env/bin/python)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="confine every benchmark process to this many cores and threads "
+        "(torch, MKL, XLA), except the sweeps, whose workers share out the "
+        "cores themselves; default: all cores, the libraries' own choice",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600.0, help="seconds allowed for each benchmark process"
+    )
     args = parser.parse_args(argv)
     preset = "smoke" if args.smoke else "quick" if args.quick else "full"
 
@@ -532,8 +729,7 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hierlearn-bench-") as folder:
-        suite = Suite(preset, args.reference_python, Path(folder), args.timeout, args.threads,
-                      log)
+        suite = Suite(preset, args.reference_python, Path(folder), args.timeout, args.threads, log)
         for name in args.only or list(BENCHMARKS):
             log(f"{name} ...")
             try:
@@ -544,12 +740,19 @@ def main(argv=None) -> int:
                     log(traceback.format_exc())
                 suite.fail(list(BENCHMARKS[name]), error)
     seconds = time.perf_counter() - started
-    report = {"preset": preset, "machine": machine(), "threads": args.threads,
-              "seconds": seconds,
-              "load_average": suite.loads, "entries": suite.entries}
+    report = {
+        "preset": preset,
+        "machine": machine(),
+        "threads": args.threads,
+        "seconds": seconds,
+        "load_average": suite.loads,
+        "entries": suite.entries,
+    }
     print(table(suite.entries))
-    print(f"\npreset {preset}: {seconds:.0f} s on {report['machine']['cpu']}, "
-          f"{report['machine']['cores']} cores")
+    print(
+        f"\npreset {preset}: {seconds:.0f} s on {report['machine']['cpu']}, "
+        f"{report['machine']['cores']} cores"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")

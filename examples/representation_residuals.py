@@ -24,8 +24,13 @@ from hierlearn.representations import linear_residual, whitening_error
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dimensions", type=int, nargs="+", default=[8, 12])
-    parser.add_argument("--widths", type=float, nargs="+", default=[0.5, 1, 2, 4, 8],
-                        help="width constants c in D = c d^2")
+    parser.add_argument(
+        "--widths",
+        type=float,
+        nargs="+",
+        default=[0.5, 1, 2, 4, 8],
+        help="width constants c in D = c d^2",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     generator = np.random.default_rng(args.seed)
@@ -49,17 +54,26 @@ def main() -> None:
             n_fit = max(4 * width, 2000)
             X_fit = law.sample(n_fit, generator=args.seed + 1).numpy()
             representation = hl.RandomNetworkRepresentation(
-                width=width, activation=activation, bias_std=bias_std,
-                n_unlabeled=n_unlabeled, random_state=args.seed,
+                width=width,
+                activation=activation,
+                bias_std=bias_std,
+                n_unlabeled=n_unlabeled,
+                random_state=args.seed,
             ).fit(X_fit[:2])
             values_fit, values_eval = he2(X_fit), he2(X_eval)
-            residual = np.mean([
-                linear_residual(representation, values_fit[:, k], X_fit, values_eval[:, k], X_eval)
-                for k in range(directions.shape[0])
-            ])
+            residual = np.mean(
+                [
+                    linear_residual(
+                        representation, values_fit[:, k], X_fit, values_eval[:, k], X_eval
+                    )
+                    for k in range(directions.shape[0])
+                ]
+            )
             error = whitening_error(representation, X_eval)
-            print(f"| {d} | {activation} | {bias_std:g} | {c:g} | {width} | {n_unlabeled} | "
-                  f"{residual:.3f} | {error:.2f} |")
+            print(
+                f"| {d} | {activation} | {bias_std:g} | {c:g} | {width} | {n_unlabeled} | "
+                f"{residual:.3f} | {error:.2f} |"
+            )
 
 
 if __name__ == "__main__":

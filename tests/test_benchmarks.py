@@ -12,8 +12,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 RUN = ROOT / "benchmarks" / "run.py"
-FIELDS = {"name", "value", "unit", "baseline", "ratio", "baseline_value", "target",
-          "target_met", "peak_memory_mib", "baseline_peak_memory_mib", "repeats", "details"}
+FIELDS = {
+    "name",
+    "value",
+    "unit",
+    "baseline",
+    "ratio",
+    "baseline_value",
+    "target",
+    "target_met",
+    "peak_memory_mib",
+    "baseline_peak_memory_mib",
+    "repeats",
+    "details",
+}
 
 
 def load_run_module():
@@ -61,12 +73,34 @@ def test_smoke_ntk_entries_follow_the_schema(tmp_path):
 def test_table_shows_failures_and_values():
     run = load_run_module()
     entries = [
-        {"name": "ok", "value": 12.5, "unit": "s", "baseline": "b: 25 s", "ratio": 2.0,
-         "baseline_value": 25.0, "target": ">= 2", "target_met": True, "peak_memory_mib": 100.0,
-         "baseline_peak_memory_mib": None, "repeats": 3, "details": {}},
-        {"name": "broken", "value": None, "unit": None, "baseline": None, "ratio": None,
-         "baseline_value": None, "target": None, "target_met": None, "peak_memory_mib": None,
-         "baseline_peak_memory_mib": None, "repeats": None, "details": {"error": "boom"}},
+        {
+            "name": "ok",
+            "value": 12.5,
+            "unit": "s",
+            "baseline": "b: 25 s",
+            "ratio": 2.0,
+            "baseline_value": 25.0,
+            "target": ">= 2",
+            "target_met": True,
+            "peak_memory_mib": 100.0,
+            "baseline_peak_memory_mib": None,
+            "repeats": 3,
+            "details": {},
+        },
+        {
+            "name": "broken",
+            "value": None,
+            "unit": None,
+            "baseline": None,
+            "ratio": None,
+            "baseline_value": None,
+            "target": None,
+            "target_met": None,
+            "peak_memory_mib": None,
+            "baseline_peak_memory_mib": None,
+            "repeats": None,
+            "details": {"error": "boom"},
+        },
     ]
     lines = run.table(entries).splitlines()
     assert lines[2].startswith("| ok | 12.5 | s | b: 25 s | 2 | >= 2 | yes | 100 / - |")

@@ -32,15 +32,17 @@ def test_linear_kernel_is_ridge_regression():
     for ridge in (1e-4, 1e-1):
         model = KernelRegressor(kernel="linear", ridge=ridge).fit(X, y)
         reference = Ridge(alpha=len(X) * ridge, fit_intercept=False).fit(X, y)
-        np.testing.assert_allclose(model.predict(X_test), reference.predict(X_test),
-                                   rtol=1e-9, atol=1e-10)
+        np.testing.assert_allclose(
+            model.predict(X_test), reference.predict(X_test), rtol=1e-9, atol=1e-10
+        )
 
 
 def test_iterative_solver_matches_the_direct_one_at_n_4000():
     X, y, X_test, _ = _data(4000, d=6)
     direct = KernelRegressor(activation="relu", ridge=1e-4).fit(X, y)
-    iterative = KernelRegressor(activation="relu", ridge=1e-4, solver="iterative",
-                                n_centers=500, random_state=0).fit(X, y)
+    iterative = KernelRegressor(
+        activation="relu", ridge=1e-4, solver="iterative", n_centers=500, random_state=0
+    ).fit(X, y)
     assert direct.solver_ == "cholesky" and iterative.solver_ == "iterative"
     assert 1 < iterative.n_iter_ < 200
     assert _relative(iterative.predict(X_test), direct.predict(X_test)) < 1e-6
@@ -61,8 +63,9 @@ def test_ridge_grid_picks_the_best_validation_ridge_and_matches_single_fits():
     X, y, X_val, f_val = _data(400, seed=1)
     ridges = [1e-5, 1e-3, 1e-1, 10.0]
     for solver in ("cholesky", "iterative"):
-        model = KernelRegressor(activation="gelu", ridge=ridges, solver=solver,
-                                random_state=0).fit(X, y, X_val=X_val, y_val=f_val)
+        model = KernelRegressor(activation="gelu", ridge=ridges, solver=solver, random_state=0).fit(
+            X, y, X_val=X_val, y_val=f_val
+        )
         errors = {}
         for ridge in ridges:
             single = KernelRegressor(activation="gelu", ridge=ridge).fit(X, y)
@@ -72,8 +75,7 @@ def test_ridge_grid_picks_the_best_validation_ridge_and_matches_single_fits():
             assert model.validation_errors_[ridge] == pytest.approx(errors[ridge], rel=1e-6)
         assert model.ridge_ == min(errors, key=errors.get)
         best = KernelRegressor(activation="gelu", ridge=model.ridge_).fit(X, y)
-        np.testing.assert_allclose(model.predict(X_val), best.predict(X_val), rtol=1e-6,
-                                   atol=1e-8)
+        np.testing.assert_allclose(model.predict(X_val), best.predict(X_val), rtol=1e-6, atol=1e-8)
 
 
 def test_wide_ntk_regressor_converges_to_the_kernel_regressor():
@@ -84,8 +86,9 @@ def test_wide_ntk_regressor_converges_to_the_kernel_regressor():
         kernel = KernelRegressor(activation=activation, ridge=ridge).fit(X, y).predict(X_test)
         differences = []
         for width in (2**8, 2**14):
-            network = ntk_module.NTKRegressor(width=width, activation=activation, ridge=ridge,
-                                              solver="dual", random_state=3).fit(X, y)
+            network = ntk_module.NTKRegressor(
+                width=width, activation=activation, ridge=ridge, solver="dual", random_state=3
+            ).fit(X, y)
             differences.append(_relative(network.predict(X_test), kernel))
         assert differences[1] < differences[0] / 3, differences
         assert differences[1] < 0.03, differences
@@ -99,9 +102,11 @@ def test_ntk_h_equals_a_wide_ntk_regressor_on_raw_features_with_ridge_times_widt
     spec = {"activation": "relu", "depth": 1, "bias_std": 0.5}
     kernel = KernelRegressor(activation="relu", representation=spec, ridge=ridge).fit(X, y)
     representation = representations.RandomNetworkRepresentation(
-        width=width, activation="relu", bias_std=0.5, normalize="none", random_state=5).fit(X)
-    network = ntk_module.NTKRegressor(width=2**12, activation="relu", ridge=ridge * width,
-                                      solver="dual", random_state=6)
+        width=width, activation="relu", bias_std=0.5, normalize="none", random_state=5
+    ).fit(X)
+    network = ntk_module.NTKRegressor(
+        width=2**12, activation="relu", ridge=ridge * width, solver="dual", random_state=6
+    )
     network.fit(representation.transform(X), y)
     predictions = network.predict(representation.transform(X_test))
     assert _relative(predictions, kernel.predict(X_test)) < 0.05
@@ -112,32 +117,43 @@ def test_centred_representation_and_input_bias():
     spec = {"activation": "tanh", "depth": 2, "bias_std": 0.3, "center": True}
     centred = KernelRegressor(activation="relu2", representation=spec, ridge=1e-3).fit(X, y)
     # The same kernel built by hand: centring on the training inputs.
-    K = ntk(X, activation="relu2", representation={k: spec[k] for k in spec if k != "center"},
-            center=X)
-    alpha = torch.linalg.solve(K + 300 * 1e-3 * torch.eye(300, dtype=torch.float64),
-                               torch.as_tensor(y))
-    K_test = ntk(X_test, X, activation="relu2",
-                 representation={k: spec[k] for k in spec if k != "center"}, center=X)
-    np.testing.assert_allclose(centred.predict(X_test), (K_test @ alpha).numpy(), rtol=1e-7,
-                               atol=1e-9)
+    K = ntk(
+        X, activation="relu2", representation={k: spec[k] for k in spec if k != "center"}, center=X
+    )
+    alpha = torch.linalg.solve(
+        K + 300 * 1e-3 * torch.eye(300, dtype=torch.float64), torch.as_tensor(y)
+    )
+    K_test = ntk(
+        X_test,
+        X,
+        activation="relu2",
+        representation={k: spec[k] for k in spec if k != "center"},
+        center=X,
+    )
+    np.testing.assert_allclose(
+        centred.predict(X_test), (K_test @ alpha).numpy(), rtol=1e-7, atol=1e-9
+    )
     biased = KernelRegressor(ridge=1e-3, input_bias=1.0).fit(X, y)
     ones = np.ones((len(X), 1))
     plain = KernelRegressor(ridge=1e-3).fit(np.hstack([X, ones]), y)
-    np.testing.assert_allclose(biased.predict(X_test),
-                               plain.predict(np.hstack([X_test, np.ones((200, 1))])), rtol=1e-12)
+    np.testing.assert_allclose(
+        biased.predict(X_test), plain.predict(np.hstack([X_test, np.ones((200, 1))])), rtol=1e-12
+    )
     assert centred.score(X_test, f_test) > 0.5
 
 
 def test_sklearn_api():
     X, y, X_test, _ = _data(150, seed=8)
-    model = KernelRegressor(activation="softplus", ridge=[1e-3, 1e-2],
-                            representation={"activation": "erf"})
+    model = KernelRegressor(
+        activation="softplus", ridge=[1e-3, 1e-2], representation={"activation": "erf"}
+    )
     twin = clone(model)
     assert twin.get_params() == model.get_params()
     twin.set_params(ridge=0.5, kernel="nngp")
     assert twin.ridge == 0.5 and model.ridge == [1e-3, 1e-2]
-    search = GridSearchCV(KernelRegressor(), {"ridge": [1e-4, 1e-2], "kernel": ["ntk", "nngp"]},
-                          cv=3).fit(X, y)
+    search = GridSearchCV(
+        KernelRegressor(), {"ridge": [1e-4, 1e-2], "kernel": ["ntk", "nngp"]}, cv=3
+    ).fit(X, y)
     assert search.best_params_["ridge"] in (1e-4, 1e-2)
     predictions = search.predict(X_test)
     assert predictions.dtype == np.float64 and predictions.shape == (200,)
@@ -150,8 +166,9 @@ def test_convergence_warning_when_cg_stops_early():
     X, y, _, _ = _data(300, seed=9)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = KernelRegressor(ridge=1e-6, solver="iterative", n_centers=5, max_iter=2,
-                                tol=1e-14, random_state=0).fit(X, y)
+        model = KernelRegressor(
+            ridge=1e-6, solver="iterative", n_centers=5, max_iter=2, tol=1e-14, random_state=0
+        ).fit(X, y)
     assert model.n_iter_ == 2
     assert any(issubclass(w.category, ConvergenceWarning) for w in caught)
 
@@ -163,8 +180,9 @@ def test_cuda_matches_cpu():
     for solver in ("cholesky", "iterative"):
         cpu = KernelRegressor(activation="tanh", ridge=1e-3, solver=solver, random_state=0)
         gpu = clone(cpu).set_params(device="cuda")
-        np.testing.assert_allclose(gpu.fit(X, y).predict(X_test),
-                                   cpu.fit(X, y).predict(X_test), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(
+            gpu.fit(X, y).predict(X_test), cpu.fit(X, y).predict(X_test), rtol=1e-6, atol=1e-8
+        )
         assert gpu.dual_coef_.device.type == "cuda"
 
 

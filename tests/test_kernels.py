@@ -70,7 +70,7 @@ def sample_representation(X, activation, depth, bias_std, width, generator, cent
         covariance = hidden @ hidden.T / width + bias_std**2
         hidden = act(_gaussian_columns(covariance, width, generator))
     if center is not None:
-        hidden = hidden[: X.shape[0]] - hidden[X.shape[0]:].mean(0)
+        hidden = hidden[: X.shape[0]] - hidden[X.shape[0] :].mean(0)
     return hidden / math.sqrt(width)
 
 
@@ -106,9 +106,18 @@ def test_raw_kernels_match_wide_networks(activation):
 
 COMPOSED = [
     # (representation activation, depth, bias_std)
-    ("relu", 1, 0.0), ("step", 1, 0.5), ("sign", 1, 0.5), ("tanh", 1, 0.0), ("erf", 1, 0.0),
-    ("monomial-2", 1, 0.0), ("hermite-3", 1, 0.0),
-    ("relu", 2, 0.5), ("step", 2, 0.5), ("sign", 3, 0.5), ("tanh", 2, 0.3), ("erf", 2, 0.0),
+    ("relu", 1, 0.0),
+    ("step", 1, 0.5),
+    ("sign", 1, 0.5),
+    ("tanh", 1, 0.0),
+    ("erf", 1, 0.0),
+    ("monomial-2", 1, 0.0),
+    ("hermite-3", 1, 0.0),
+    ("relu", 2, 0.5),
+    ("step", 2, 0.5),
+    ("sign", 3, 0.5),
+    ("tanh", 2, 0.3),
+    ("erf", 2, 0.0),
     ("hermite-2", 2, 0.0),
 ]
 
@@ -137,8 +146,9 @@ def _check_composed(X, representation, sums):
     errors = {"linear": relative_error(sums.pop("linear"), exact)}
     for (name, kind), estimate in sums.items():
         function = ntk if kind == "ntk" else nngp
-        errors[name, kind] = relative_error(estimate, function(X, activation=name,
-                                                              representation=spec))
+        errors[name, kind] = relative_error(
+            estimate, function(X, activation=name, representation=spec)
+        )
     assert max(errors.values()) < TOLERANCE, errors
 
 
@@ -147,18 +157,26 @@ def test_composed_kernels_match_wide_networks(representation):
     X = _inputs(n=12)
     generator = torch.Generator().manual_seed(2)
     trainable = [("relu", "ntk"), ("relu", "nngp"), ("tanh", "ntk")]
-    _check_composed(X, representation, _composed_monte_carlo(X, representation, trainable,
-                                                             NETWORKS // 2, generator))
+    _check_composed(
+        X,
+        representation,
+        _composed_monte_carlo(X, representation, trainable, NETWORKS // 2, generator),
+    )
 
 
 def test_every_trainable_activation_composes():
     X = _inputs(n=12)
     generator = torch.Generator().manual_seed(8)
-    trainable = [(name, kind) for name in TRAINABLE_ACTIVATIONS for kind in ("ntk", "nngp")
-                 if (name, kind) != ("relu3", "nngp")]
+    trainable = [
+        (name, kind)
+        for name in TRAINABLE_ACTIVATIONS
+        for kind in ("ntk", "nngp")
+        if (name, kind) != ("relu3", "nngp")
+    ]
     representation = ("erf", 2, 0.3)
-    _check_composed(X, representation, _composed_monte_carlo(X, representation, trainable,
-                                                             NETWORKS, generator))
+    _check_composed(
+        X, representation, _composed_monte_carlo(X, representation, trainable, NETWORKS, generator)
+    )
 
 
 def test_relu3_nngp_composes():
@@ -182,8 +200,7 @@ def test_relu3_nngp_composes():
 def test_relu3_nngp_composes_by_monte_carlo():
     X = _inputs(n=12)
     generator = torch.Generator().manual_seed(10)
-    sums = _composed_monte_carlo(X, ("relu", 1, 0.0), [("relu3", "nngp")], 8 * NETWORKS,
-                                 generator)
+    sums = _composed_monte_carlo(X, ("relu", 1, 0.0), [("relu3", "nngp")], 8 * NETWORKS, generator)
     _check_composed(X, ("relu", 1, 0.0), sums)
 
 
@@ -200,8 +217,10 @@ def test_centred_composed_kernel_matches_centred_features():
         tangent = tangent + trainable_monte_carlo(pre, gram, "relu2", "ntk") / networks
     exact = representation_kernel(X, activation="relu", depth=2, bias_std=0.5, center=reference)
     assert relative_error(linear, exact) < TOLERANCE
-    assert relative_error(tangent, ntk(X, activation="relu2", representation=spec,
-                                       center=reference)) < TOLERANCE
+    assert (
+        relative_error(tangent, ntk(X, activation="relu2", representation=spec, center=reference))
+        < TOLERANCE
+    )
     # Centring changes the kernel: the test can tell the two apart.
     uncentred = representation_kernel(X, activation="relu", depth=2, bias_std=0.5)
     assert relative_error(uncentred, exact) > 5 * TOLERANCE
@@ -214,15 +233,18 @@ def test_empirical_kernels_converge_at_the_monte_carlo_rate():
     errors = []
     for width in (2**8, 2**12, 2**16):
         W0 = torch.randn(width, X.shape[1], generator=generator, dtype=torch.float64)
-        errors.append(relative_error(empirical_ntk(W0 / math.sqrt(X.shape[1]), X,
-                                                   activation="tanh"), exact))
+        errors.append(
+            relative_error(empirical_ntk(W0 / math.sqrt(X.shape[1]), X, activation="tanh"), exact)
+        )
     # 16x the width: about 4x smaller error; allow noise.
     assert errors[1] < errors[0] / 2 and errors[2] < errors[1] / 2
     assert errors[2] < 0.01
     W0 = torch.randn(2**16, X.shape[1], generator=generator, dtype=torch.float64)
     W0 /= math.sqrt(X.shape[1])
-    assert relative_error(empirical_nngp(W0, X, activation="gelu"),
-                          nngp(X, activation="gelu")) < TOLERANCE
+    assert (
+        relative_error(empirical_nngp(W0, X, activation="gelu"), nngp(X, activation="gelu"))
+        < TOLERANCE
+    )
 
 
 def test_empirical_representation_kernel_follows_the_recursion():
@@ -244,21 +266,23 @@ def test_representation_module_agrees():
 
     X = _inputs(n=16).numpy()
     fitted = representations.RandomNetworkRepresentation(
-        width=256, depth=3, activation="tanh", bias_std=0.3, normalize="none",
-        random_state=0).fit(X)
-    features = representation_features(torch.as_tensor(X), fitted.weights_, fitted.biases_,
-                                       "tanh")
+        width=256, depth=3, activation="tanh", bias_std=0.3, normalize="none", random_state=0
+    ).fit(X)
+    features = representation_features(torch.as_tensor(X), fitted.weights_, fitted.biases_, "tanh")
     torch.testing.assert_close(fitted.features(X), features, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(
         fitted_representation_kernel(fitted, X, center=X[:8]),
-        empirical_representation_kernel(X, None, fitted.weights_, fitted.biases_, "tanh",
-                                        center=X[:8]),
-        rtol=1e-12, atol=1e-12)
+        empirical_representation_kernel(
+            X, None, fitted.weights_, fitted.biases_, "tanh", center=X[:8]
+        ),
+        rtol=1e-12,
+        atol=1e-12,
+    )
     total, networks = 0, 8
     for seed in range(networks):
         representation = representations.RandomNetworkRepresentation(
-            width=WIDTH, activation="relu", bias_std=0.3, normalize="none",
-            random_state=seed).fit(X)
+            width=WIDTH, activation="relu", bias_std=0.3, normalize="none", random_state=seed
+        ).fit(X)
         total = total + fitted_representation_kernel(representation, X) / networks
     exact = representation_kernel(X, activation="relu", bias_std=0.3)
     assert relative_error(total, exact) < TOLERANCE

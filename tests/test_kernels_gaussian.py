@@ -33,7 +33,7 @@ TRIPLES = [
 def _normal_rule(size, low, high):
     nodes, weights = roots_legendre(size)
     nodes = low + (nodes + 1.0) * (high - low) / 2.0
-    weights = weights * (high - low) / 2.0 * np.exp(-nodes**2 / 2) / math.sqrt(2 * math.pi)
+    weights = weights * (high - low) / 2.0 * np.exp(-(nodes**2) / 2) / math.sqrt(2 * math.pi)
     return nodes, weights
 
 
@@ -112,10 +112,12 @@ def test_sign_and_erf_and_quadratic_closed_forms(triple):
     # sign = 2 step - 1 and E step = 1/2 for a non-degenerate Gaussian.
     assert _dual(representation_dual("sign"), *triple) == pytest.approx(4 * step - 1, abs=1e-7)
     assert _dual(representation_dual("erf"), *triple) == pytest.approx(
-        reference_smooth(erf, *triple), abs=1e-9)
+        reference_smooth(erf, *triple), abs=1e-9
+    )
     quadratic = trainable_activation("quadratic")
     assert _dual(quadratic.nngp_dual, *triple) == pytest.approx(
-        reference_smooth(lambda t: t * t / 2, *triple), rel=1e-9)
+        reference_smooth(lambda t: t * t / 2, *triple), rel=1e-9
+    )
     assert _dual(quadratic.ntk_dual, *triple) == pytest.approx(rho * sigma1 * sigma2, rel=1e-12)
 
 
@@ -143,8 +145,9 @@ NUMPY_SMOOTH = {
     "softplus": lambda t: np.logaddexp(0.0, t),
     "softplus'": lambda t: 1 / (1 + np.exp(-t)),
     "gelu": lambda t: t * 0.5 * (1 + erf(t / math.sqrt(2))),
-    "gelu'": lambda t: 0.5 * (1 + erf(t / math.sqrt(2)))
-    + t * np.exp(-t * t / 2) / math.sqrt(2 * math.pi),
+    "gelu'": lambda t: (
+        0.5 * (1 + erf(t / math.sqrt(2))) + t * np.exp(-t * t / 2) / math.sqrt(2 * math.pi)
+    ),
 }
 
 
@@ -169,8 +172,13 @@ def test_polynomials_are_exact(degree):
     for triple in TRIPLES[:5]:
         for function, numpy_function in (
             (monomial, lambda t: t**degree),
-            (hermite, lambda t: np.polynomial.hermite_e.hermeval(
-                t, [0] * degree + [1]) / math.sqrt(math.factorial(degree))),
+            (
+                hermite,
+                lambda t: (
+                    np.polynomial.hermite_e.hermeval(t, [0] * degree + [1])
+                    / math.sqrt(math.factorial(degree))
+                ),
+            ),
         ):
             value, scale = _series_value(function, triple, degree)
             expected = reference_smooth(numpy_function, *triple, size=(400, 400))

@@ -63,16 +63,16 @@ def test_ridge_path_equals_one_solve_per_ridge():
     for column, ridge in enumerate(ridges):
         alpha = torch.linalg.solve(K + 90 * ridge * torch.eye(90, dtype=torch.float64), y)
         torch.testing.assert_close(path.coefficients[:, column], alpha, rtol=1e-7, atol=1e-8)
-        torch.testing.assert_close(path.predictions[:, column], K_val @ alpha, rtol=1e-7,
-                                   atol=1e-8)
+        torch.testing.assert_close(path.predictions[:, column], K_val @ alpha, rtol=1e-7, atol=1e-8)
 
 
 def test_ridge_path_with_zero_ridge_is_the_pseudo_inverse():
     K = _spd(40, rank=6)
     y = K @ torch.randn(40, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
     path = ridge_path(K, y, K, [0.0])
-    torch.testing.assert_close(path.coefficients[:, 0], torch.linalg.pinv(K) @ y, rtol=1e-6,
-                               atol=1e-8)
+    torch.testing.assert_close(
+        path.coefficients[:, 0], torch.linalg.pinv(K) @ y, rtol=1e-6, atol=1e-8
+    )
 
 
 def test_conjugate_gradients_solve_every_shift():
@@ -80,8 +80,9 @@ def test_conjugate_gradients_solve_every_shift():
     rhs = torch.randn(150, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
     rhs[:, 2] = 0.0  # a zero right-hand side stays zero
     shifts = torch.tensor([1e-3, 1e-1, 1.0], dtype=torch.float64)
-    solution, iterations, converged = conjugate_gradients(lambda v: K @ v, rhs, shifts,
-                                                          tol=1e-12, max_iter=500)
+    solution, iterations, converged = conjugate_gradients(
+        lambda v: K @ v, rhs, shifts, tol=1e-12, max_iter=500
+    )
     assert converged and iterations > 1
     for column in range(3):
         system = K + shifts[column] * torch.eye(150, dtype=torch.float64)
@@ -99,8 +100,9 @@ def test_nystrom_preconditioner():
     # All points as centres: the preconditioner is the exact inverse.
     exact = NystromPreconditioner(K.clone(), torch.arange(300))
     basis = exact.basis
-    torch.testing.assert_close(basis.T @ basis, torch.eye(basis.shape[1], dtype=torch.float64),
-                               atol=1e-8, rtol=0)
+    torch.testing.assert_close(
+        basis.T @ basis, torch.eye(basis.shape[1], dtype=torch.float64), atol=1e-8, rtol=0
+    )
     product = K @ vectors + vectors * shifts
     torch.testing.assert_close(exact.apply(product, shifts), vectors, rtol=1e-6, atol=1e-6)
     # 60 centres: far fewer iterations than plain CG to the same answer.
@@ -109,7 +111,8 @@ def test_nystrom_preconditioner():
     rhs = vectors.clone()
     plain, plain_iterations, _ = conjugate_gradients(lambda v: K @ v, rhs, shifts, tol=1e-10)
     fast, fast_iterations, converged = conjugate_gradients(
-        lambda v: K @ v, rhs, shifts, preconditioner.apply, tol=1e-10)
+        lambda v: K @ v, rhs, shifts, preconditioner.apply, tol=1e-10
+    )
     assert converged and fast_iterations < plain_iterations / 3
     torch.testing.assert_close(fast, plain, rtol=1e-6, atol=1e-6)
 

@@ -20,8 +20,13 @@ SPEC = {
     "test_size": 200,
     "tuning": {
         "gradient": {
-            "params": {"lr": 0.1, "epochs": 300, "eval_every": 5, "n_iter_no_change": 4,
-                       "tol": 0.01},
+            "params": {
+                "lr": 0.1,
+                "epochs": 300,
+                "eval_every": 5,
+                "n_iter_no_change": 4,
+                "tol": 0.01,
+            },
             "search": {"reg": [0.0, 1.0e-4], "input_bias": [1.0, "sqrt(D)"]},
         },
         "kernel": {"ridge": [1.0e-6, 1.0e-2]},

@@ -53,8 +53,16 @@ def test_span_degrees_by_activation():
 
 
 def test_predicted_for_learner_reads_the_cell_configs():
-    configs = {d: {"kind": "random_network", "width": d * d, "activation": "hermite-2",
-                   "depth": 1, "bias_std": 0.0} for d in (6, 8, 10)}
+    configs = {
+        d: {
+            "kind": "random_network",
+            "width": d * d,
+            "activation": "hermite-2",
+            "depth": 1,
+            "bias_std": 0.0,
+        }
+        for d in (6, 8, 10)
+    }
     assert predicted_for_learner("quad-h", 2, configs) == 2.0
     assert predicted_for_learner("quad-h", 3, configs) is None
     assert predicted_for_learner("quad-x", 4, {6: {"kind": "identity"}}) == 3.0

@@ -336,9 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--full", action="store_true", help="hours: larger d, more seeds (GPU or Dask cluster)"
     )
     reproduce.add_argument("--store", help="the SQLite result file (default: OUT/store.sqlite)")
-    reproduce.add_argument(
-        "--out", help="output directory (default: hierlearn-reproduce-PRESET)"
-    )
+    reproduce.add_argument("--out", help="output directory (default: hierlearn-reproduce-PRESET)")
     reproduce.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
     add_executor_arguments(reproduce)
     reproduce.add_argument(

@@ -70,10 +70,10 @@ def cholesky_lower_(matrix: torch.Tensor, block: int = CHOLESKY_BLOCK) -> bool:
         # block on the diagonal keeps its strict upper part.
         for column in range(stop, n, block):
             end = min(column + block, n)
-            rows = panel[column - stop:end - stop]
+            rows = panel[column - stop : end - stop]
             matrix[column:end, column:end].sub_(torch.tril(rows @ rows.mT))
             if end < n:
-                matrix[end:, column:end].addmm_(panel[end - stop:], rows.mT, alpha=-1.0)
+                matrix[end:, column:end].addmm_(panel[end - stop :], rows.mT, alpha=-1.0)
     return True
 
 
@@ -116,8 +116,9 @@ class RidgePath(NamedTuple):
 CHOLESKY_RIDGES = 8
 
 
-def ridge_path(K_train: torch.Tensor, y: torch.Tensor, K_val_train: torch.Tensor,
-               ridges) -> RidgePath:
+def ridge_path(
+    K_train: torch.Tensor, y: torch.Tensor, K_val_train: torch.Tensor, ridges
+) -> RidgePath:
     """Kernel ridge regression for every ridge of a grid.
 
     With at most ``CHOLESKY_RIDGES`` ridges, all > 0, each ridge is one in-place Cholesky
@@ -159,8 +160,9 @@ def ridge_path(K_train: torch.Tensor, y: torch.Tensor, K_val_train: torch.Tensor
     eigenvalues, eigenvectors = torch.linalg.eigh(K_train)
     eigenvalues = eigenvalues.clamp_min(0.0)
     projected = eigenvectors.mT @ y  # (n,)
-    shifts = torch.as_tensor([n * float(r) for r in ridges], dtype=K_train.dtype,
-                             device=K_train.device)
+    shifts = torch.as_tensor(
+        [n * float(r) for r in ridges], dtype=K_train.dtype, device=K_train.device
+    )
     shifted = eigenvalues[:, None] + shifts[None, :]  # (n, n_ridges)
     floor = torch.finfo(K_train.dtype).eps * max(float(eigenvalues.max()), 1.0) * n
     inverse = torch.where(shifted > floor, 1.0 / shifted, torch.zeros_like(shifted))
@@ -204,7 +206,7 @@ class NystromPreconditioner:
             jitter *= 10.0
         gram = torch.zeros_like(anchor)
         for start in range(0, n, chunk):  # B = C R^{-T}, and B^T B
-            rows = columns[start:start + chunk]
+            rows = columns[start : start + chunk]
             rows.copy_(torch.linalg.solve_triangular(factor, rows.mT, upper=False).mT)
             gram.addmm_(rows.mT, rows)
         values, vectors = torch.linalg.eigh(gram)  # B^T B = V diag(s) V^T, U = B V s^{-1/2}
@@ -213,7 +215,7 @@ class NystromPreconditioner:
         vectors = vectors * values.rsqrt()
         rank = int(keep.sum())
         for start in range(0, n, chunk):
-            rows = columns[start:start + chunk]
+            rows = columns[start : start + chunk]
             rows[:, :rank] = rows @ vectors
         self.basis = columns[:, :rank]
         self.eigenvalues = values
@@ -225,8 +227,14 @@ class NystromPreconditioner:
         return residual / shifts + self.basis @ (scale * projected)
 
 
-def conjugate_gradients(matvec, rhs: torch.Tensor, shifts: torch.Tensor, preconditioner=None,
-                        tol: float = 1e-8, max_iter: int = 1000):
+def conjugate_gradients(
+    matvec,
+    rhs: torch.Tensor,
+    shifts: torch.Tensor,
+    preconditioner=None,
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+):
     """Solve (K + shifts[j] I) x_j = rhs[:, j] for every column j by preconditioned CG.
 
     The columns are independent CG runs that share each product with K (one kernel pass per

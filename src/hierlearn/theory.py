@@ -94,8 +94,9 @@ def span_degrees(
     return tuple(q for q in every if q == 1 or q % 2 == 0)  # relu
 
 
-def representation_law(widths: dict[int, int], activation: str, depth: int = 1,
-                       bias_std: float = 0.0, p: int = 1) -> RepresentationLaw | None:
+def representation_law(
+    widths: dict[int, int], activation: str, depth: int = 1, bias_std: float = 0.0, p: int = 1
+) -> RepresentationLaw | None:
     """The law of a representation used at several d: {d: width D}, its activation and bias.
 
     ``width_exponent`` is the least-squares slope of log D against log d (rounded to 0.01);

@@ -44,8 +44,10 @@ def _split_representation(representation):
     if representation is None:
         return None, False
     if not isinstance(representation, Mapping):
-        raise ValueError("representation must be None or a dict with keys 'activation', "
-                         f"'depth', 'bias_std', 'center', got {representation!r}")
+        raise ValueError(
+            "representation must be None or a dict with keys 'activation', "
+            f"'depth', 'bias_std', 'center', got {representation!r}"
+        )
     options = dict(representation)
     center = options.pop("center", False)
     if not isinstance(center, bool | np.bool_):
@@ -145,14 +147,23 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
 
     def _kernel_object(self, budget: int, center=None, reference_mean=None):
         representation, _ = _split_representation(self.representation)
-        return InfiniteWidthKernel(self.kernel, self.activation, representation, center,
-                                   budget, self.dtype, self.device, reference_mean)
+        return InfiniteWidthKernel(
+            self.kernel,
+            self.activation,
+            representation,
+            center,
+            budget,
+            self.dtype,
+            self.device,
+            reference_mean,
+        )
 
     def _inputs(self, X, name: str, n_features: int | None = None) -> torch.Tensor:
         X = check_matrix(name, X, n_features)
         X = with_input_bias(X, float(self.input_bias))
-        return torch.as_tensor(X, dtype=resolve_dtype(self.dtype),
-                               device=resolve_device(self.device))
+        return torch.as_tensor(
+            X, dtype=resolve_dtype(self.dtype), device=resolve_device(self.device)
+        )
 
     def fit(self, X, y, X_val=None, y_val=None):
         """Fit alpha; with a list of ridges choose one on (X_val, y_val)."""
@@ -166,8 +177,10 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         check_int("max_iter", self.max_iter, minimum=1)
         check_float("input_bias", self.input_bias, minimum=0.0)
         if self.input_bias and representation is not None:
-            raise ValueError("input_bias applies to raw inputs only; with a representation use "
-                             "representation['bias_std']")
+            raise ValueError(
+                "input_bias applies to raw inputs only; with a representation use "
+                "representation['bias_std']"
+            )
         device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
         X_checked = check_matrix("X", X)
         y = check_targets("y", y, X_checked.shape[0])
@@ -185,8 +198,10 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         if len(ridges) > 1:
             val_inputs = self._inputs(X_val, "X_val", self.n_features_in_)
             y_val = check_targets("y_val", y_val, val_inputs.shape[0])
-            validation = (kernel.prepare(val_inputs), torch.as_tensor(y_val, dtype=dtype,
-                                                                      device=device))
+            validation = (
+                kernel.prepare(val_inputs),
+                torch.as_tensor(y_val, dtype=dtype, device=device),
+            )
         n_val = 0 if validation is None else len(validation[0])
         matrices = EIGH_MATRICES if len(ridges) > 1 else 1
         direct_bytes = (matrices * n * n + n_val * n) * itemsize + workspace
@@ -201,11 +216,11 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         # A direct solve is exact: 0 iterations, converged.
         self.n_iter_, self.converged_ = 0, True
         if solver == "cholesky":
-            coefficients, predictions = self._direct(kernel, points, targets, ridges,
-                                                     validation)
+            coefficients, predictions = self._direct(kernel, points, targets, ridges, validation)
         else:
             coefficients, predictions, self.n_iter_, self.converged_ = self._iterative(
-                kernel, points, targets, ridges, validation, budget - workspace)
+                kernel, points, targets, ridges, validation, budget - workspace
+            )
         if validation is None:
             self.ridge_, column = ridges[0], 0
         else:
@@ -233,8 +248,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
                 alpha = solve_psd(kernel.matrix(points), targets, n * ridges[0])
             return alpha[:, None], None
         val_points, _ = validation
-        path = ridge_path(kernel.matrix(points), targets, kernel.matrix(val_points, points),
-                          ridges)
+        path = ridge_path(kernel.matrix(points), targets, kernel.matrix(val_points, points), ridges)
         return path.coefficients, path.predictions
 
     def _iterative(self, kernel, points, targets, ridges, validation, budget):
@@ -244,15 +258,18 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         vectors = 8 * n * len(ridges) * itemsize  # CG's vectors
         centres = min(self.n_centers, n, max(0, (budget - vectors) // (2 * n * itemsize)))
         if centres < 1:
-            raise ValueError(f"memory_budget={self.memory_budget!r} is too small for the "
-                             f"iterative solver with n={n}")
+            raise ValueError(
+                f"memory_budget={self.memory_budget!r} is too small for the "
+                f"iterative solver with n={n}"
+            )
         generator = make_generator(self.random_state)
         index = torch.randperm(n, generator=generator)[:centres].sort().values
         index = index.to(points.X.device)
         columns = kernel.matrix(points, points.take(index))
         preconditioner = NystromPreconditioner(columns, index)
-        shifts = torch.as_tensor([n * r for r in ridges], dtype=points.X.dtype,
-                                 device=points.X.device)
+        shifts = torch.as_tensor(
+            [n * r for r in ridges], dtype=points.X.dtype, device=points.X.device
+        )
         evaluate = kernel.evaluator(points, points)
 
         def matvec(vectors_):
@@ -260,15 +277,21 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
 
         rhs = targets[:, None].repeat(1, len(ridges))
         alphas, iterations, converged = conjugate_gradients(
-            matvec, rhs, shifts, preconditioner.apply, self.tol, self.max_iter)
+            matvec, rhs, shifts, preconditioner.apply, self.tol, self.max_iter
+        )
         if not converged:
-            warnings.warn(f"conjugate gradients stopped after max_iter={self.max_iter} "
-                          f"iterations above tol={self.tol}", ConvergenceWarning, stacklevel=3)
+            warnings.warn(
+                f"conjugate gradients stopped after max_iter={self.max_iter} "
+                f"iterations above tol={self.tol}",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
         predictions = None
         if validation is not None:
             val_points, _ = validation
-            predictions = blocks.product(kernel.evaluator(val_points, points), len(val_points),
-                                         n, alphas, kernel.entries)
+            predictions = blocks.product(
+                kernel.evaluator(val_points, points), len(val_points), n, alphas, kernel.entries
+            )
         return alphas, predictions, iterations, bool(converged)
 
     def predict(self, X):
@@ -276,12 +299,18 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "dual_coef_")
         inputs = self._inputs(X, "X", self.n_features_in_)
         _, center = _split_representation(self.representation)
-        workspace = _workspace(blocks.parse_memory_budget(self.memory_budget),
-                               self.X_fit_.element_size())
-        kernel = self._kernel_object(workspace, self.X_fit_ if center else None,
-                                     self.reference_mean_)
+        workspace = _workspace(
+            blocks.parse_memory_budget(self.memory_budget), self.X_fit_.element_size()
+        )
+        kernel = self._kernel_object(
+            workspace, self.X_fit_ if center else None, self.reference_mean_
+        )
         test_points = kernel.prepare(inputs)
-        values = blocks.product(kernel.evaluator(test_points, self.train_points_),
-                                len(test_points), len(self.train_points_),
-                                self.dual_coef_[:, None], kernel.entries)[:, 0]
+        values = blocks.product(
+            kernel.evaluator(test_points, self.train_points_),
+            len(test_points),
+            len(self.train_points_),
+            self.dual_coef_[:, None],
+            kernel.entries,
+        )[:, 0]
         return values.cpu().numpy().astype(np.float64)

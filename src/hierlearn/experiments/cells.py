@@ -339,9 +339,7 @@ def _fit_models(config: dict, Z, Z_val, Z_test, data: CellData, seed: int) -> di
         }
     entry, estimator = best
     training = {**entry["training"], "validation_error": entry["validation_error"]}
-    chosen = {
-        k: v for k, v in entry.items() if k not in ("validation_error", "status", "training")
-    }
+    chosen = {k: v for k, v in entry.items() if k not in ("validation_error", "status", "training")}
     hyperparameters = {**chosen.pop("params"), **chosen}
     test_prediction = estimator.predict(Z_test)
     train_prediction = estimator.predict(Z)

@@ -192,7 +192,5 @@ def report_lines(content: dict) -> list[str]:
             level = comparison["by_eps"].get(eps_key(eps))
             if level is not None:
                 parts.append(f"eps {eps:g}: {interval_text(level['difference'], level['ci'])}")
-        lines.append(
-            f"e({comparison['a']}) - e({comparison['b']}): " + ", ".join(parts or ["n/a"])
-        )
+        lines.append(f"e({comparison['a']}) - e({comparison['b']}): " + ", ".join(parts or ["n/a"]))
     return lines

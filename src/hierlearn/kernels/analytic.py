@@ -131,8 +131,9 @@ class _GaussianMap:
         q = points.variance[:, None]
         return self.dual(q, q, q)[:, 0]
 
-    def block(self, covariance: torch.Tensor, points1: _MapPoints,
-              points2: _MapPoints) -> torch.Tensor:
+    def block(
+        self, covariance: torch.Tensor, points1: _MapPoints, points2: _MapPoints
+    ) -> torch.Tensor:
         q1, q2 = points1.variance[:, None], points2.variance[None, :]
         if self.dual is not None:
             return self.dual(covariance, q1, q2)
@@ -204,9 +205,17 @@ class InfiniteWidthKernel:
         device: where to compute ("cpu", "cuda"); None takes the device of the inputs.
     """
 
-    def __init__(self, kind: str = "ntk", activation: str = "relu", representation=None,
-                 center=None, memory_budget=DEFAULT_MEMORY_BUDGET, dtype="float64",
-                 device=None, reference_mean: float | None = None):
+    def __init__(
+        self,
+        kind: str = "ntk",
+        activation: str = "relu",
+        representation=None,
+        center=None,
+        memory_budget=DEFAULT_MEMORY_BUDGET,
+        dtype="float64",
+        device=None,
+        reference_mean: float | None = None,
+    ):
         self.kind = check_choice("kernel", kind, KINDS)
         self.activation = trainable_activation(activation)
         self.representation = as_representation(representation)
@@ -214,8 +223,9 @@ class InfiniteWidthKernel:
         self.budget = blocks.parse_memory_budget(memory_budget)
         self.entries = blocks.block_entries(self.budget, self.dtype.itemsize)
         self.device = None if device is None else torch.device(device)
-        self.layer_map = (None if self.representation is None
-                          else _representation_map(self.representation))
+        self.layer_map = (
+            None if self.representation is None else _representation_map(self.representation)
+        )
         if self.kind == "nngp":
             self.top_map = _GaussianMap(self.activation.act, self.activation.nngp_dual)
         elif self.kind == "ntk":
@@ -239,16 +249,19 @@ class InfiniteWidthKernel:
             device = self.device if self.device is not None else X.device
             X = X.detach().to(device=device, dtype=self.dtype)
         else:
-            X = torch.as_tensor(np.asarray(X, dtype=np.float64), dtype=self.dtype,
-                                device=self.device or "cpu")
+            X = torch.as_tensor(
+                np.asarray(X, dtype=np.float64), dtype=self.dtype, device=self.device or "cpu"
+            )
         if X.ndim != 2 or X.shape[1] < 1:
-            raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), "
-                             f"got shape {tuple(X.shape)}")
+            raise ValueError(
+                f"{name} must be 2-D of shape (n_samples, n_features), got shape {tuple(X.shape)}"
+            )
         if not torch.isfinite(X).all():
             raise ValueError(f"{name} contains NaN or infinite values")
         if self.reference is not None and X.shape[1] != self.reference.X.shape[1]:
-            raise ValueError(f"{name} has {X.shape[1]} features, the centring inputs "
-                             f"{self.reference.X.shape[1]}")
+            raise ValueError(
+                f"{name} has {X.shape[1]} features, the centring inputs {self.reference.X.shape[1]}"
+            )
         return X
 
     def _representation_inputs(self, X: torch.Tensor) -> PreparedInputs:
@@ -274,8 +287,9 @@ class InfiniteWidthKernel:
         top = None if self.top_map is None else self.top_map.points(variance)
         return PreparedInputs(prepared.X, prepared.layers, centre, top)
 
-    def _covariance(self, points1: PreparedInputs, points2: PreparedInputs,
-                    diagonal: bool = False) -> tuple:
+    def _covariance(
+        self, points1: PreparedInputs, points2: PreparedInputs, diagonal: bool = False
+    ) -> tuple:
         """(Sigma_L or Sigma_0 block, <x, x'> block or None) before the trainable layer.
 
         With ``diagonal`` (the two point sets are the same points), the diagonal of every
@@ -303,8 +317,9 @@ class InfiniteWidthKernel:
             covariance.diagonal().copy_(points1.top.variance)
         return covariance, gram
 
-    def block(self, points1: PreparedInputs, points2: PreparedInputs,
-              diagonal: bool = False) -> torch.Tensor:
+    def block(
+        self, points1: PreparedInputs, points2: PreparedInputs, diagonal: bool = False
+    ) -> torch.Tensor:
         """The kernel between two prepared point sets, shape (n1, n2).
 
         Args:
@@ -341,8 +356,9 @@ class InfiniteWidthKernel:
 
         return blocks.product(evaluate, len(points1), len(points2), ones, self.entries)[:, 0]
 
-    def matrix(self, X1, X2=None, out: torch.Tensor | None = None,
-               upper_only: bool = False) -> torch.Tensor:
+    def matrix(
+        self, X1, X2=None, out: torch.Tensor | None = None, upper_only: bool = False
+    ) -> torch.Tensor:
         """The (n1, n2) kernel matrix (X2 None: the symmetric K(X1, X1)).
 
         Args:
@@ -353,15 +369,22 @@ class InfiniteWidthKernel:
         """
         points1 = X1 if isinstance(X1, PreparedInputs) else self.prepare(X1)
         symmetric = X2 is None
-        points2 = points1 if symmetric else (
-            X2 if isinstance(X2, PreparedInputs) else self.prepare(X2))
+        points2 = (
+            points1 if symmetric else (X2 if isinstance(X2, PreparedInputs) else self.prepare(X2))
+        )
         if points1.X.shape[1] != points2.X.shape[1]:
-            raise ValueError(f"X1 has {points1.X.shape[1]} features but X2 has "
-                             f"{points2.X.shape[1]}")
+            raise ValueError(
+                f"X1 has {points1.X.shape[1]} features but X2 has {points2.X.shape[1]}"
+            )
         if out is None:
             out = points1.X.new_empty((len(points1), len(points2)))
-        return blocks.fill(self.evaluator(points1, points2), out, self.entries,
-                           symmetric=symmetric, upper_only=upper_only)
+        return blocks.fill(
+            self.evaluator(points1, points2),
+            out,
+            self.entries,
+            symmetric=symmetric,
+            upper_only=upper_only,
+        )
 
 
 def _matrix(kind, X1, X2, activation, representation, center, memory_budget, dtype):
@@ -369,8 +392,15 @@ def _matrix(kind, X1, X2, activation, representation, center, memory_budget, dty
     return kernel.matrix(X1, X2)
 
 
-def ntk(X1, X2=None, activation="relu", representation=None, center=None,
-        memory_budget=DEFAULT_MEMORY_BUDGET, dtype="float64") -> torch.Tensor:
+def ntk(
+    X1,
+    X2=None,
+    activation="relu",
+    representation=None,
+    center=None,
+    memory_budget=DEFAULT_MEMORY_BUDGET,
+    dtype="float64",
+) -> torch.Tensor:
     """Infinite-width NTK of the linearised two-layer network (see the module docstring).
 
     Raw inputs: K(z, z') = E[act'(u) act'(u')] <z, z'>, (u, u') ~ N(0, [[|z|^2, <z,z'>],
@@ -394,15 +424,29 @@ def ntk(X1, X2=None, activation="relu", representation=None, center=None,
     return _matrix("ntk", X1, X2, activation, representation, center, memory_budget, dtype)
 
 
-def nngp(X1, X2=None, activation="relu", representation=None, center=None,
-         memory_budget=DEFAULT_MEMORY_BUDGET, dtype="float64") -> torch.Tensor:
+def nngp(
+    X1,
+    X2=None,
+    activation="relu",
+    representation=None,
+    center=None,
+    memory_budget=DEFAULT_MEMORY_BUDGET,
+    dtype="float64",
+) -> torch.Tensor:
     """Infinite-width NNGP kernel E[act(u) act(u')] (arguments as :func:`ntk`)."""
     return _matrix("nngp", X1, X2, activation, representation, center, memory_budget, dtype)
 
 
-def representation_kernel(X1, X2=None, activation="relu", depth=1, bias_std=0.0, center=None,
-                          memory_budget=DEFAULT_MEMORY_BUDGET,
-                          dtype="float64") -> torch.Tensor:
+def representation_kernel(
+    X1,
+    X2=None,
+    activation="relu",
+    depth=1,
+    bias_std=0.0,
+    center=None,
+    memory_budget=DEFAULT_MEMORY_BUDGET,
+    dtype="float64",
+) -> torch.Tensor:
     """Sigma_L(x, x') = lim <h_L(x), h_L(x')> / D of the random representation, optionally
     centred (see the module docstring; arguments as :func:`ntk`)."""
     representation = RepresentationSpec(activation, depth, bias_std)

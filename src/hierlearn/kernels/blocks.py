@@ -26,9 +26,16 @@ MAX_BLOCK_ENTRIES = 1 << 17  # 1 MiB of float64 per block-sized tensor: cache-fr
 MIN_BLOCK_SIDE = 32  # a budget that cannot hold a 32 x 32 block is refused
 
 _UNITS = {
-    "": 1, "b": 1,
-    "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
 }
 _BUDGET = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
@@ -86,8 +93,13 @@ def block_shape(n1: int, n2: int, entries: int) -> tuple[int, int]:
     return rows, cols
 
 
-def fill(evaluate: Evaluate, out: torch.Tensor, entries: int, symmetric: bool = False,
-         upper_only: bool = False) -> torch.Tensor:
+def fill(
+    evaluate: Evaluate,
+    out: torch.Tensor,
+    entries: int,
+    symmetric: bool = False,
+    upper_only: bool = False,
+) -> torch.Tensor:
     """Write the kernel matrix into ``out`` block by block.
 
     Args:
@@ -105,7 +117,7 @@ def fill(evaluate: Evaluate, out: torch.Tensor, entries: int, symmetric: bool = 
         rows, cols = block_shape(n1, n2, entries)
         for i in range(0, n1, rows):
             for j in range(0, n2, cols):
-                out[i:i + rows, j:j + cols] = evaluate(slice(i, i + rows), slice(j, j + cols))
+                out[i : i + rows, j : j + cols] = evaluate(slice(i, i + rows), slice(j, j + cols))
         return out
     side = min(n1, max(1, math.isqrt(entries)))
     for i in range(0, n1, side):
@@ -122,8 +134,9 @@ def fill(evaluate: Evaluate, out: torch.Tensor, entries: int, symmetric: bool = 
     return out
 
 
-def symmetric_product(evaluate: Evaluate, n: int, vectors: torch.Tensor,
-                      entries: int) -> torch.Tensor:
+def symmetric_product(
+    evaluate: Evaluate, n: int, vectors: torch.Tensor, entries: int
+) -> torch.Tensor:
     """K @ vectors for a symmetric kernel on n points, without holding K.
 
     Each block above the diagonal is evaluated once and used twice (K_IJ v_J and
@@ -151,13 +164,14 @@ def symmetric_product(evaluate: Evaluate, n: int, vectors: torch.Tensor,
     return result
 
 
-def product(evaluate: Evaluate, n1: int, n2: int, vectors: torch.Tensor,
-            entries: int) -> torch.Tensor:
+def product(
+    evaluate: Evaluate, n1: int, n2: int, vectors: torch.Tensor, entries: int
+) -> torch.Tensor:
     """K12 @ vectors for an (n1, n2) kernel, block by block; vectors has shape (n2, k)."""
     result = vectors.new_zeros((n1, vectors.shape[1]))
     rows, cols = block_shape(n1, n2, entries)
     for i in range(0, n1, rows):
         for j in range(0, n2, cols):
             block = evaluate(slice(i, i + rows), slice(j, j + cols))
-            result[i:i + rows] += block @ vectors[j:j + cols]
+            result[i : i + rows] += block @ vectors[j : j + cols]
     return result

@@ -34,8 +34,9 @@ def _tensor(X, name: str, dtype: torch.dtype, device) -> torch.Tensor:
     else:
         X = torch.as_tensor(np.asarray(X, dtype=np.float64), dtype=dtype, device=device)
     if X.ndim != 2:
-        raise ValueError(f"{name} must be 2-D of shape (n_samples, n_features), "
-                         f"got shape {tuple(X.shape)}")
+        raise ValueError(
+            f"{name} must be 2-D of shape (n_samples, n_features), got shape {tuple(X.shape)}"
+        )
     return X
 
 
@@ -46,11 +47,12 @@ def _neuron_average(function, W0, Z1, Z2, memory_budget) -> torch.Tensor:
     per_neuron = 4 * (n1 + n2) * Z1.element_size()
     chunk = parse_memory_budget(memory_budget) // per_neuron
     if chunk < 1:
-        raise ValueError(f"memory_budget={memory_budget!r} is too small for one neuron "
-                         f"({per_neuron} bytes)")
+        raise ValueError(
+            f"memory_budget={memory_budget!r} is too small for one neuron ({per_neuron} bytes)"
+        )
     result = Z1.new_zeros((n1, n2))
     for start in range(0, width, chunk):
-        weights = W0[start:start + chunk]
+        weights = W0[start : start + chunk]
         values1 = function(Z1 @ weights.T)
         values2 = values1 if Z2 is Z1 else function(Z2 @ weights.T)
         result.addmm_(values1, values2.T)
@@ -72,8 +74,9 @@ def _network_inputs(W0, Z1, Z2, dtype: torch.dtype):
     return W0, Z1, Z2
 
 
-def empirical_ntk(W0, Z1, Z2=None, activation="relu", memory_budget=DEFAULT_MEMORY_BUDGET,
-                  dtype="float64") -> torch.Tensor:
+def empirical_ntk(
+    W0, Z1, Z2=None, activation="relu", memory_budget=DEFAULT_MEMORY_BUDGET, dtype="float64"
+) -> torch.Tensor:
     """(1/m) sum_r act'(w0_r.z) act'(w0_r.z') <z, z'> for the weights W0 (m, D').
 
     Args:
@@ -91,8 +94,9 @@ def empirical_ntk(W0, Z1, Z2=None, activation="relu", memory_budget=DEFAULT_MEMO
     return slopes.mul_(Z1 @ Z2.T)
 
 
-def empirical_nngp(W0, Z1, Z2=None, activation="relu", memory_budget=DEFAULT_MEMORY_BUDGET,
-                   dtype="float64") -> torch.Tensor:
+def empirical_nngp(
+    W0, Z1, Z2=None, activation="relu", memory_budget=DEFAULT_MEMORY_BUDGET, dtype="float64"
+) -> torch.Tensor:
     """(1/m) sum_r act(w0_r.z) act(w0_r.z') for the weights W0 (arguments as
     :func:`empirical_ntk`)."""
     W0, Z1, Z2 = _network_inputs(W0, Z1, Z2, resolve_dtype(dtype))
@@ -106,8 +110,9 @@ def _gram(features1, features2, centre) -> torch.Tensor:
     return features1 @ features2.T / features1.shape[1]
 
 
-def empirical_representation_kernel(X1, X2=None, weights=(), biases=(), activation="relu",
-                                    center=None, dtype="float64") -> torch.Tensor:
+def empirical_representation_kernel(
+    X1, X2=None, weights=(), biases=(), activation="relu", center=None, dtype="float64"
+) -> torch.Tensor:
     """<h(x), h(x')> / D for the random layers (V_l, b_l), optionally centred.
 
     Args:
@@ -122,10 +127,14 @@ def empirical_representation_kernel(X1, X2=None, weights=(), biases=(), activati
     device = weights[0].device if isinstance(weights[0], torch.Tensor) else "cpu"
     weights = [_tensor(weight, "weights", dtype, device) for weight in weights]
     biases = [torch.as_tensor(bias, dtype=dtype, device=device) for bias in biases]
-    features1 = representation_features(_tensor(X1, "X1", dtype, device), weights, biases,
-                                        activation)
-    features2 = features1 if X2 is None else representation_features(
-        _tensor(X2, "X2", dtype, device), weights, biases, activation)
+    features1 = representation_features(
+        _tensor(X1, "X1", dtype, device), weights, biases, activation
+    )
+    features2 = (
+        features1
+        if X2 is None
+        else representation_features(_tensor(X2, "X2", dtype, device), weights, biases, activation)
+    )
     centre = None
     if center is not None:
         reference = _tensor(center, "center", dtype, device)
@@ -145,9 +154,14 @@ def estimator_ntk(estimator, Z1, Z2=None, memory_budget=DEFAULT_MEMORY_BUDGET) -
             Z = np.hstack([Z, np.full((Z.shape[0], 1), input_bias)])
         return Z
 
-    return empirical_ntk(estimator.W0_, inputs(Z1), None if Z2 is None else inputs(Z2),
-                         estimator.activation, memory_budget,
-                         dtype=estimator.W0_.dtype)
+    return empirical_ntk(
+        estimator.W0_,
+        inputs(Z1),
+        None if Z2 is None else inputs(Z2),
+        estimator.activation,
+        memory_budget,
+        dtype=estimator.W0_.dtype,
+    )
 
 
 def fitted_representation_kernel(representation, X1, X2=None, center=None) -> torch.Tensor:

@@ -66,8 +66,10 @@ def gaussian_rule(kind: str, size: int, like: torch.Tensor) -> tuple[torch.Tenso
         like: tensor whose device and dtype the rule takes.
     """
     nodes, weights = _rule_numpy(kind, size)
-    return (torch.as_tensor(nodes, dtype=like.dtype, device=like.device),
-            torch.as_tensor(weights, dtype=like.dtype, device=like.device))
+    return (
+        torch.as_tensor(nodes, dtype=like.dtype, device=like.device),
+        torch.as_tensor(weights, dtype=like.dtype, device=like.device),
+    )
 
 
 def hermite_table(nodes: torch.Tensor, degree: int) -> torch.Tensor:
@@ -118,13 +120,21 @@ class SeriesPoints:
 
     def select(self, index) -> SeriesPoints:
         """The points ``index`` (a slice or an index tensor), with the tails of the whole set."""
-        return SeriesPoints(self.sigma[index], self.coefficients[index],
-                            self.second_moment[index], self.tails, self.magnitude,
-                            self.sigma_max, self.moment_max, self.exact)
+        return SeriesPoints(
+            self.sigma[index],
+            self.coefficients[index],
+            self.second_moment[index],
+            self.tails,
+            self.magnitude,
+            self.sigma_max,
+            self.moment_max,
+            self.exact,
+        )
 
 
-def expand(function: Elementwise, variance: torch.Tensor,
-           polynomial_degree: int | None = None) -> SeriesPoints:
+def expand(
+    function: Elementwise, variance: torch.Tensor, polynomial_degree: int | None = None
+) -> SeriesPoints:
     """Hermite coefficients a_k(sigma) of f(sigma s) for every sigma = sqrt(variance).
 
     Args:
@@ -144,9 +154,9 @@ def expand(function: Elementwise, variance: torch.Tensor,
     coefficients = torch.empty(sigma.shape[0], degree + 1, dtype=sigma.dtype, device=sigma.device)
     second_moment = torch.empty_like(sigma)
     for start in range(0, sigma.shape[0], _POINT_CHUNK):
-        values = function(sigma[start:start + _POINT_CHUNK, None] * nodes)
-        coefficients[start:start + _POINT_CHUNK] = values @ weighted_table
-        second_moment[start:start + _POINT_CHUNK] = (values * values) @ weights
+        values = function(sigma[start : start + _POINT_CHUNK, None] * nodes)
+        coefficients[start : start + _POINT_CHUNK] = values @ weighted_table
+        second_moment[start : start + _POINT_CHUNK] = (values * values) @ weights
     radii = torch.tensor(_RADII, dtype=sigma.dtype, device=sigma.device)
     powers = radii[:, None] ** torch.arange(degree + 1, device=sigma.device, dtype=sigma.dtype)
     tails = torch.zeros(len(_RADII), degree + 1, dtype=sigma.dtype, device=sigma.device)
@@ -157,12 +167,19 @@ def expand(function: Elementwise, variance: torch.Tensor,
             # guard band stands in for the (decaying) rest of the series.
             weighted = (squares * powers[index]).flip(1).cumsum(1).flip(1)
             tails[index, :-1] = weighted[:, 1:].amax(0)
-    magnitude = coefficients.abs().amax(0) if sigma.shape[0] else coefficients.new_zeros(
-        degree + 1)
+    magnitude = coefficients.abs().amax(0) if sigma.shape[0] else coefficients.new_zeros(degree + 1)
     sigma_max = float(sigma.max()) if sigma.shape[0] else 0.0
     moment_max = float(second_moment.max()) if sigma.shape[0] else 0.0
-    return SeriesPoints(sigma, coefficients, second_moment, tails, magnitude, sigma_max,
-                        moment_max, exact=polynomial_degree is not None)
+    return SeriesPoints(
+        sigma,
+        coefficients,
+        second_moment,
+        tails,
+        magnitude,
+        sigma_max,
+        moment_max,
+        exact=polynomial_degree is not None,
+    )
 
 
 def _truncation(points1: SeriesPoints, points2: SeriesPoints) -> tuple[int, float]:
@@ -180,8 +197,9 @@ def _truncation(points1: SeriesPoints, points2: SeriesPoints) -> tuple[int, floa
     return SERIES_TERMS, 0.0
 
 
-def series_block(rho: torch.Tensor, points1: SeriesPoints, points2: SeriesPoints,
-                 function: Elementwise) -> torch.Tensor:
+def series_block(
+    rho: torch.Tensor, points1: SeriesPoints, points2: SeriesPoints, function: Elementwise
+) -> torch.Tensor:
     """E[f(u_i) f(u'_j)] for the (n1, n2) correlations ``rho`` (Hermite series, see module).
 
     Args:
@@ -229,8 +247,13 @@ def _nodes_for(scale: float) -> int:
     return int(min(max(32 * math.ceil(3.0 * scale), 128), 768))
 
 
-def pair_expectation(function: Elementwise, sigma1: torch.Tensor, sigma2: torch.Tensor,
-                     rho: torch.Tensor, nodes: tuple[int, int] | None = None) -> torch.Tensor:
+def pair_expectation(
+    function: Elementwise,
+    sigma1: torch.Tensor,
+    sigma2: torch.Tensor,
+    rho: torch.Tensor,
+    nodes: tuple[int, int] | None = None,
+) -> torch.Tensor:
     """E[f(sigma1 s) f(sigma2 s')] entry by entry by a Gauss-Legendre rule.
 
     Writes s' = rho s + sqrt(1 - rho^2) t with s, t independent standard normals:
@@ -250,8 +273,10 @@ def pair_expectation(function: Elementwise, sigma1: torch.Tensor, sigma2: torch.
         return result
     spread = (1.0 - rho * rho).clamp_min(0.0).sqrt()
     if nodes is None:
-        nodes = (_nodes_for(float(torch.maximum(sigma1, sigma2).max())),
-                 _nodes_for(float((sigma2 * spread).max())))
+        nodes = (
+            _nodes_for(float(torch.maximum(sigma1, sigma2).max())),
+            _nodes_for(float((sigma2 * spread).max())),
+        )
     s_nodes, s_weights = gaussian_rule("legendre", nodes[0], rho)
     t_nodes, t_weights = gaussian_rule("legendre", nodes[1], rho)
     aligned = spread <= 1e-6  # |rho| > 1 - 5e-13: f(sigma2 rho s) to within ~1e-12
@@ -259,17 +284,19 @@ def pair_expectation(function: Elementwise, sigma1: torch.Tensor, sigma2: torch.
         index = torch.nonzero(aligned, as_tuple=True)[0]
         chunk = max(1, _PAIR_CHUNK // nodes[0])
         for start in range(0, index.shape[0], chunk):
-            part = index[start:start + chunk]
+            part = index[start : start + chunk]
             values = function(sigma1[part, None] * s_nodes)
             values = values * function((sigma2[part] * rho[part].sign())[:, None] * s_nodes)
             result[part] = values @ s_weights
     index = torch.nonzero(~aligned, as_tuple=True)[0]
     chunk = max(1, _PAIR_CHUNK // (nodes[0] * nodes[1]))
     for start in range(0, index.shape[0], chunk):
-        part = index[start:start + chunk]
+        part = index[start : start + chunk]
         r = rho[part, None, None]
-        inner = function(sigma2[part, None, None]
-                         * (r * s_nodes[None, :, None] + spread[part, None, None] * t_nodes))
+        inner = function(
+            sigma2[part, None, None]
+            * (r * s_nodes[None, :, None] + spread[part, None, None] * t_nodes)
+        )
         inner = inner @ t_weights  # (chunk, N_s)
         outer = function(sigma1[part, None] * s_nodes[None, :])
         result[part] = (outer * inner) @ s_weights
