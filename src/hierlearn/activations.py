@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from ._validation import check_choice
+from .polynomials import hermite_polynomial
 
 Elementwise = Callable[[torch.Tensor], torch.Tensor]
 # dual(c, q1, q2): c of shape (n1, n2), q1 of shape (n1, 1), q2 of shape (1, n2).
@@ -210,19 +211,6 @@ def trainable_activation(name) -> TrainableActivation:
     if isinstance(name, TrainableActivation):
         return name
     return _TRAINABLE[check_choice("activation", name, TRAINABLE_ACTIVATIONS)]
-
-
-def hermite_polynomial(k: int, t: torch.Tensor) -> torch.Tensor:
-    """Probabilists' Hermite polynomial He_k(t) by the three-term recurrence.
-
-    He_0 = 1, He_1 = t, He_{j+1}(t) = t He_j(t) - j He_{j-1}(t).
-    """
-    previous, current = torch.ones_like(t), t
-    if k == 0:
-        return previous
-    for j in range(1, k):
-        previous, current = current, t * current - j * previous
-    return current
 
 
 _FIXED_REPRESENTATION = {

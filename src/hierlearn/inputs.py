@@ -10,7 +10,8 @@ import math
 
 import torch
 
-from ._validation import check_choice, check_int, make_generator, resolve_dtype
+from ._random import make_generator
+from ._validation import check_choice, check_int, resolve_dtype
 
 
 class _Inputs:

@@ -26,12 +26,12 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from ._random import make_generator
 from ._validation import (
     check_choice,
     check_float,
     check_int,
     check_matrix,
-    make_generator,
     resolve_device,
     resolve_dtype,
 )

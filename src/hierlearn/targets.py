@@ -29,8 +29,9 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ._validation import check_choice, check_float, check_int, make_generator
-from .activations import hermite_polynomial
+from ._random import make_generator
+from ._validation import check_choice, check_float, check_int
+from .polynomials import gegenbauer, harmonic_dimension, hermite_polynomial
 
 BASES = ("hermite", "gegenbauer", "monomial")
 _MATCHING_LAW = {
@@ -38,28 +39,6 @@ _MATCHING_LAW = {
     "gegenbauer": ("sphere",),
     "monomial": ("gaussian", "sphere"),
 }
-
-
-def harmonic_dimension(d: int, p: int) -> int:
-    """N(d, p): dimension of the space of degree-p spherical harmonics in R^d."""
-    if p == 0:
-        return 1
-    if d == 2:
-        return 2
-    return (2 * p + d - 2) * math.comb(p + d - 3, p - 1) // p
-
-
-def gegenbauer(p: int, d: int, s: torch.Tensor) -> torch.Tensor:
-    """Q_p(s), the degree-p Gegenbauer polynomial in dimension d with Q_p(1) = 1.
-
-    Recurrence: Q_{k+1}(s) = ((2k + d - 2) s Q_k(s) - k Q_{k-1}(s)) / (k + d - 2).
-    """
-    previous, current = torch.ones_like(s), s
-    if p == 0:
-        return previous
-    for k in range(1, p):
-        previous, current = current, ((2 * k + d - 2) * s * current - k * previous) / (k + d - 2)
-    return current
 
 
 def _gaussian_moment(k: int) -> float:

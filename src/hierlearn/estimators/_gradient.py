@@ -16,14 +16,13 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._random import child_seed, make_generator
 from .._validation import (
     check_choice,
     check_float,
     check_int,
     check_matrix,
     check_targets,
-    child_seed,
-    make_generator,
     resolve_device,
     resolve_dtype,
 )

@@ -14,13 +14,13 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
+from .._random import make_generator
 from .._validation import (
     check_choice,
     check_float,
     check_int,
     check_matrix,
     check_targets,
-    make_generator,
     resolve_device,
     resolve_dtype,
 )

@@ -12,13 +12,13 @@ import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .._random import make_generator
 from .._validation import (
     check_choice,
     check_float,
     check_int,
     check_matrix,
     check_targets,
-    make_generator,
     resolve_device,
     resolve_dtype,
 )

@@ -21,7 +21,6 @@ from .empirical import (
     empirical_nngp,
     empirical_ntk,
     empirical_representation_kernel,
-    estimator_ntk,
     fitted_representation_kernel,
 )
 
@@ -33,7 +32,6 @@ __all__ = [
     "empirical_nngp",
     "empirical_ntk",
     "empirical_representation_kernel",
-    "estimator_ntk",
     "fitted_representation_kernel",
     "nngp",
     "ntk",

@@ -142,28 +142,6 @@ def empirical_representation_kernel(
     return _gram(features1, features2, centre)
 
 
-def estimator_ntk(estimator, Z1, Z2=None, memory_budget=DEFAULT_MEMORY_BUDGET) -> torch.Tensor:
-    """The empirical NTK of a fitted :class:`hierlearn.NTKRegressor` (its ``W0_`` and
-    ``activation``; a constant coordinate ``input_bias`` is appended to the inputs as the
-    estimator does)."""
-    input_bias = float(getattr(estimator, "input_bias", 0.0) or 0.0)
-
-    def inputs(Z):
-        Z = np.asarray(Z.detach().cpu() if isinstance(Z, torch.Tensor) else Z, dtype=np.float64)
-        if input_bias:
-            Z = np.hstack([Z, np.full((Z.shape[0], 1), input_bias)])
-        return Z
-
-    return empirical_ntk(
-        estimator.W0_,
-        inputs(Z1),
-        None if Z2 is None else inputs(Z2),
-        estimator.activation,
-        memory_budget,
-        dtype=estimator.W0_.dtype,
-    )
-
-
 def fitted_representation_kernel(representation, X1, X2=None, center=None) -> torch.Tensor:
     """<h(x), h(x')> / D from a fitted :class:`hierlearn.RandomNetworkRepresentation`'s raw
     (un-normalised) ``features``, optionally centred by the mean features over ``center``."""

@@ -31,6 +31,8 @@ import numpy as np
 import torch
 from scipy.special import roots_hermitenorm, roots_legendre
 
+from ..polynomials import hermite_table
+
 Elementwise = Callable[[torch.Tensor], torch.Tensor]
 
 SERIES_TERMS = 128  # largest Hermite degree J kept in a series
@@ -70,21 +72,6 @@ def gaussian_rule(kind: str, size: int, like: torch.Tensor) -> tuple[torch.Tenso
         torch.as_tensor(nodes, dtype=like.dtype, device=like.device),
         torch.as_tensor(weights, dtype=like.dtype, device=like.device),
     )
-
-
-def hermite_table(nodes: torch.Tensor, degree: int) -> torch.Tensor:
-    """h_k(nodes) = He_k(nodes) / sqrt(k!) for k = 0..degree, shape (degree + 1, len(nodes)).
-
-    Uses the normalised recurrence h_{k+1} = (s h_k - sqrt(k) h_{k-1}) / sqrt(k + 1), which
-    stays finite where He_k itself would overflow.
-    """
-    table = torch.empty(degree + 1, nodes.shape[0], dtype=nodes.dtype, device=nodes.device)
-    table[0] = 1.0
-    if degree >= 1:
-        table[1] = nodes
-    for k in range(1, degree):
-        table[k + 1] = (nodes * table[k] - math.sqrt(k) * table[k - 1]) / math.sqrt(k + 1)
-    return table
 
 
 @dataclass(frozen=True)
