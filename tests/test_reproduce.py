@@ -1,6 +1,5 @@
 """`hierlearn reproduce`: the packaged presets parse, and the pipeline runs end to end."""
 
-import argparse
 import json
 import subprocess
 import sys
@@ -8,8 +7,9 @@ import sys
 import pytest
 import yaml
 
+from hierlearn.experiments.reproduce import preset_specs, run_reproduce
 from hierlearn.experiments.spec import parse_spec
-from hierlearn.reproduce import preset_specs, run_reproduce
+from hierlearn.experiments.workflow import ExecutorOptions
 from hierlearn.theory import predicted_exponent
 
 
@@ -63,19 +63,17 @@ def test_reproduce_pipeline_end_to_end(tmp_path):
     specs = {
         part: _shrunk(text, f"tiny-{part}") for part, (_, text) in preset_specs("quick").items()
     }
-    args = argparse.Namespace(
-        workers=0,
-        scheduler=None,
-        cluster=None,
-        threads=1,
-        time_limit=None,
-        retry_failed=False,
-        quiet=True,
-    )
+    inline = ExecutorOptions(workers=0, threads=1)
     out = tmp_path / "out"
     messages = []
     run_reproduce(
-        "quick", out, out / "store.sqlite", args, n_bootstrap=50, log=messages.append, specs=specs
+        "quick",
+        out,
+        executor=inline,
+        progress=False,
+        n_bootstrap=50,
+        log=messages.append,
+        specs=specs,
     )
     combined = json.loads((out / "exponents.json").read_text())
     assert combined["preset"] == "quick" and combined["eps"] == 0.1
@@ -102,7 +100,13 @@ def test_reproduce_pipeline_end_to_end(tmp_path):
     assert any("results in" in message for message in messages)
     # Rerunning resumes: every cell is already stored, nothing is run again.
     run_reproduce(
-        "quick", out, out / "store.sqlite", args, n_bootstrap=50, log=messages.append, specs=specs
+        "quick",
+        out,
+        executor=inline,
+        progress=False,
+        n_bootstrap=50,
+        log=messages.append,
+        specs=specs,
     )
     assert json.loads((out / "exponents.json").read_text())["learners"] == separation
 

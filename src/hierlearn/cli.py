@@ -1,6 +1,6 @@
 """The ``hierlearn`` command line.
 
-    hierlearn run SPEC.yaml --store PATH [--workers N | --scheduler ADDRESS | --cluster local:N]
+    hierlearn run spec.yaml --store PATH [--workers N | --scheduler ADDRESS | --cluster local:N]
                   [--threads T] [--time-limit S] [--retry-failed] [--quiet]
     hierlearn status --store PATH [--spec NAME] [--failed]
     hierlearn report --store PATH --out DIR [--eps E ...] [--compare A B] [--bootstrap B]
@@ -13,26 +13,31 @@ Exit codes: 0 success; 2 bad input (an invalid spec, with one ``field.path: prob
 error; a missing file or directory; bad options), in which case the store is neither created
 nor modified; 1 failure (an error while running, or cells of this run stored as "failed").
 
-The pieces are reusable by further subcommands: :func:`add_executor_arguments` and
-:func:`executor_from_args` for the executor options, :func:`run_into_store` to run a spec into a
-store with a progress bar, :func:`report_into` to write a report directory.
+The command line is a thin shell: each subcommand parses its options into plain values and
+calls the library (:mod:`hierlearn.experiments.workflow`, :mod:`hierlearn.experiments.reproduce`),
+which checks them and raises :class:`~hierlearn.experiments.workflow.InputError` (exit code 2)
+before anything is written.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 import traceback
 from pathlib import Path
 
 from . import __version__
-
-
-class BadInput(ValueError):
-    """An input problem reported with exit code 2 (nothing was written)."""
-
+from .experiments.tables import report_lines
+from .experiments.workflow import (
+    ExecutorOptions,
+    InputError,
+    load_spec_checked,
+    open_store,
+    parse_cluster,
+    report_into,
+    run_into_store,
+)
 
 # ---------------------------------------------------------------- shared pieces
 
@@ -66,153 +71,32 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_executor_args(args) -> int | None:
-    """Check the executor options (BadInput if invalid); returns the LocalCluster size."""
-    cluster_workers = None
-    if args.cluster is not None:
-        match = re.fullmatch(r"local:([1-9][0-9]*)", args.cluster)
-        if not match:
-            raise BadInput(f"--cluster: expected local:N with N >= 1, got {args.cluster!r}")
-        cluster_workers = int(match.group(1))
-    if args.workers is not None and args.workers < 0:
-        raise BadInput(f"--workers: must be >= 0, got {args.workers}")
-    if args.threads is not None and args.threads < 1:
-        raise BadInput(f"--threads: must be >= 1, got {args.threads}")
-    return cluster_workers
-
-
-def executor_from_args(args):
-    """The executor chosen by :func:`add_executor_arguments`'s options (BadInput if invalid)."""
-    from .experiments.executors import make_executor
-
-    cluster_workers = check_executor_args(args)
-    try:
-        return make_executor(args.workers, args.scheduler, cluster_workers, args.threads)
-    except OSError as error:  # an unreachable scheduler
-        raise BadInput(f"--scheduler: cannot connect to {args.scheduler}: {error}") from None
-
-
-def check_new_store_path(path) -> Path:
-    """A store path whose directory exists; an existing file must be a hierlearn store."""
-    from .experiments.store import StoreError, check_store
-
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise BadInput(f"--store: directory {path.parent} does not exist")
-    try:
-        check_store(path)
-    except StoreError as error:
-        raise BadInput(f"--store: {error}") from None
-    return path
-
-
-def load_spec_or_fail(path):
-    """(spec, text) of a YAML spec; BadInput with one line per problem otherwise."""
-    from .experiments.spec import SpecError, load_spec
-
-    try:
-        return load_spec(path)
-    except SpecError as error:
-        raise BadInput(f"invalid spec {path}:\n{error}") from None
-
-
-def run_into_store(spec, spec_text: str, store_path, args, out=None):
-    """Run ``spec`` into the store at ``store_path`` on the executor of ``args``.
-
-    Checks everything that can be checked before the store is created or touched (the store
-    path, the executor options, the resolution of every cell); returns the RunSummary.
-    """
-    from .experiments.progress import Progress
-    from .experiments.runner import make_plan, run_spec
-    from .experiments.store import Store
-
-    out = out or sys.stdout
-    store_path = check_new_store_path(store_path)
-    if args.time_limit is not None:
-        if args.time_limit <= 0:
-            raise BadInput(f"--time-limit: must be > 0, got {args.time_limit}")
-        spec = spec.model_copy(update={"time_limit": args.time_limit})
-    if spec.device == "cuda" and args.scheduler is None:
-        import torch
-
-        if not torch.cuda.is_available():
-            raise BadInput("device: the spec asks for 'cuda' but no CUDA device is available")
-    make_plan(spec)  # resolves every cell config (estimator defaults included) before writing
-    executor = executor_from_args(args)
-    try:
-        with Store(store_path, create=True) as store:
-            progress = Progress(enabled=not args.quiet)
-            summary = run_spec(spec, store, executor, spec_text, args.retry_failed, progress)
-            progress.close()
-    finally:
-        executor.close()
-    statuses = ", ".join(f"{count} {status}" for status, count in sorted(summary.statuses.items()))
-    print(
-        f"{spec.name}: ran {summary.ran} cells ({statuses or 'none'}) in {summary.seconds:.1f} s"
-        f" ({summary.cells_per_minute:.1f} cells/min); {summary.skipped} already stored",
-        file=out,
+def executor_options(args) -> ExecutorOptions:
+    """The executor options parsed by :func:`add_executor_arguments` (checked)."""
+    options = ExecutorOptions(
+        workers=args.workers,
+        scheduler=args.scheduler,
+        cluster=parse_cluster(args.cluster),
+        threads=args.threads,
     )
-    if summary.plan.get("mode") == "adaptive":
-        print(
-            f"adaptive n* search: {summary.plan['cells']} cells; a geometric grid of the same "
-            f"resolution over the brackets: {summary.plan['grid_cells']} cells",
-            file=out,
-        )
-    return summary
-
-
-def report_into(
-    store_path,
-    out_dir,
-    eps=None,
-    n_bootstrap=1000,
-    spec_name=None,
-    seed=0,
-    eps_levels=None,
-    comparisons=None,
-) -> dict:
-    """Write the report of the store at ``store_path`` into ``out_dir``; returns exponents.
-
-    ``eps_levels`` and ``comparisons`` (pairs of learner names) default to the spec's.
-    """
-    from .experiments.report import ReportError, write_report
-    from .experiments.store import Store, StoreError
-
-    try:
-        store = Store(store_path)
-    except StoreError as error:
-        raise BadInput(f"--store: {error}") from None
-    with store:
-        try:
-            return write_report(
-                store,
-                out_dir,
-                eps,
-                n_bootstrap,
-                spec_name,
-                seed,
-                eps_levels=eps_levels,
-                comparisons=comparisons,
-            )
-        except ReportError as error:
-            raise BadInput(str(error)) from None
-
-
-def _open_existing(path):
-    from .experiments.store import Store, StoreError
-
-    try:
-        return Store(path)
-    except StoreError as error:
-        raise BadInput(f"--store: {error}") from None
+    options.check()
+    return options
 
 
 # ---------------------------------------------------------------- subcommands
 
 
 def _run(args) -> int:
-    spec, text = load_spec_or_fail(args.spec)
-    summary = run_into_store(spec, text, args.store, args)
+    spec, text = load_spec_checked(args.spec)
+    summary = run_into_store(
+        spec,
+        text,
+        args.store,
+        executor_options(args),
+        time_limit=args.time_limit,
+        retry_failed=args.retry_failed,
+        progress=not args.quiet,
+    )
     failed = summary.statuses.get("failed", 0)
     if failed:
         print(
@@ -224,7 +108,7 @@ def _run(args) -> int:
 
 
 def _status(args) -> int:
-    with _open_existing(args.store) as store:
+    with open_store(args.store) as store:
         counts = store.counts()
         columns = ("ok", "diverged", "timeout", "failed")
         table: dict[tuple[str, str], dict[str, int]] = {}
@@ -250,26 +134,19 @@ def _status(args) -> int:
 
 
 def _report(args) -> int:
-    if args.bootstrap < 1:
-        raise BadInput(f"--bootstrap: must be >= 1, got {args.bootstrap}")
-    eps, eps_levels = None, None
-    if args.eps:
-        bad = [value for value in args.eps if not value > 0]
-        if bad:
-            raise BadInput(f"--eps: every threshold must be > 0, got {bad[0]}")
-        eps, eps_levels = min(args.eps), sorted(set(args.eps), reverse=True)
-    out = Path(args.out)
-    if not out.parent.is_dir():
-        raise BadInput(f"--out: directory {out.parent} does not exist")
     comparisons = [tuple(pair) for pair in args.compare] if args.compare else None
     content = report_into(
-        args.store, out, eps, args.bootstrap, args.spec, args.seed, eps_levels, comparisons
+        args.store,
+        args.out,
+        eps_levels=args.eps,
+        comparisons=comparisons,
+        n_bootstrap=args.bootstrap,
+        spec_name=args.spec,
+        seed=args.seed,
     )
-    from .experiments.tables import report_lines
-
     for line in report_lines(content):
         print(line)
-    print(f"report written to {out}")
+    print(f"report written to {args.out}")
     return 0
 
 
@@ -278,31 +155,27 @@ def _export(args) -> int:
 
     output = Path(args.output or Path(args.store).with_suffix("." + args.format))
     if not output.parent.is_dir():
-        raise BadInput(f"--output: directory {output.parent} does not exist")
-    with _open_existing(args.store) as store:
+        raise InputError(f"--output: directory {output.parent} does not exist")
+    with open_store(args.store) as store:
         count = export(store, output, args.format)
     print(f"{count} rows written to {output}")
     return 0
 
 
 def _reproduce(args) -> int:
-    from .reproduce import default_out, run_reproduce
+    from .experiments.reproduce import default_out, run_reproduce
 
     preset = "full" if args.full else "standard" if args.standard else "quick"
-    out = Path(args.out) if args.out else default_out(preset)
-    if not out.parent.is_dir():
-        raise BadInput(f"--out: directory {out.parent} does not exist")
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out: {out} exists and is not a directory")
-    if args.bootstrap < 1:
-        raise BadInput(f"--bootstrap: must be >= 1, got {args.bootstrap}")
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise BadInput(f"--time-limit: must be > 0, got {args.time_limit}")
-    check_executor_args(args)
-    store = Path(args.store) if args.store else out / "store.sqlite"
-    if not args.store:
-        out.mkdir(exist_ok=True)
-    run_reproduce(preset, out, store, args, n_bootstrap=args.bootstrap)
+    run_reproduce(
+        preset,
+        Path(args.out) if args.out else default_out(preset),
+        args.store,
+        executor_options(args),
+        time_limit=args.time_limit,
+        retry_failed=args.retry_failed,
+        progress=not args.quiet,
+        n_bootstrap=args.bootstrap,
+    )
     return 0
 
 
@@ -406,7 +279,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)  # exits with code 2 on unknown options
     try:
         return args.handler(args)
-    except BadInput as error:
+    except InputError as error:
         print(f"hierlearn {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -5,7 +5,9 @@ of its resolved config, run by an executor (:mod:`.executors`: in-process, a loc
 pool, Dask) under a driver (:mod:`.runner`) that commits every finished row to a SQLite store
 (:mod:`.store`). Sizes are a list, a geometric grid, or an adaptive n* search
 (:mod:`.adaptive`). :mod:`.analysis`, :mod:`.plots` and :mod:`.report` turn stored rows into
-n*(d), exponents with bootstrap intervals, figures and ``exponents.json``.
+n*(d), exponents with bootstrap intervals, figures and ``exponents.json``. :mod:`.workflow`
+holds the three jobs as functions of plain values (run a spec into a store, write a report)
+and :mod:`.reproduce` the packaged presets; the command line is a shell over them.
 """
 
 from .analysis import NStar, analyse, exponents_json, n_star
@@ -15,10 +17,13 @@ from .report import write_report
 from .runner import RunSummary, make_plan, run_spec
 from .spec import Spec, SpecError, load_spec, parse_spec
 from .store import Store, StoreError, export
+from .workflow import ExecutorOptions, InputError, report_into, run_into_store
 
 __all__ = [
     "DaskExecutor",
+    "ExecutorOptions",
     "InlineExecutor",
+    "InputError",
     "LocalPoolExecutor",
     "NStar",
     "RunSummary",
@@ -38,7 +43,9 @@ __all__ = [
     "make_plan",
     "n_star",
     "parse_spec",
+    "report_into",
     "run_cell",
+    "run_into_store",
     "run_spec",
     "write_report",
 ]

@@ -1,4 +1,4 @@
-"""``hierlearn reproduce``: the paper's comparison (``docs/theory.md``) as one command.
+"""The paper's comparison as one function (``hierlearn reproduce`` on the command line).
 
 A preset is a pair of specs shipped with the package (``hierlearn/presets/``):
 
@@ -20,9 +20,18 @@ import time
 from importlib import resources
 from pathlib import Path
 
-from .experiments.plots import plot_comparison
-from .experiments.spec import Spec, parse_spec_text
-from .experiments.tables import comparisons_table, exponents_table, report_lines
+from .plots import plot_comparison
+from .spec import Spec, parse_spec_text
+from .tables import comparisons_table, exponents_table, report_lines
+from .workflow import (
+    ExecutorOptions,
+    InputError,
+    check_out_dir,
+    check_positive,
+    check_store_path,
+    report_into,
+    run_into_store,
+)
 
 PRESETS = {
     "quick": {"separation": "quick.yaml", "control": "quick-control.yaml"},
@@ -93,30 +102,55 @@ def default_out(preset: str) -> Path:
 
 def run_reproduce(
     preset: str,
-    out: Path,
-    store_path: Path,
-    args,
+    out,
+    store_path=None,
+    executor: ExecutorOptions | None = None,
+    *,
+    time_limit: float | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
     n_bootstrap: int = 1000,
     log=print,
     specs: dict[str, tuple[Spec, str]] | None = None,
 ) -> dict:
     """Run both specs of ``preset`` into ``store_path`` and write the reports into ``out``.
 
-    ``args`` carries the executor options of the command line (see
-    :func:`hierlearn.cli.add_executor_arguments`); ``specs`` replaces the preset's specs
-    ({"separation": (spec, text), "control": (spec, text)}, e.g. shrunk ones in tests).
+    ``store_path`` defaults to ``out/store.sqlite``; ``executor``, ``time_limit``,
+    ``retry_failed`` and ``progress`` are those of :func:`.workflow.run_into_store`;
+    ``specs`` replaces the preset's specs ({"separation": (spec, text), "control": (spec,
+    text)}, e.g. shrunk ones in tests). Every option is checked before anything is written.
     Returns {part: exponents}.
     """
-    from .cli import report_into, run_into_store
-
-    specs = preset_specs(preset) if specs is None else specs
+    if specs is None:
+        try:
+            specs = preset_specs(preset)
+        except ValueError as error:
+            raise InputError(f"--preset: {error}") from None
+    out = check_out_dir(out)
+    executor = executor or ExecutorOptions()
+    executor.check()
+    check_positive("--bootstrap", n_bootstrap)
+    check_positive("--time-limit", time_limit)
+    store_path = Path(store_path) if store_path is not None else out / "store.sqlite"
+    if store_path.parent != out:
+        check_store_path(store_path)  # before the output directory is created
+    out.mkdir(exist_ok=True)
     start = time.monotonic()
     parts = {}
-    out.mkdir(parents=True, exist_ok=True)
     for part, (spec, text) in specs.items():
         log(f"[{part}] {spec.description}")
-        run_into_store(spec, text, store_path, args)
-        parts[part] = report_into(store_path, out / part, None, n_bootstrap, spec.name)
+        run_into_store(
+            spec,
+            text,
+            store_path,
+            executor,
+            time_limit=time_limit,
+            retry_failed=retry_failed,
+            progress=progress,
+        )
+        parts[part] = report_into(
+            store_path, out / part, n_bootstrap=n_bootstrap, spec_name=spec.name
+        )
         for line in report_lines(parts[part]):
             log(f"  {line}")
     seconds = time.monotonic() - start

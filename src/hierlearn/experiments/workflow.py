@@ -1,0 +1,217 @@
+"""The harness's three jobs as library functions: run a spec into a store, write a report,
+reproduce a preset (:mod:`.reproduce`).
+
+Every argument is a plain value; the command line (:mod:`hierlearn.cli`) is a thin shell that
+parses options into them. Everything that can be checked is checked before a store or an
+output directory is created or modified: a bad value raises :class:`InputError`, whose message
+starts with the option it concerns (``--workers: must be >= 0, got -1``), and the command line
+reports it with exit code 2.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class InputError(ValueError):
+    """A bad input (option, path or spec); nothing was written."""
+
+
+@dataclass(frozen=True)
+class ExecutorOptions:
+    """Where cells run: a local pool of ``workers`` processes (0: in this process), a running
+    Dask ``scheduler`` (an address such as ``tcp://host:8786``), or a Dask ``LocalCluster`` of
+    ``cluster`` worker processes started for the run; ``threads`` torch threads per cell
+    (default: cores / workers, see :mod:`.executors`)."""
+
+    workers: int = 1
+    scheduler: str | None = None
+    cluster: int | None = None
+    threads: int | None = None
+
+    def check(self) -> None:
+        """InputError unless the options make sense together."""
+        chosen = [name for name in ("scheduler", "cluster") if getattr(self, name) is not None]
+        if len(chosen) > 1:
+            raise InputError("--scheduler and --cluster: choose one")
+        if self.workers is not None and self.workers < 0:
+            raise InputError(f"--workers: must be >= 0, got {self.workers}")
+        if self.cluster is not None and self.cluster < 1:
+            raise InputError(f"--cluster: expected local:N with N >= 1, got local:{self.cluster}")
+        if self.threads is not None and self.threads < 1:
+            raise InputError(f"--threads: must be >= 1, got {self.threads}")
+
+    def make(self):
+        """The executor (close it when done)."""
+        from .executors import make_executor
+
+        self.check()
+        try:
+            return make_executor(self.workers, self.scheduler, self.cluster, self.threads)
+        except OSError as error:  # an unreachable scheduler
+            raise InputError(f"--scheduler: cannot connect to {self.scheduler}: {error}") from None
+
+
+def parse_cluster(text: str | None) -> int | None:
+    """The worker count of ``local:N`` (None passes through)."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"local:([1-9][0-9]*)", text)
+    if not match:
+        raise InputError(f"--cluster: expected local:N with N >= 1, got {text!r}")
+    return int(match.group(1))
+
+
+def check_positive(option: str, value, strict: bool = True) -> None:
+    """InputError unless ``value`` is None or > 0 (>= 1 for integers when ``strict``)."""
+    if value is None:
+        return
+    if isinstance(value, int) and value < 1:
+        raise InputError(f"{option}: must be >= 1, got {value}")
+    if not value > 0:
+        raise InputError(f"{option}: must be > 0, got {value}")
+
+
+def check_out_dir(path) -> Path:
+    """An output directory whose parent exists and that is not a file."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"--out: directory {path.parent} does not exist")
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--out: {path} exists and is not a directory")
+    return path
+
+
+def check_store_path(path) -> Path:
+    """A store path whose directory exists; an existing file must be a hierlearn store."""
+    from .store import StoreError, check_store
+
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise InputError(f"--store: directory {path.parent} does not exist")
+    try:
+        check_store(path)
+    except StoreError as error:
+        raise InputError(f"--store: {error}") from None
+    return path
+
+
+def open_store(path):
+    """An existing store (InputError when it is missing or not a store)."""
+    from .store import Store, StoreError
+
+    try:
+        return Store(path)
+    except StoreError as error:
+        raise InputError(f"--store: {error}") from None
+
+
+def load_spec_checked(path):
+    """(spec, text) of a YAML spec; InputError with one ``field: problem`` line per error."""
+    from .spec import SpecError, load_spec
+
+    try:
+        return load_spec(path)
+    except SpecError as error:
+        raise InputError(f"invalid spec {path}:\n{error}") from None
+
+
+def run_into_store(
+    spec,
+    spec_text: str,
+    store_path,
+    executor: ExecutorOptions | None = None,
+    *,
+    time_limit: float | None = None,
+    retry_failed: bool = False,
+    progress: bool = True,
+    out=None,
+):
+    """Run ``spec`` into the store at ``store_path``; returns the :class:`.runner.RunSummary`.
+
+    Checks everything that can be checked before the store is created or touched (the store
+    path, the executor options, the resolution of every cell); ``time_limit`` (seconds per
+    cell) overrides the spec's; a summary line is written to ``out`` (default stdout).
+    """
+    from .progress import Progress
+    from .runner import make_plan, run_spec
+    from .store import Store
+
+    out = out or sys.stdout
+    executor = executor or ExecutorOptions()
+    store_path = check_store_path(store_path)
+    executor.check()
+    check_positive("--time-limit", time_limit)
+    if time_limit is not None:
+        spec = spec.model_copy(update={"time_limit": float(time_limit)})
+    if spec.device == "cuda" and executor.scheduler is None:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError("device: the spec asks for 'cuda' but no CUDA device is available")
+    make_plan(spec)  # resolves every cell config (estimator defaults included) before writing
+    pool = executor.make()
+    try:
+        with Store(store_path, create=True) as store:
+            display = Progress(enabled=progress)
+            summary = run_spec(spec, store, pool, spec_text, retry_failed, display)
+            display.close()
+    finally:
+        pool.close()
+    statuses = ", ".join(f"{count} {status}" for status, count in sorted(summary.statuses.items()))
+    print(
+        f"{spec.name}: ran {summary.ran} cells ({statuses or 'none'}) in {summary.seconds:.1f} s"
+        f" ({summary.cells_per_minute:.1f} cells/min); {summary.skipped} already stored",
+        file=out,
+    )
+    if summary.plan.get("mode") == "adaptive":
+        print(
+            f"adaptive n* search: {summary.plan['cells']} cells; a geometric grid of the same "
+            f"resolution over the brackets: {summary.plan['grid_cells']} cells",
+            file=out,
+        )
+    return summary
+
+
+def report_into(
+    store_path,
+    out_dir,
+    *,
+    eps_levels=None,
+    comparisons=None,
+    n_bootstrap: int = 1000,
+    spec_name: str | None = None,
+    seed: int = 0,
+) -> dict:
+    """Write the report of the store at ``store_path`` into ``out_dir``; returns exponents.
+
+    ``eps_levels`` (thresholds of n*, the smallest the headline one) and ``comparisons``
+    (pairs of learner names) default to the spec's.
+    """
+    from .report import ReportError, write_report
+
+    check_positive("--bootstrap", n_bootstrap)
+    eps = None
+    if eps_levels:
+        bad = [value for value in eps_levels if not value > 0]
+        if bad:
+            raise InputError(f"--eps: every threshold must be > 0, got {bad[0]}")
+        eps, eps_levels = min(eps_levels), sorted(set(eps_levels), reverse=True)
+    out_dir = check_out_dir(out_dir)
+    with open_store(store_path) as store:
+        try:
+            return write_report(
+                store,
+                out_dir,
+                eps,
+                n_bootstrap,
+                spec_name,
+                seed,
+                eps_levels=eps_levels,
+                comparisons=comparisons,
+            )
+        except ReportError as error:
+            raise InputError(str(error)) from None
