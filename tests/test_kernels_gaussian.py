@@ -12,7 +12,6 @@ from hierlearn.activations import (
     TRAINABLE_ACTIVATIONS,
     arccos_dual,
     representation_activation,
-    representation_dual,
     trainable_activation,
 )
 from hierlearn.kernels.gaussian import expand, pair_expectation, series_block
@@ -110,8 +109,10 @@ def test_sign_and_erf_and_quadratic_closed_forms(triple):
     sigma1, sigma2, rho = triple
     step = reference_relu_power(0, *triple)
     # sign = 2 step - 1 and E step = 1/2 for a non-degenerate Gaussian.
-    assert _dual(representation_dual("sign"), *triple) == pytest.approx(4 * step - 1, abs=1e-7)
-    assert _dual(representation_dual("erf"), *triple) == pytest.approx(
+    assert _dual(representation_activation("sign").dual, *triple) == pytest.approx(
+        4 * step - 1, abs=1e-7
+    )
+    assert _dual(representation_activation("erf").dual, *triple) == pytest.approx(
         reference_smooth(erf, *triple), abs=1e-9
     )
     quadratic = trainable_activation("quadratic")
@@ -202,5 +203,5 @@ def test_every_trainable_activation_has_a_dual_or_a_series():
         activation = trainable_activation(name)
         closed = activation.nngp_dual is not None
         assert closed == (activation.ntk_dual is not None), name
-    assert representation_dual("tanh") is None
-    assert representation_dual("hermite-2") is None
+    assert representation_activation("tanh").dual is None
+    assert representation_activation("hermite-2").dual is None

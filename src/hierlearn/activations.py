@@ -18,6 +18,10 @@ erf and the quadratic exactly). Activations without one (tanh, softplus, gelu, m
 Hermite polynomials) carry ``None`` and are integrated by :mod:`hierlearn.kernels.gaussian`
 (a Hermite series in the correlation, exact for polynomials).
 
+Each family is one registry of records that carry everything about an activation: a
+:class:`TrainableActivation` (``act``, ``d1``, ``d2``, ``nngp_dual``, ``ntk_dual``) and a
+:class:`RepresentationActivation` (``function``, ``dual``, ``degree``). The kernels of
+:mod:`hierlearn.kernels` read their Gaussian maps from these records and from nowhere else.
 Names are looked up with :func:`trainable_activation` and :func:`representation_activation`,
 which raise ``ValueError`` listing the accepted names.
 """
@@ -213,58 +217,71 @@ def trainable_activation(name) -> TrainableActivation:
     return _TRAINABLE[check_choice("activation", name, TRAINABLE_ACTIVATIONS)]
 
 
-_FIXED_REPRESENTATION = {
-    "relu": torch.relu,
-    "step": _step,
-    "sign": lambda t: torch.where(t >= 0, 1.0, -1.0).to(t.dtype),
-    "tanh": torch.tanh,
-    "erf": torch.erf,
+@dataclass(frozen=True)
+class RepresentationActivation:
+    """An activation of the fixed random representation with its Gaussian dual.
+
+    Calling it applies the function elementwise.
+
+    Attributes:
+        name: registry name ("relu", "hermite-2", ...).
+        function: t -> act_h(t).
+        dual: closed form of (c, q1, q2) -> E[act_h(u) act_h(u')], or None (integrated by
+            :mod:`hierlearn.kernels.gaussian`).
+        degree: the polynomial degree of ``monomial-k`` and ``hermite-k`` (their Hermite
+            series is exact at that degree), None otherwise.
+    """
+
+    name: str
+    function: Elementwise
+    dual: Dual | None = None
+    degree: int | None = None
+
+    def __call__(self, t: torch.Tensor) -> torch.Tensor:
+        return self.function(t)
+
+
+# relu and step are arc-cosine kernels (:func:`arccos_dual`), sign gives (2/pi) arcsin(rho) and
+# erf (2/pi) arcsin(2c / sqrt((1 + 2 q1)(1 + 2 q2))); tanh has no closed form.
+_REPRESENTATION = {
+    "relu": RepresentationActivation("relu", torch.relu, arccos_dual(1)),
+    "step": RepresentationActivation("step", _step, arccos_dual(0)),
+    "sign": RepresentationActivation(
+        "sign", lambda t: torch.where(t >= 0, 1.0, -1.0).to(t.dtype), _sign_dual
+    ),
+    "tanh": RepresentationActivation("tanh", torch.tanh),
+    "erf": RepresentationActivation("erf", torch.erf, _erf_dual),
 }
 _PARAMETRIC = re.compile(r"^(monomial|hermite)-([1-9][0-9]?)$")
 
-_REPRESENTATION_DUALS = {
-    "relu": arccos_dual(1),
-    "step": arccos_dual(0),
-    "sign": _sign_dual,
-    "erf": _erf_dual,
-}
-
-REPRESENTATION_ACTIVATIONS: tuple[str, ...] = (*_FIXED_REPRESENTATION, "monomial-k", "hermite-k")
+REPRESENTATION_ACTIVATIONS: tuple[str, ...] = (*_REPRESENTATION, "monomial-k", "hermite-k")
 
 
 def parse_representation_activation(name) -> tuple[str, int | None]:
     """Split a representation activation name into (family, degree), e.g. "hermite-2"."""
     if isinstance(name, str):
-        if name in _FIXED_REPRESENTATION:
+        if name in _REPRESENTATION:
             return name, None
         match = _PARAMETRIC.match(name)
         if match:
             return match.group(1), int(match.group(2))
     raise ValueError(
         f"activation={name!r} is not valid; accepted values: "
-        f"{', '.join(map(repr, _FIXED_REPRESENTATION))}, 'monomial-k', 'hermite-k' "
+        f"{', '.join(map(repr, _REPRESENTATION))}, 'monomial-k', 'hermite-k' "
         "(k an integer from 1 to 99, e.g. 'hermite-2')"
     )
 
 
-def representation_activation(name) -> Elementwise:
-    """Return the elementwise function of the representation activation ``name``."""
+def representation_activation(name) -> RepresentationActivation:
+    """The representation activation ``name`` (a :class:`RepresentationActivation` passes)."""
+    if isinstance(name, RepresentationActivation):
+        return name
     family, degree = parse_representation_activation(name)
     if degree is None:
-        return _FIXED_REPRESENTATION[family]
+        return _REPRESENTATION[family]
     if family == "monomial":
-        return lambda t: t**degree
+        return RepresentationActivation(name, lambda t: t**degree, None, degree)
     scale = 1.0 / math.sqrt(math.factorial(degree))
-    return lambda t: hermite_polynomial(degree, t) * scale
-
-
-def representation_dual(name) -> Dual | None:
-    """Closed-form Gaussian dual E[act(u) act(u')] of a representation activation, or None.
-
-    relu and step are arc-cosine kernels (:func:`arccos_dual`), sign gives
-    (2/pi) arcsin(rho) and erf (2/pi) arcsin(2c / sqrt((1 + 2 q1)(1 + 2 q2))). tanh, the
-    monomials and the Hermite polynomials have None: :mod:`hierlearn.kernels` integrates them
-    (exactly for the polynomials).
-    """
-    family, _ = parse_representation_activation(name)
-    return _REPRESENTATION_DUALS.get(family)
+    return RepresentationActivation(
+        name, lambda t: hermite_polynomial(degree, t) * scale, None, degree
+    )

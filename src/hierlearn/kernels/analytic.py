@@ -60,7 +60,6 @@ from ..activations import (
     Elementwise,
     parse_representation_activation,
     representation_activation,
-    representation_dual,
     trainable_activation,
 )
 from . import blocks
@@ -183,9 +182,8 @@ class PreparedInputs:
 
 
 def _representation_map(spec: RepresentationSpec) -> _GaussianMap:
-    _, degree = parse_representation_activation(spec.activation)
-    function = representation_activation(spec.activation)
-    return _GaussianMap(function, representation_dual(spec.activation), degree)
+    activation = representation_activation(spec.activation)
+    return _GaussianMap(activation.function, activation.dual, activation.degree)
 
 
 class InfiniteWidthKernel:
