@@ -5,6 +5,8 @@ Analytic (infinite-width) kernels, see :mod:`hierlearn.kernels.analytic`: :func:
 Finite-width kernels of given weights or fitted estimators, see
 :mod:`hierlearn.kernels.empirical`. All are float64 by default, computed block by block
 within a memory budget, and returned as torch tensors on the inputs' device.
+Spectra of these kernels for inputs on the sphere, per harmonic degree: :func:`spectrum`
+(:mod:`hierlearn.kernels.spectrum`).
 """
 
 from .analytic import (
@@ -23,18 +25,22 @@ from .empirical import (
     empirical_representation_kernel,
     fitted_representation_kernel,
 )
+from .spectrum import KernelSpectrum, kernel_function, spectrum
 
 __all__ = [
     "KINDS",
     "InfiniteWidthKernel",
+    "KernelSpectrum",
     "PreparedInputs",
     "RepresentationSpec",
     "empirical_nngp",
     "empirical_ntk",
     "empirical_representation_kernel",
     "fitted_representation_kernel",
+    "kernel_function",
     "nngp",
     "ntk",
     "parse_memory_budget",
     "representation_kernel",
+    "spectrum",
 ]
