@@ -231,7 +231,7 @@ def krr_direct(params: dict) -> dict:
 
 @case
 def sweep(params: dict) -> dict:
-    """Cells per minute of a spec run by the harness, as ``hierlearn run SPEC --workers W``.
+    """Cells per minute of a spec run by the harness, as ``hierlearn run spec.yaml --workers W``.
 
     Each repetition runs every cell of the spec into a fresh SQLite store through
     ``run_spec`` on a new ``make_executor(workers=W)`` (pool start-up included, as on the

@@ -65,7 +65,7 @@ def test_bad_bracket():
         NStarSearch(100, 100, 0.1)
 
 
-SPEC = {
+ADAPTIVE_DATA = {
     "name": "adaptive",
     "target": {"degrees": 1},  # a linear target: n* grows like d
     "dimensions": [4, 8],
@@ -85,9 +85,9 @@ SPEC = {
 def test_adaptive_matches_a_fine_grid_with_fewer_cells(tmp_path):
     """The same n* as a geometric grid of the same resolution, from far fewer cells."""
     precision = 0.2
-    adaptive = copy.deepcopy(SPEC)
+    adaptive = copy.deepcopy(ADAPTIVE_DATA)
     adaptive["samples"] = {"mode": "adaptive", "bracket": ["d", "64*d"], "rel_precision": precision}
-    grid = copy.deepcopy(SPEC)
+    grid = copy.deepcopy(ADAPTIVE_DATA)
     points = math.ceil(math.log(64) / math.log1p(precision)) + 1
     grid["samples"] = {"mode": "grid", "start": "d", "stop": "64*d", "num": points}
     results = {}
@@ -109,7 +109,7 @@ def test_adaptive_matches_a_fine_grid_with_fewer_cells(tmp_path):
 
 
 def test_adaptive_resume_replays_the_search(tmp_path):
-    data = copy.deepcopy(SPEC)
+    data = copy.deepcopy(ADAPTIVE_DATA)
     data["dimensions"] = [4]
     data["samples"] = {"mode": "adaptive", "bracket": ["d", "64*d"], "rel_precision": 0.3}
     spec = parse_spec(data)
@@ -122,7 +122,7 @@ def test_adaptive_resume_replays_the_search(tmp_path):
 
 
 def test_plan_requests_every_seed_of_a_size():
-    data = copy.deepcopy(SPEC)
+    data = copy.deepcopy(ADAPTIVE_DATA)
     data["samples"] = {"mode": "adaptive", "bracket": ["d", "64*d"]}
     plan = AdaptivePlan(parse_spec(data))
     ready = plan.ready()

@@ -10,7 +10,7 @@ import yaml
 
 from hierlearn.cli import main
 
-SPECS = Path(__file__).resolve().parents[1] / "examples" / "specs"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "specs"
 
 SMALL = {
     "name": "small",
@@ -36,13 +36,13 @@ def digest(path):
 
 def test_tiny_end_to_end(tmp_path, capsys):
     store, out = tmp_path / "tiny.sqlite", tmp_path / "report"
-    assert main(["run", str(SPECS / "tiny.yaml"), "--store", str(store), "--workers", "2"]) == 0
+    assert main(["run", str(EXAMPLES / "tiny.yaml"), "--store", str(store), "--workers", "2"]) == 0
     captured = capsys.readouterr()
     assert "ran 150 cells (150 ok)" in captured.out
     assert "150/150 done" in captured.err  # plain progress lines: stderr is not a terminal
     assert "\r" not in captured.err
 
-    assert main(["run", str(SPECS / "tiny.yaml"), "--store", str(store)]) == 0
+    assert main(["run", str(EXAMPLES / "tiny.yaml"), "--store", str(store)]) == 0
     rerun = capsys.readouterr().out
     assert "ran 0 cells" in rerun and "150 already stored" in rerun
 
@@ -104,7 +104,7 @@ def test_tiny_end_to_end(tmp_path, capsys):
         assert frame["git_revision"].notna().all()
 
 
-BAD_SPECS = [
+BAD_INPUTS = [
     ("unknown: 1\n", "unknown: unknown key"),
     ({**SMALL, "dimensions": "eight"}, "dimensions:"),
     ({**SMALL, "samples": ["-d"]}, "samples.values.0:"),
@@ -121,7 +121,7 @@ BAD_SPECS = [
 ]
 
 
-@pytest.mark.parametrize(("data", "message"), BAD_SPECS)
+@pytest.mark.parametrize(("data", "message"), BAD_INPUTS)
 def test_bad_specs_exit_2_and_touch_no_store(tmp_path, capsys, data, message):
     spec = write_spec(tmp_path, data)
     store = tmp_path / "new.sqlite"

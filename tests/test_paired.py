@@ -165,7 +165,7 @@ def write_store(path, rows, spec_text):
         store.add_spec(yaml.safe_load(spec_text)["name"], spec_text)
 
 
-SPEC_TEXT = """
+PAIRED_TEXT = """
 name: paired
 eps: 0.1
 report_eps: [0.2]
@@ -174,7 +174,7 @@ comparisons: [[A, B]]
 
 
 def test_report_reads_eps_levels_and_comparisons_from_the_spec(tmp_path):
-    write_store(tmp_path / "s.sqlite", paired_rows(seeds=range(4), grid=1.5), SPEC_TEXT)
+    write_store(tmp_path / "s.sqlite", paired_rows(seeds=range(4), grid=1.5), PAIRED_TEXT)
     with Store(tmp_path / "s.sqlite") as store:
         content = write_report(store, tmp_path / "out", n_bootstrap=60)
     assert content["eps"] == 0.1 and content["eps_levels"] == [0.2, 0.1]
@@ -201,7 +201,7 @@ def test_report_reads_eps_levels_and_comparisons_from_the_spec(tmp_path):
 
 
 def test_report_rejects_a_comparison_of_an_unknown_learner(tmp_path):
-    text = SPEC_TEXT.replace("[[A, B]]", "[[A, C]]")
+    text = PAIRED_TEXT.replace("[[A, B]]", "[[A, C]]")
     write_store(tmp_path / "s.sqlite", paired_rows(seeds=range(2), grid=2.0), text)
     with Store(tmp_path / "s.sqlite") as store:
         with pytest.raises(ReportError, match="no learner 'C'.*learners present: A, B"):

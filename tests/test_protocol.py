@@ -10,7 +10,7 @@ import hierlearn as hl
 from hierlearn.experiments.cells import cell_config, learner_config, run_cell
 from hierlearn.experiments.spec import SpecError, parse_spec
 
-SPEC = {
+PROTOCOL_DATA = {
     "name": "protocol",
     "target": {"degrees": 2},
     "dimensions": [4, 9],
@@ -52,7 +52,7 @@ SPEC = {
 
 
 def spec_with(**changes):
-    data = copy.deepcopy(SPEC)
+    data = copy.deepcopy(PROTOCOL_DATA)
     for path, value in changes.items():
         *parents, last = path.split("__")
         node = data
@@ -64,7 +64,7 @@ def spec_with(**changes):
 
 @pytest.mark.parametrize("d", [4, 9])
 def test_every_gradient_learner_gets_the_protocol_search_space(d):
-    spec = parse_spec(copy.deepcopy(SPEC))
+    spec = parse_spec(copy.deepcopy(PROTOCOL_DATA))
     models = {
         name: learner_config(spec, name, d)["model"] for name in ("quad_x", "quad_h", "two_layer")
     }
@@ -75,7 +75,7 @@ def test_every_gradient_learner_gets_the_protocol_search_space(d):
             "input_bias": [1.0, pytest.approx(np.sqrt(input_width[name]))],
             "reg": [0.0, 1.0e-4],
         }
-        for key, value in SPEC["tuning"]["gradient"]["params"].items():
+        for key, value in PROTOCOL_DATA["tuning"]["gradient"]["params"].items():
             assert model["params"][key] == value
     kernels = [learner_config(spec, name, 4)["model"] for name in ("kernel", "ntk")]
     assert all(model["search"] == {"ridge": [1.0e-6, 1.0e-2]} for model in kernels)
@@ -119,13 +119,13 @@ def test_comparisons_and_learner_dimensions_are_checked():
 def test_learner_dimensions_limit_its_cells():
     from hierlearn.experiments.cells import grid_cells
 
-    cells = grid_cells(parse_spec(copy.deepcopy(SPEC)))
+    cells = grid_cells(parse_spec(copy.deepcopy(PROTOCOL_DATA)))
     assert {c["d"] for c in cells if c["learner"] == "ntk"} == {4}
     assert {c["d"] for c in cells if c["learner"] == "quad_x"} == {4, 9}
 
 
 def test_cells_record_how_training_ended():
-    spec = parse_spec(copy.deepcopy(SPEC))
+    spec = parse_spec(copy.deepcopy(PROTOCOL_DATA))
     row = run_cell(cell_config(learner_config(spec, "quad_h", 4), 40, 0))
     assert row["status"] == "ok", row["error"]
     training = row["details"]["training"]

@@ -20,7 +20,7 @@ from hierlearn.experiments.spec import (
     sample_sizes,
 )
 
-SPECS = Path(__file__).resolve().parents[1] / "examples" / "specs"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "specs"
 
 BASE = {
     "name": "base",
@@ -226,7 +226,7 @@ def test_specs_are_frozen():
 
 @pytest.mark.parametrize("name", ["tiny.yaml", "paper-p4.yaml"])
 def test_example_specs_are_valid(name):
-    spec, text = load_spec(SPECS / name)
+    spec, text = load_spec(EXAMPLES / name)
     assert yaml.safe_load(text)["name"] == spec.name
     kinds = {learner.model.kind for learner in spec.learners.values()}
     if name == "tiny.yaml":

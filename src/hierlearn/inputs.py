@@ -1,4 +1,4 @@
-"""Input distributions (docs/theory.md, section 1).
+"""Input distributions (docs/theory.md §1).
 
 ``gaussian``: x ~ N(0, I_d).  ``sphere``: x ~ Unif(S^{d-1}(sqrt d)), the sphere of radius
 sqrt(d), so that E|x|^2 = d under both laws.

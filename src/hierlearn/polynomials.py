@@ -5,7 +5,7 @@
   :func:`hermite_table` gives the normalised h_k = He_k / sqrt(k!).
 - Gegenbauer polynomials Q_p in dimension d normalised to Q_p(1) = 1, the zonal spherical
   harmonics of the sphere S^{d-1}: E_x Q_p(<x, a>/d) Q_q(<x, b>/d) = [p = q] Q_p(<a, b>/d) / N(d, p)
-  for x uniform on the sphere of radius sqrt(d) (docs/theory.md, "Targets"), with N(d, p)
+  for x uniform on the sphere of radius sqrt(d) (docs/theory.md §1.4), with N(d, p)
   :func:`harmonic_dimension`.
 """
 

@@ -1,4 +1,4 @@
-"""Low-rank polynomial targets (docs/theory.md, section 1).
+"""Low-rank polynomial targets (docs/theory.md §1.4).
 
 f*(x) = sum_{s=1..r} alpha_s phi_{p_s}(<beta_s, x>), with beta_1..beta_r orthonormal (random,
 drawn from ``random_state``) and the coefficients rescaled so that E f*(x)^2 = 1 exactly under

@@ -1,6 +1,6 @@
 """The two-layer network and its Taylor expansion around a random initialisation.
 
-The formulas are those of docs/theory.md §1.
+The formulas are those of docs/theory.md §1 and §1.1.
 
 On inputs z in R^{D'} (rows of ``z``, shape (n, D')), with first-layer weights W0 (m, D'),
 fixed output signs a in {+1, -1}^m and a movement W (m, D'):

@@ -1,6 +1,6 @@
 """Infinite-width kernels of the trainable two-layer network, raw or on a random representation.
 
-**Trainable layer** (docs/theory.md, section 1). On inputs z in R^{D'} with w ~ N(0, I/D'), the
+**Trainable layer** (docs/theory.md §1.3). On inputs z in R^{D'} with w ~ N(0, I/D'), the
 pre-activations (u, u') = (w.z, w.z') are a centred Gaussian pair with
 
     Var u = q(z) = |z|^2 / D',   Cov(u, u') = c(z, z') = <z, z'> / D',
@@ -14,7 +14,7 @@ and the infinite-width kernels of the linearised network are
 The NTK is exactly the kernel of :class:`hierlearn.NTKRegressor`'s features as m -> infinity,
 so kernel ridge regression with it and ridge r equals a wide ``NTKRegressor`` with ridge r.
 
-**Composed with a random representation** h of depth L (docs/theory.md, section 1:
+**Composed with a random representation** h of depth L (docs/theory.md §1.2:
 h_l = act_h(V_l h_{l-1} / sqrt(dim_{l-1}) + b_l), V_l entries N(0, 1), b_l ~ N(0, beta^2)),
 of infinite width D. The representation's kernel Sigma_l(x, x') = lim <h_l(x), h_l(x')> / D
 follows the layer recursion

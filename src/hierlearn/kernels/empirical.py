@@ -10,7 +10,7 @@ first layer (the NNGP). With w0_r ~ N(0, I/D') they converge to
 :func:`hierlearn.kernels.ntk` and :func:`hierlearn.kernels.nngp` as m grows, at the Monte
 Carlo rate m^{-1/2}.
 
-For a random representation h (docs/theory.md, section 1) the empirical kernel is <h(x), h(x')> / D,
+For a random representation h (docs/theory.md §1.3) the empirical kernel is <h(x), h(x')> / D,
 optionally with the features centred by their mean over reference inputs; it converges to
 :func:`hierlearn.kernels.representation_kernel`.
 """

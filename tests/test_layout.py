@@ -1,0 +1,189 @@
+"""The codebase's layout: no import cycle, every module imports alone, references stay inside
+the repository (docs/theory.md sections that exist)."""
+
+import ast
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "src" / "hierlearn"
+THEORY = ROOT / "docs" / "theory.md"
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {_module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _resolve(module: str, path: Path, level: int, name: str | None) -> str:
+    """The absolute name of a relative import in ``module`` (a package when path is __init__)."""
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for _ in range(level - 1):
+        package = package.rpartition(".")[0]
+    return f"{package}.{name}" if name else package
+
+
+def import_graph() -> dict[str, set[str]]:
+    """module -> the package modules it imports (at module level or inside functions)."""
+    graph = {}
+    for module, path in MODULES.items():
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = (
+                    _resolve(module, path, node.level, node.module) if node.level else node.module
+                )
+                targets = [base]
+                # `from . import name` imports the submodule `name` when there is one.
+                targets += [f"{base}.{alias.name}" for alias in node.names]
+            for target in targets:
+                if target in MODULES and target != module:
+                    edges.add(target)
+        graph[module] = edges
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One cycle of ``graph`` as a list of modules, or None (ignoring edges into a package
+    from its own submodules, which Python resolves through the partly initialised package)."""
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node):
+        state[node] = 1
+        stack.append(node)
+        for child in sorted(graph[node]):
+            if node.startswith(child + "."):
+                continue  # a submodule importing from its own package
+            if state.get(child) == 1:
+                return [*stack[stack.index(child) :], child]
+            if child not in state:
+                found = visit(child)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_the_cycle_finder_finds_a_cycle():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+
+
+def test_no_import_cycle_among_the_package_modules():
+    graph = import_graph()
+    assert "hierlearn.experiments.workflow" in graph["hierlearn.cli"]
+    assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
+
+
+def test_the_library_does_not_import_the_command_line():
+    graph = import_graph()
+    importers = sorted(module for module, edges in graph.items() if "hierlearn.cli" in edges)
+    assert importers == ["hierlearn.__main__"]
+
+
+def test_every_module_imports_alone_in_a_fresh_interpreter():
+    # Third-party libraries are loaded once; each package module is then imported in a fresh
+    # forked child in which no hierlearn module has been imported yet (``__main__`` runs the
+    # command line when imported, and is left out).
+    script = textwrap.dedent(
+        f"""
+        import os, sys, importlib
+        import numpy, scipy, torch, sklearn, pandas, yaml, pydantic, matplotlib
+        assert not [m for m in sys.modules if m.startswith("hierlearn")]
+        failed = []
+        for name in {sorted(set(MODULES) - {"hierlearn.__main__"})!r}:
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    importlib.import_module(name)
+                except BaseException as error:
+                    print(name, repr(error), flush=True)
+                    os._exit(1)
+                os._exit(0)
+            if os.waitpid(pid, 0)[1] != 0:
+                failed.append(name)
+        print("FAILED", failed)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    assert "FAILED []" in result.stdout, result.stdout
+
+
+def test_no_reference_to_a_document_outside_the_repository():
+    pattern = re.compile(r"\bSPEC\b(?!\.yaml)|SPEC\.md|SPEC section")
+    offenders = []
+    for folder in ("src", "tests", "examples", "benchmarks", "docs"):
+        for path in sorted((ROOT / folder).rglob("*")):
+            if path.suffix in (".py", ".md", ".yaml") and path != Path(__file__):
+                for number, line in enumerate(path.read_text().splitlines(), 1):
+                    if pattern.search(line):
+                        offenders.append(f"{path.relative_to(ROOT)}:{number}")
+    readme = (ROOT / "README.md").read_text()
+    offenders += [
+        f"README.md:{i}" for i, line in enumerate(readme.splitlines(), 1) if "SPEC" in line
+    ]
+    assert not offenders, offenders
+
+
+def _theory_sections() -> set[str]:
+    headings = re.findall(r"^#{2,4} (\d+(?:\.\d+)*)\.? ", THEORY.read_text(), flags=re.MULTILINE)
+    return set(headings)
+
+
+def test_docstring_references_to_the_theory_page_name_sections_that_exist():
+    sections = _theory_sections()
+    assert {"1", "1.1", "1.2", "1.3", "1.4", "2", "3"} <= sections
+    checked = 0
+    for module, path in MODULES.items():
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        for number in re.findall(r"docs/theory\.md §(\d+(?:\.\d+)*)", docstring):
+            assert number in sections, f"{module} cites docs/theory.md §{number}"
+            checked += 1
+    assert checked >= 10
+
+
+# Modules whose docstrings state the formulas they implement: each links to the theory page.
+FORMULA_MODULES = [
+    "hierlearn.activations",
+    "hierlearn.inputs",
+    "hierlearn.kernels.analytic",
+    "hierlearn.kernels.empirical",
+    "hierlearn.polynomials",
+    "hierlearn.representations",
+    "hierlearn.targets",
+    "hierlearn.taylor",
+    "hierlearn.theory",
+    "hierlearn.experiments.analysis",
+    "hierlearn.experiments.comparisons",
+    "hierlearn.experiments.isotonic",
+    "hierlearn.experiments.protocol",
+]
+
+
+def test_modules_that_state_formulas_link_to_the_theory_page():
+    for module in FORMULA_MODULES:
+        docstring = ast.get_docstring(ast.parse(MODULES[module].read_text())) or ""
+        assert "docs/theory.md" in docstring, module
