@@ -183,13 +183,12 @@ def _n_star_panel(ax, learner: LearnerAnalysis, eps: float) -> None:
         ax.set_xlim(*span)
     if learner.exponent is not None:
         ends = np.array([min(finite), max(finite)], dtype=float)
-        ci = f" [{learner.ci[0]:.2f}, {learner.ci[1]:.2f}]" if learner.ci else ""
         ax.plot(
             ends,
             np.exp(learner.intercept) * ends**learner.exponent,
             "-",
             color="tab:blue",
-            label=f"fit: slope {learner.exponent:.2f}{ci}",
+            label=f"fit: slope {interval_text(learner.exponent, learner.ci)}",
         )
     if learner.theory is not None and finite:
         centre_d = np.exp(np.mean(np.log(list(finite))))
