@@ -76,6 +76,7 @@ def test_quadratic_gradient_matches_autograd(randomized, activation):
         reg=0.3,
         randomized=randomized,
         epochs=1,
+        input_bias=0.0,  # the objective on z itself
         dtype="float64",
         random_state=0,
     ).fit(X, y)
@@ -146,8 +147,9 @@ def test_divergence_is_reported_not_returned_as_nan():
 def test_ntk_dual_and_primal_agree_and_recover_the_kernel_solution():
     X, y, *_ = _data(3, 2, 300, seed=6)
     X_new = np.random.default_rng(1).standard_normal((20, 3))
-    dual = hl.NTKRegressor(width=40, ridge=1e-3, solver="dual", random_state=0).fit(X, y)
-    primal = hl.NTKRegressor(width=40, ridge=1e-3, solver="primal", random_state=0).fit(X, y)
+    settings = {"width": 40, "ridge": 1e-3, "input_bias": 0.0, "random_state": 0}
+    dual = hl.NTKRegressor(solver="dual", **settings).fit(X, y)
+    primal = hl.NTKRegressor(solver="primal", **settings).fit(X, y)
     np.testing.assert_allclose(dual.predict(X_new), primal.predict(X_new), rtol=1e-7, atol=1e-9)
     # Kernel form: f = K(X_new, X) (K + n r I)^{-1} y with the empirical NTK.
     z, z_new = torch.as_tensor(X), torch.as_tensor(X_new)

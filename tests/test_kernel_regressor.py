@@ -30,7 +30,7 @@ def _relative(a, b):
 def test_linear_kernel_is_ridge_regression():
     X, y, X_test, _ = _data(300, d=8)
     for ridge in (1e-4, 1e-1):
-        model = KernelRegressor(kernel="linear", ridge=ridge).fit(X, y)
+        model = KernelRegressor(kernel="linear", ridge=ridge, input_bias=0).fit(X, y)
         reference = Ridge(alpha=len(X) * ridge, fit_intercept=False).fit(X, y)
         np.testing.assert_allclose(
             model.predict(X_test), reference.predict(X_test), rtol=1e-9, atol=1e-10
@@ -114,28 +114,29 @@ def test_ntk_h_equals_a_wide_ntk_regressor_on_raw_features_with_ridge_times_widt
 
 def test_centred_representation_and_input_bias():
     X, y, X_test, f_test = _data(300, seed=7)
-    spec = {"activation": "tanh", "depth": 2, "bias_std": 0.3, "center": True}
-    centred = KernelRegressor(activation="relu2", representation=spec, ridge=1e-3).fit(X, y)
-    # The same kernel built by hand: centring on the training inputs.
-    K = ntk(
-        X, activation="relu2", representation={k: spec[k] for k in spec if k != "center"}, center=X
+    spec = {"activation": "tanh", "depth": 2, "bias_std": 0.3}
+    centred = KernelRegressor(activation="relu2", representation=spec, center=True, ridge=1e-3).fit(
+        X, y
     )
+    # The same kernel built by hand: centring on the training inputs.
+    K = ntk(X, activation="relu2", representation=spec, center=X)
     alpha = torch.linalg.solve(
         K + 300 * 1e-3 * torch.eye(300, dtype=torch.float64), torch.as_tensor(y)
     )
-    K_test = ntk(
-        X_test,
-        X,
-        activation="relu2",
-        representation={k: spec[k] for k in spec if k != "center"},
-        center=X,
-    )
+    K_test = ntk(X_test, X, activation="relu2", representation=spec, center=X)
     np.testing.assert_allclose(
         centred.predict(X_test), (K_test @ alpha).numpy(), rtol=1e-7, atol=1e-9
     )
-    biased = KernelRegressor(ridge=1e-3, input_bias=1.0).fit(X, y)
+    # The old spelling representation={..., "center": True}: the same fit, and a warning.
+    with pytest.warns(FutureWarning, match="use KernelRegressor\\(center=...\\)"):
+        old = KernelRegressor(
+            activation="relu2", representation={**spec, "center": True}, ridge=1e-3
+        ).fit(X, y)
+    np.testing.assert_array_equal(old.predict(X_test), centred.predict(X_test))
+    # input_bias="auto" (the default) is 1.0 on raw inputs.
+    biased = KernelRegressor(ridge=1e-3).fit(X, y)
     ones = np.ones((len(X), 1))
-    plain = KernelRegressor(ridge=1e-3).fit(np.hstack([X, ones]), y)
+    plain = KernelRegressor(ridge=1e-3, input_bias=0).fit(np.hstack([X, ones]), y)
     np.testing.assert_allclose(
         biased.predict(X_test), plain.predict(np.hstack([X_test, np.ones((200, 1))])), rtol=1e-12
     )
@@ -204,6 +205,7 @@ def test_cuda_matches_cpu():
         ({"representation": {"activation": "relu", "width": 5}}, "representation"),
         ({"representation": {"activation": "relu", "center": "yes"}}, "center"),
         ({"representation": "relu"}, "representation"),
+        ({"center": True}, "center needs a representation"),
         ({"representation": {"activation": "relu"}, "input_bias": 1.0}, "input_bias"),
         ({"solver": "iterative", "ridge": 0.0}, "ridge"),
         ({"device": "tpu"}, "device"),
@@ -220,7 +222,7 @@ def test_bad_data_is_refused():
     X, y, X_test, _ = _data(40)
     with pytest.raises(ValueError, match="X_val"):
         KernelRegressor(ridge=[1e-3, 1e-2]).fit(X, y)
-    with pytest.raises(ValueError, match="y"):
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         KernelRegressor().fit(X, y[:-1])
     model = KernelRegressor().fit(X, y)
     with pytest.raises(ValueError, match="features"):

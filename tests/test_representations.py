@@ -103,12 +103,12 @@ def test_hermite_activation_is_normalised_hermite():
     [
         ({"activation": "softmax"}, "activation='softmax'.*accepted values.*hermite-k"),
         ({"activation": "hermite-0"}, "activation='hermite-0'"),
-        ({"normalize": "pca"}, "normalize='pca'.*accepted values: 'whiten'"),
-        ({"width": 0}, "width must be >= 1"),
-        ({"depth": 0}, "depth must be >= 1"),
-        ({"bias_std": -0.1}, "bias_std must be >= 0"),
-        ({"unlabeled_law": "uniform"}, "unlabeled_law='uniform'"),
-        ({"dtype": "float16"}, "dtype='float16'.*accepted values"),
+        ({"normalize": "pca"}, "'normalize' parameter .* among .*'whiten'.* Got 'pca'"),
+        ({"width": 0}, "'width' parameter .* range \\[1, inf\\)"),
+        ({"depth": 0}, "'depth' parameter"),
+        ({"bias_std": -0.1}, "'bias_std' parameter .* range \\[0"),
+        ({"unlabeled_law": "uniform"}, "'unlabeled_law' parameter .* Got 'uniform'"),
+        ({"dtype": "float16"}, "'dtype' parameter .*'float64'"),
         ({"device": "tpu"}, "device='tpu'"),
     ],
 )
@@ -120,9 +120,10 @@ def test_bad_arguments_raise_on_fit(kwargs, match):
 @pytest.mark.parametrize(
     ("X", "match"),
     [
-        (np.full((10, 3), np.nan), "X contains NaN"),
-        (np.ones(10), "X must be 2-D"),
-        (np.array([[1.0, np.inf, 0.0]]), "X contains NaN or infinite"),
+        (np.full((10, 3), np.nan), "Input X contains NaN"),
+        (np.ones(10), "Expected 2D array"),
+        (np.array([[1.0, np.inf, 0.0], [0.0, 1.0, 2.0]]), "Input X contains infinity"),
+        (np.ones((1, 3)), "Found array with 1 sample\\(s\\).* minimum of 2"),
     ],
 )
 def test_bad_inputs(X, match):
@@ -132,8 +133,11 @@ def test_bad_inputs(X, match):
 
 def test_transform_checks_feature_count():
     representation = hl.RandomNetworkRepresentation(8, random_state=0).fit(_gaussian(50, 3, 0))
-    with pytest.raises(ValueError, match="X has 4 features, but the estimator was fitted with 3"):
+    message = "X has 4 features, but RandomNetworkRepresentation is expecting 3 features"
+    with pytest.raises(ValueError, match=message):
         representation.transform(_gaussian(5, 4, 0))
+    with pytest.raises(ValueError, match=message):  # a tensor too
+        representation.features(torch.as_tensor(_gaussian(5, 4, 0)))
 
 
 def test_linear_residual_reduces_to_the_span():

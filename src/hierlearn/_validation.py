@@ -1,16 +1,23 @@
-"""Argument checking and array conversion shared by every module.
+"""Argument checking.
 
-Every check raises ``ValueError`` with a message that names the argument and, where the
-argument takes one of a fixed set of values, the accepted values.
+The first part serves the functions and classes that are not scikit-learn estimators: every
+check raises ``ValueError`` with a message that names the argument and, where the argument
+takes one of a fixed set of values, the accepted values. The estimators check their
+parameters with scikit-learn's ``_parameter_constraints`` and their data with scikit-learn's
+``validate_data``; the second part holds what they share (constraints, thin wrappers).
 """
 
 from __future__ import annotations
 
 import numbers
 from collections.abc import Iterable
+from numbers import Integral, Real
 
 import numpy as np
 import torch
+from sklearn.utils import check_array, check_consistent_length, column_or_1d
+from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import validate_data
 
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -69,44 +76,57 @@ def resolve_device(device) -> torch.device:
     return resolved
 
 
-def check_matrix(name: str, X, n_features: int | None = None) -> np.ndarray:
-    """Return ``X`` as a finite 2-D float array of shape (n_samples, n_features)."""
-    if isinstance(X, torch.Tensor):
-        X = X.detach().cpu().numpy()
-    try:
-        X = np.asarray(X)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be a numeric array: {error}") from error
-    if X.dtype == object or not np.issubdtype(X.dtype, np.number):
-        raise ValueError(f"{name} must be a numeric array, got dtype {X.dtype}")
-    if X.ndim != 2:
-        raise ValueError(
-            f"{name} must be 2-D of shape (n_samples, n_features), got shape {X.shape}"
-        )
-    if X.shape[0] < 1 or X.shape[1] < 1:
-        raise ValueError(f"{name} must have at least one sample and one feature, got {X.shape}")
-    if not np.all(np.isfinite(X)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    if n_features is not None and X.shape[1] != n_features:
-        raise ValueError(
-            f"{name} has {X.shape[1]} features, but the estimator was fitted with {n_features}"
-        )
-    return X
+# ---------------------------------------------------------------- scikit-learn estimators
+
+# Input dtypes kept as they are; anything else numeric (ints, object arrays of numbers) becomes
+# float64. Complex, string and sparse input are refused by scikit-learn's ``check_array``.
+FLOAT_DTYPES = (np.float64, np.float32)
+
+# Constraints shared by several estimators (scikit-learn's ``_parameter_constraints``).
+NON_NEGATIVE = Interval(Real, 0, None, closed="left")
+DEVICE_CONSTRAINT = [str, torch.device]
+DTYPE_CONSTRAINT = ["float32", "float64"]  # wrapped in StrOptions by each estimator
+# What :func:`hierlearn._random.make_generator` accepts.
+RANDOM_STATE_CONSTRAINT = [
+    None,
+    Interval(Integral, 0, None, closed="left"),
+    np.random.Generator,
+    torch.Generator,
+]
 
 
-def check_targets(name: str, y, n_samples: int) -> np.ndarray:
-    """Return ``y`` as a finite 1-D float array of length ``n_samples``."""
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(f"{name} must be 1-D of shape (n_samples,), got shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.number):
-        raise ValueError(f"{name} must be numeric, got dtype {y.dtype}")
-    if y.shape[0] != n_samples:
-        raise ValueError(f"{name} has {y.shape[0]} entries but X has {n_samples} samples")
-    if not np.all(np.isfinite(y)):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return y
+def check_fit_data(estimator, X, y, **kwargs) -> tuple[np.ndarray, np.ndarray]:
+    """(X, y) checked by scikit-learn: a finite 2-D float array and a 1-D numeric y.
+
+    Sets ``n_features_in_``; a column vector y is accepted with a ``DataConversionWarning``.
+    """
+    return validate_data(estimator, X, y, dtype=FLOAT_DTYPES, y_numeric=True, **kwargs)
+
+
+def check_predict_data(estimator, X) -> np.ndarray:
+    """X checked against the fitted ``n_features_in_`` (scikit-learn's message if not)."""
+    return validate_data(estimator, X, dtype=FLOAT_DTYPES, reset=False)
+
+
+def check_validation_data(estimator, X_val, y_val) -> tuple[np.ndarray, np.ndarray]:
+    """Validation data passed to ``fit``, checked like the training data."""
+    if (X_val is None) != (y_val is None):
+        raise ValueError("X_val and y_val must be given together")
+    X_val = check_array(X_val, dtype=FLOAT_DTYPES, input_name="X_val")
+    if X_val.shape[1] != estimator.n_features_in_:
+        raise ValueError(
+            f"X_val has {X_val.shape[1]} features, but {type(estimator).__name__} is "
+            f"expecting {estimator.n_features_in_} features as input"
+        )
+    y_val = column_or_1d(y_val, warn=True, dtype=np.float64)
+    if not np.all(np.isfinite(y_val)):
+        raise ValueError("Input y_val contains NaN or infinity.")
+    check_consistent_length(X_val, y_val)
+    return X_val, y_val
+
+
+def as_tensor(X: np.ndarray, dtype: torch.dtype, device) -> torch.Tensor:
+    """A numpy array as a torch tensor (read-only arrays are copied, torch needs writable)."""
+    if isinstance(X, np.ndarray) and not X.flags.writeable:
+        X = X.copy()
+    return torch.as_tensor(X, dtype=dtype, device=device)

@@ -1,4 +1,4 @@
-"""The fixed random neural representation h (docs/theory.md §1) as a scikit-learn transformer.
+"""The fixed random neural representation h (docs/theory.md §1.2) as a scikit-learn transformer.
 
 h_0 = x in R^d and, for l = 1..L,
 
@@ -21,17 +21,21 @@ from __future__ import annotations
 
 import math
 import warnings
+from numbers import Integral, Real
+from typing import ClassVar
 
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._random import make_generator
 from ._validation import (
-    check_choice,
-    check_float,
-    check_int,
-    check_matrix,
+    DEVICE_CONSTRAINT,
+    DTYPE_CONSTRAINT,
+    FLOAT_DTYPES,
+    RANDOM_STATE_CONSTRAINT,
+    as_tensor,
     resolve_device,
     resolve_dtype,
 )
@@ -112,16 +116,30 @@ class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
         self.dtype = dtype
         self.random_state = random_state
 
+    _parameter_constraints: ClassVar[dict] = {
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "depth": [Interval(Integral, 1, None, closed="left")],
+        "activation": [str],  # a name or a family ("hermite-k"): checked by our parser
+        "bias_std": [Interval(Real, 0, None, closed="left")],
+        "normalize": [StrOptions(set(NORMALIZATIONS))],
+        "whiten_eps": [Interval(Real, 0, None, closed="left")],
+        "n_unlabeled": [Interval(Integral, 0, None, closed="left")],
+        "unlabeled_law": [StrOptions(set(INPUT_LAWS))],
+        "device": DEVICE_CONSTRAINT,
+        "dtype": [StrOptions(set(DTYPE_CONSTRAINT))],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
+
     def _check_params(self):
-        check_int("width", self.width, minimum=1)
-        check_int("depth", self.depth, minimum=1)
-        representation_activation(self.activation)
-        check_float("bias_std", self.bias_std, minimum=0.0)
-        check_choice("normalize", self.normalize, NORMALIZATIONS)
-        check_float("whiten_eps", self.whiten_eps, minimum=0.0)
-        check_int("n_unlabeled", self.n_unlabeled, minimum=0)
-        check_choice("unlabeled_law", self.unlabeled_law, INPUT_LAWS)
+        self._validate_params()
+        representation_activation(self.activation)  # our message, naming the families
         return resolve_device(self.device), resolve_dtype(self.dtype)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # The features have the configured dtype whatever the input's.
+        tags.transformer_tags.preserves_dtype = [self.dtype]
+        return tags
 
     def fit(self, X, y=None):
         """Draw the random weights and estimate the normalisation.
@@ -132,8 +150,9 @@ class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
             y: ignored.
         """
         device, dtype = self._check_params()
-        X = check_matrix("X", X)
-        self.n_features_in_ = X.shape[1]
+        # The normalisation is fitted on X unless unlabelled inputs are drawn.
+        fits_on_x = self.n_unlabeled == 0 and self.normalize != "none"
+        X = validate_data(self, X, dtype=FLOAT_DTYPES, ensure_min_samples=2 if fits_on_x else 1)
         generator = make_generator(self.random_state)
         self.weights_, self.biases_ = [], []
         fan_in = self.n_features_in_
@@ -147,7 +166,7 @@ class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
             law = INPUT_LAWS[self.unlabeled_law](self.n_features_in_)
             fit_inputs = law.sample(self.n_unlabeled, generator)
         else:
-            fit_inputs = torch.as_tensor(X)
+            fit_inputs = as_tensor(X, self.weights_[0].dtype, device)
         self._fit_normalization(self.features(fit_inputs))
         return self
 
@@ -155,13 +174,13 @@ class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
         """The raw (un-normalised) features h_L(X) as a torch tensor of shape (n, width)."""
         check_is_fitted(self, "weights_")
         weight0 = self.weights_[0]
-        if isinstance(X, torch.Tensor):
+        if isinstance(X, torch.Tensor):  # kept on its device; checked like an array
             if X.ndim != 2 or X.shape[1] != self.n_features_in_ or not torch.isfinite(X).all():
-                check_matrix("X", X, self.n_features_in_)
+                validate_data(self, X.detach().cpu().numpy(), dtype=FLOAT_DTYPES, reset=False)
             hidden = X.to(device=weight0.device, dtype=weight0.dtype)
         else:
-            X = check_matrix("X", X, self.n_features_in_)
-            hidden = torch.as_tensor(X, device=weight0.device, dtype=weight0.dtype)
+            X = validate_data(self, X, dtype=FLOAT_DTYPES, reset=False)
+            hidden = as_tensor(X, weight0.dtype, weight0.device)
         return representation_features(hidden, self.weights_, self.biases_, self.activation)
 
     def _fit_normalization(self, hidden: torch.Tensor) -> None:
@@ -174,7 +193,7 @@ class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
             return
         if n < 2:
             raise ValueError(
-                f"normalize={self.normalize!r} needs at least 2 samples to fit, got {n}"
+                f"normalize={self.normalize!r} needs at least 2 samples to fit, got {n} sample"
             )
         self.mean_ = hidden.mean(dim=0)
         centred = hidden - self.mean_

@@ -1,4 +1,4 @@
-"""Small helpers shared by the estimators."""
+"""Small helpers shared by the estimators: relative error, input bias, ridge grids."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ def with_input_bias(X: np.ndarray, input_bias: float) -> np.ndarray:
     a homogeneous quadratic in z and f^L with act' = step is homogeneous of degree one, so on
     inputs whose norm varies (gaussian x) they cannot represent a constant or lower-degree
     part of the target. A constant input coordinate is the first layer's bias, initialised
-    and trained like every other weight.
+    and trained like every other weight. The estimators default to ``input_bias=1.0``;
+    ``input_bias=0`` is the paper's bias-free model (arXiv 2006.13436, docs/theory.md §1).
     """
     if input_bias == 0:
         return X
@@ -31,6 +32,8 @@ def with_input_bias(X: np.ndarray, input_bias: float) -> np.ndarray:
 
 def ridge_grid(ridge) -> list[float]:
     """``ridge`` as a non-empty list of floats >= 0 (a number or a sequence of numbers)."""
+    if isinstance(ridge, np.ndarray):
+        ridge = ridge.tolist()
     values = list(ridge) if isinstance(ridge, Sequence) and not isinstance(ridge, str) else [ridge]
     if not values:
         raise ValueError("ridge must be a number >= 0 or a non-empty list of them")

@@ -10,60 +10,83 @@ unchanged; for plain gradient descent the reparameterisation is a constant step-
 from __future__ import annotations
 
 import math
+from numbers import Integral, Real
+from typing import ClassVar
 
-import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._random import child_seed, make_generator
 from .._validation import (
-    check_choice,
-    check_float,
-    check_int,
-    check_matrix,
-    check_targets,
+    DEVICE_CONSTRAINT,
+    DTYPE_CONSTRAINT,
+    NON_NEGATIVE,
+    RANDOM_STATE_CONSTRAINT,
+    as_tensor,
+    check_fit_data,
+    check_predict_data,
+    check_validation_data,
     resolve_device,
     resolve_dtype,
 )
-from ..activations import trainable_activation
+from ..activations import TRAINABLE_ACTIVATIONS
 from ..taylor import random_init, symmetric_init
 from ._common import relative_error, with_input_bias
 from ._training import OPTIMIZERS, TrainingSettings, train
 
+POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+
 
 class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
-    """Common hyperparameters, validation and fit loop; subclasses define the objective."""
+    """Common hyperparameters, validation and fit loop; subclasses define the objective.
+
+    Validation data. ``fit(X, y, X_val=..., y_val=...)`` keeps the iterate with the smallest
+    relative error on (X_val, y_val); without it, ``early_stopping=True`` holds out a
+    ``validation_fraction`` of (X, y) instead (as ``MLPRegressor`` does). Inside a
+    :class:`sklearn.pipeline.Pipeline`, validation data reach the estimator through
+    scikit-learn's metadata routing, transformed by the earlier steps::
+
+        sklearn.set_config(enable_metadata_routing=True)
+        model = QuadraticTaylorRegressor().set_fit_request(X_val=True, y_val=True)
+        pipe = make_pipeline(RandomNetworkRepresentation(), model, transform_input=["X_val"])
+        pipe.fit(X, y, X_val=X_val, y_val=y_val)
+
+    (``transform_input`` makes the pipeline pass X_val through the fitted representation.)
+    """
+
+    _parameter_constraints: ClassVar[dict] = {
+        "width": [POSITIVE_INT],
+        "activation": [StrOptions(set(TRAINABLE_ACTIVATIONS))],
+        "reg": [NON_NEGATIVE],
+        "optimizer": [StrOptions(set(OPTIMIZERS))],
+        "lr": [Interval(Real, 0, None, closed="neither")],
+        "epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT, None],
+        "init_scale": [NON_NEGATIVE],
+        "symmetric": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [POSITIVE_INT, None],
+        "tol": [Interval(Real, 0, 1, closed="left")],
+        "eval_every": [POSITIVE_INT],
+        "gd_noise": [NON_NEGATIVE],
+        "input_bias": [NON_NEGATIVE],
+        "device": DEVICE_CONSTRAINT,
+        "dtype": [StrOptions(set(DTYPE_CONSTRAINT))],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
 
     def _check_params(self):
-        check_int("width", self.width, minimum=1)
+        """scikit-learn's parameter constraints, then the checks that involve several."""
+        self._validate_params()
         if self.symmetric and self.width % 2:
             raise ValueError(
                 f"width must be even with symmetric=True (neurons come in pairs), got {self.width}"
             )
-        trainable_activation(self.activation)
-        check_float("reg", self.reg, minimum=0.0)
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        check_float("lr", self.lr, minimum=0.0, strict=True)
-        check_int("epochs", self.epochs, minimum=1)
-        if self.batch_size is not None:
-            check_int("batch_size", self.batch_size, minimum=1)
-            if self.optimizer == "lbfgs":
-                raise ValueError("batch_size must be None with optimizer='lbfgs' (full batch)")
-        check_float("init_scale", self.init_scale, minimum=0.0)
-        check_float("validation_fraction", self.validation_fraction, minimum=0.0)
-        if not 0.0 < self.validation_fraction < 1.0:
-            raise ValueError(
-                f"validation_fraction must be in (0, 1), got {self.validation_fraction}"
-            )
-        if self.n_iter_no_change is not None:
-            check_int("n_iter_no_change", self.n_iter_no_change, minimum=1)
-        check_float("tol", self.tol, minimum=0.0)
-        if self.tol >= 1.0:
-            raise ValueError(f"tol must be in [0, 1), got {self.tol}")
-        check_int("eval_every", self.eval_every, minimum=1)
-        check_float("gd_noise", self.gd_noise, minimum=0.0)
-        check_float("input_bias", self.input_bias, minimum=0.0)
+        if self.batch_size is not None and self.optimizer == "lbfgs":
+            raise ValueError("batch_size must be None with optimizer='lbfgs' (full batch)")
         return resolve_device(self.device), resolve_dtype(self.dtype)
 
     def _settings(self) -> TrainingSettings:
@@ -86,34 +109,32 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
             y: (n_samples,) targets.
             X_val, y_val: optional validation data; the iterate with the smallest relative
                 validation error is kept (``best_epoch_``). With ``early_stopping=True`` and no
-                validation data, a ``validation_fraction`` of (X, y) is held out instead.
+                validation data, a ``validation_fraction`` of (X, y) is held out instead. In a
+                pipeline they are routed metadata (see the class docstring).
 
         Raises:
             DivergenceError: the training loss became NaN/inf or exploded.
         """
         device, dtype = self._check_params()
-        X = check_matrix("X", X)
-        y = check_targets("y", y, X.shape[0])
-        if (X_val is None) != (y_val is None):
-            raise ValueError("X_val and y_val must be given together")
+        X, y = check_fit_data(self, X, y)
         generator = make_generator(self.random_state)
-        if X_val is not None:
-            X_val = check_matrix("X_val", X_val, X.shape[1])
-            y_val = check_targets("y_val", y_val, X_val.shape[0])
+        if X_val is not None or y_val is not None:
+            X_val, y_val = check_validation_data(self, X_val, y_val)
         elif self.early_stopping:
             n_val = max(1, round(self.validation_fraction * X.shape[0]))
             if n_val >= X.shape[0]:
-                raise ValueError("early_stopping needs at least 2 samples")
+                raise ValueError(
+                    f"early_stopping needs at least 2 samples, got {X.shape[0]} sample(s)"
+                )
             order = torch.randperm(X.shape[0], generator=generator).numpy()
             X_val, y_val = X[order[:n_val]], y[order[:n_val]]
             X, y = X[order[n_val:]], y[order[n_val:]]
-        self.n_features_in_ = X.shape[1]
         X = with_input_bias(X, self.input_bias)
         if X_val is not None:
             X_val = with_input_bias(X_val, self.input_bias)
 
-        z = torch.as_tensor(X, device=device, dtype=dtype)
-        targets = torch.as_tensor(y, device=device, dtype=dtype)
+        z = as_tensor(X, dtype, device)
+        targets = as_tensor(y, dtype, device)
         init = symmetric_init if self.symmetric else random_init
         self.W0_, self.a_ = init(self.width, X.shape[1], generator, dtype=dtype, device=device)
         self.scale_ = self.width**-0.25 / math.sqrt(X.shape[1])
@@ -124,8 +145,8 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
 
         validate = None
         if X_val is not None:
-            z_val = torch.as_tensor(X_val, device=device, dtype=dtype)
-            y_val_t = torch.as_tensor(y_val, device=device, dtype=dtype)
+            z_val = as_tensor(X_val, dtype, device)
+            y_val_t = as_tensor(y_val, dtype, device)
 
             def validate(U):
                 return relative_error(self._forward(z_val, self.scale_ * U), y_val_t)
@@ -142,9 +163,21 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
         self.validation_error_ = min(result.validation_error) if result.validation_error else None
         return self
 
+    def _forward(self, z: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
+        return self._model(z, self.W0_, self.a_, W)
+
     def predict(self, X):
-        """Predictions of shape (n_samples,) as a numpy float64 array."""
+        """Predictions of shape (n_samples,) as a numpy float64 array.
+
+        Evaluated in float64 whatever ``dtype`` (the parameters trained in float32 are cast):
+        float32 matrix products round differently with the number of rows (the BLAS kernels
+        block the sums by batch shape), and the signed sum over neurons amplifies that to
+        about 1e-6, so a row alone and in a batch would differ; in float64 they agree to
+        about 1e-13 relative.
+        """
         check_is_fitted(self, "W_")
-        X = with_input_bias(check_matrix("X", X, self.n_features_in_), self.input_bias)
-        z = torch.as_tensor(X, device=self.W_.device, dtype=self.W_.dtype)
-        return self._forward(z, self.W_).detach().cpu().numpy().astype(np.float64)
+        X = with_input_bias(check_predict_data(self, X), self.input_bias)
+        device, wide = self.W_.device, torch.float64
+        z = as_tensor(X, wide, device)
+        values = self._model(z, self.W0_.to(wide), self.a_.to(wide), self.W_.to(wide))
+        return values.detach().cpu().numpy()

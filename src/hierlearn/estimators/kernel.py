@@ -7,23 +7,30 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from numbers import Integral, Real
+from typing import ClassVar
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._random import make_generator
 from .._validation import (
-    check_choice,
-    check_float,
-    check_int,
-    check_matrix,
-    check_targets,
+    DEVICE_CONSTRAINT,
+    DTYPE_CONSTRAINT,
+    NON_NEGATIVE,
+    RANDOM_STATE_CONSTRAINT,
+    as_tensor,
+    check_fit_data,
+    check_predict_data,
+    check_validation_data,
     resolve_device,
     resolve_dtype,
 )
+from ..activations import TRAINABLE_ACTIVATIONS
 from ..kernels import blocks
 from ..kernels.analytic import KINDS, InfiniteWidthKernel, as_representation
 from ..linalg import NystromPreconditioner, conjugate_gradients, ridge_path, solve_psd, solve_psd_
@@ -39,19 +46,33 @@ def _workspace(budget: int, itemsize: int) -> int:
     return min(WORKSPACE_CAP, max(budget // 4, blocks.minimum_budget(itemsize)))
 
 
-def _split_representation(representation):
-    """(RepresentationSpec or None, centre flag) from the ``representation`` dict."""
+def _split_representation(representation, center: bool) -> tuple:
+    """(RepresentationSpec or None, center flag) from ``representation`` and ``center``.
+
+    The representation dict takes the keys of :func:`hierlearn.kernels.ntk`'s
+    ``representation`` (activation, depth, bias_std); the old spelling
+    ``representation={..., "center": flag}`` still works for one release, with a
+    ``FutureWarning``: use the top-level ``center`` parameter.
+    """
     if representation is None:
-        return None, False
+        return None, bool(center)
     if not isinstance(representation, Mapping):
         raise ValueError(
             "representation must be None or a dict with keys 'activation', "
-            f"'depth', 'bias_std', 'center', got {representation!r}"
+            f"'depth', 'bias_std', got {representation!r}"
         )
     options = dict(representation)
-    center = options.pop("center", False)
-    if not isinstance(center, bool | np.bool_):
-        raise ValueError(f"representation['center'] must be True or False, got {center!r}")
+    if "center" in options:
+        old = options.pop("center")
+        warnings.warn(
+            "representation['center'] is deprecated and will be removed in the next release; "
+            "use KernelRegressor(center=...) instead",
+            FutureWarning,
+            stacklevel=4,
+        )
+        if not isinstance(old, bool | np.bool_):
+            raise ValueError(f"representation['center'] must be True or False, got {old!r}")
+        center = bool(center) or bool(old)
     return as_representation(options), bool(center)
 
 
@@ -88,19 +109,26 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         activation: trainable activation (relu, relu2, relu3, quadratic, tanh, softplus, gelu);
             ignored by ``linear``.
         representation: None (raw inputs) or a dict with keys ``activation`` (representation
-            activation), ``depth`` (default 1), ``bias_std`` (default 0) and ``center``
-            (default False: when True the features are centred by their mean over the
-            training inputs' empirical law).
+            activation), ``depth`` (default 1) and ``bias_std`` (default 0), as the
+            ``representation`` argument of :func:`hierlearn.kernels.ntk`.
+        center: with a representation, centre its features by their mean over the training
+            inputs' empirical law (:func:`hierlearn.kernels.ntk`'s ``center`` argument with the
+            training inputs as reference).
         ridge: r >= 0, or a list of values: then ``fit`` needs ``X_val, y_val`` and keeps the
-            value with the smallest validation error.
+            value with the smallest validation error (in a pipeline, route them with
+            ``set_fit_request(X_val=True, y_val=True)`` and ``transform_input=["X_val"]``;
+            see :class:`~hierlearn.QuadraticTaylorRegressor`).
         solver: "auto", "cholesky" or "iterative".
         memory_budget: bytes (int) or a string such as "4GiB" for the solver's matrices and
             kernel blocks (not counting the inputs).
         n_centers: Nystrom centres M of the iterative solver (capped by n and the budget).
         tol: relative residual at which conjugate gradients stop.
         max_iter: the most conjugate-gradient iterations.
-        input_bias: when > 0 (raw inputs only), a constant coordinate of this value is
-            appended to every x, as :class:`~hierlearn.NTKRegressor` does.
+        input_bias: "auto" (default: 1.0 on raw inputs, 0 with a representation, whose
+            ``bias_std`` plays that part) or a number >= 0: when > 0 (raw inputs only), a
+            constant coordinate of this value is appended to every x, as
+            :class:`~hierlearn.NTKRegressor` does. Without it the relu NTK on raw x is
+            homogeneous of degree one; ``input_bias=0`` is the paper's bias-free kernel.
         device: "cpu" or "cuda".
         dtype: "float64" (default) or "float32".
         random_state: seed of the Nystrom centres.
@@ -120,13 +148,14 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         kernel: str = "ntk",
         activation: str = "relu",
         representation=None,
+        center: bool = False,
         ridge=1e-3,
         solver: str = "auto",
         memory_budget="4GiB",
         n_centers: int = 2000,
         tol: float = 1e-8,
         max_iter: int = 1000,
-        input_bias: float = 0.0,
+        input_bias="auto",
         device: str = "cpu",
         dtype: str = "float64",
         random_state=None,
@@ -134,6 +163,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         self.kernel = kernel
         self.activation = activation
         self.representation = representation
+        self.center = center
         self.ridge = ridge
         self.solver = solver
         self.memory_budget = memory_budget
@@ -145,8 +175,31 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         self.dtype = dtype
         self.random_state = random_state
 
+    _parameter_constraints: ClassVar[dict] = {
+        "kernel": [StrOptions(set(KINDS))],
+        "activation": [StrOptions(set(TRAINABLE_ACTIVATIONS))],
+        "representation": [None, dict],
+        "center": ["boolean"],
+        "ridge": [NON_NEGATIVE, "array-like"],
+        "solver": [StrOptions(set(SOLVERS))],
+        "memory_budget": [Interval(Integral, 1, None, closed="left"), str],
+        "n_centers": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "input_bias": [StrOptions({"auto"}), NON_NEGATIVE],
+        "device": DEVICE_CONSTRAINT,
+        "dtype": [StrOptions(set(DTYPE_CONSTRAINT))],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
+
+    def _input_bias(self, representation) -> float:
+        """The input bias in use: "auto" is 1.0 on raw inputs and 0 with a representation."""
+        if self.input_bias == "auto":
+            return 0.0 if representation is not None else 1.0
+        return float(self.input_bias)
+
     def _kernel_object(self, budget: int, center=None, reference_mean=None):
-        representation, _ = _split_representation(self.representation)
+        representation = self.representation_
         return InfiniteWidthKernel(
             self.kernel,
             self.activation,
@@ -158,37 +211,34 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
             reference_mean,
         )
 
-    def _inputs(self, X, name: str, n_features: int | None = None) -> torch.Tensor:
-        X = check_matrix(name, X, n_features)
-        X = with_input_bias(X, float(self.input_bias))
-        return torch.as_tensor(
-            X, dtype=resolve_dtype(self.dtype), device=resolve_device(self.device)
-        )
+    def _inputs(self, X: np.ndarray) -> torch.Tensor:
+        """Checked inputs as a tensor in the kernel's dtype, with the input bias column."""
+        X = with_input_bias(X, self.input_bias_)
+        return as_tensor(X, resolve_dtype(self.dtype), resolve_device(self.device))
 
     def fit(self, X, y, X_val=None, y_val=None):
         """Fit alpha; with a list of ridges choose one on (X_val, y_val)."""
-        check_choice("kernel", self.kernel, KINDS)
-        check_choice("solver", self.solver, SOLVERS)
-        representation, center = _split_representation(self.representation)
+        self._validate_params()
+        representation, center = _split_representation(self.representation, self.center)
         ridges = ridge_grid(self.ridge)
         budget = blocks.parse_memory_budget(self.memory_budget)
-        check_int("n_centers", self.n_centers, minimum=1)
-        check_float("tol", self.tol, minimum=0.0, strict=True)
-        check_int("max_iter", self.max_iter, minimum=1)
-        check_float("input_bias", self.input_bias, minimum=0.0)
-        if self.input_bias and representation is not None:
+        input_bias = self._input_bias(representation)
+        if input_bias and representation is not None:
             raise ValueError(
                 "input_bias applies to raw inputs only; with a representation use "
                 "representation['bias_std']"
             )
+        if center and representation is None:
+            raise ValueError("center needs a representation: raw inputs are not centred")
+        self.representation_, self.center_, self.input_bias_ = representation, center, input_bias
         device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
-        X_checked = check_matrix("X", X)
-        y = check_targets("y", y, X_checked.shape[0])
-        if len(ridges) > 1 and (X_val is None or y_val is None):
+        X, y = check_fit_data(self, X, y)
+        if X_val is not None or y_val is not None:  # checked even when unused (one ridge)
+            X_val, y_val = check_validation_data(self, X_val, y_val)
+        elif len(ridges) > 1:
             raise ValueError("ridge is a list: pass X_val and y_val to fit to choose among them")
-        self.n_features_in_ = X_checked.shape[1]
-        inputs = self._inputs(X_checked, "X")
-        targets = torch.as_tensor(y, dtype=dtype, device=device)
+        inputs = self._inputs(X)
+        targets = as_tensor(y, dtype, device)
         n, itemsize = inputs.shape[0], dtype.itemsize
         blocks.block_entries(budget, itemsize)  # refuses a budget below one block
         workspace = _workspace(budget, itemsize)
@@ -196,12 +246,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         points = kernel.prepare(inputs)
         validation = None
         if len(ridges) > 1:
-            val_inputs = self._inputs(X_val, "X_val", self.n_features_in_)
-            y_val = check_targets("y_val", y_val, val_inputs.shape[0])
-            validation = (
-                kernel.prepare(val_inputs),
-                torch.as_tensor(y_val, dtype=dtype, device=device),
-            )
+            validation = (kernel.prepare(self._inputs(X_val)), as_tensor(y_val, dtype, device))
         n_val = 0 if validation is None else len(validation[0])
         matrices = EIGH_MATRICES if len(ridges) > 1 else 1
         direct_bytes = (matrices * n * n + n_val * n) * itemsize + workspace
@@ -297,8 +342,8 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
     def predict(self, X):
         """f(X) = K(X, X_fit) alpha of shape (n_samples,) as a numpy float64 array."""
         check_is_fitted(self, "dual_coef_")
-        inputs = self._inputs(X, "X", self.n_features_in_)
-        _, center = _split_representation(self.representation)
+        inputs = self._inputs(check_predict_data(self, X))
+        center = self.center_
         workspace = _workspace(
             blocks.parse_memory_budget(self.memory_budget), self.X_fit_.element_size()
         )

@@ -6,23 +6,28 @@ The model f^L_W is that of docs/theory.md §1.
 from __future__ import annotations
 
 import math
+from numbers import Integral
+from typing import ClassVar
 
-import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .._random import make_generator
 from .._validation import (
-    check_choice,
-    check_float,
-    check_int,
-    check_matrix,
-    check_targets,
+    DEVICE_CONSTRAINT,
+    DTYPE_CONSTRAINT,
+    NON_NEGATIVE,
+    RANDOM_STATE_CONSTRAINT,
+    as_tensor,
+    check_fit_data,
+    check_predict_data,
+    check_validation_data,
     resolve_device,
     resolve_dtype,
 )
-from ..activations import trainable_activation
+from ..activations import TRAINABLE_ACTIVATIONS, trainable_activation
 from ..kernels.empirical import empirical_ntk
 from ..linalg import ridge_path, solve_psd
 from ..taylor import linear_term, random_init, symmetric_init
@@ -55,11 +60,15 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
         width: m, the number of neurons (even with ``symmetric``).
         activation: trainable activation whose act' enters f^L (default relu, act' = step).
         ridge: r >= 0, or a list of values: then ``fit`` needs ``X_val, y_val`` and keeps the
-            value with the smallest validation error, reusing one eigendecomposition.
+            value with the smallest validation error, reusing one eigendecomposition (in a
+            pipeline, route them with ``set_fit_request(X_val=True, y_val=True)`` and
+            ``transform_input=["X_val"]``; see :class:`~hierlearn.QuadraticTaylorRegressor`).
         solver: "auto", "dual" or "primal".
         symmetric: symmetric initialisation (neurons in pairs with opposite a_r).
-        input_bias: when > 0, a constant coordinate of this value is appended to every z
-            (a first-layer bias; see :func:`hierlearn.estimators._common.with_input_bias`).
+        input_bias: when > 0 (default 1.0), a constant coordinate of this value is appended to
+            every z: a first-layer bias, without which f^L with a relu is homogeneous of
+            degree one in z (see :func:`hierlearn.estimators._common.with_input_bias`).
+            ``input_bias=0`` is the paper's exact bias-free model f^L_W.
         device: "cpu" or "cuda".
         dtype: "float64" (default) or "float32".
         random_state: seed of W0 and a.
@@ -77,7 +86,7 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
         ridge=1e-3,
         solver: str = "auto",
         symmetric: bool = True,
-        input_bias: float = 0.0,
+        input_bias: float = 1.0,
         device: str = "cpu",
         dtype: str = "float64",
         random_state=None,
@@ -91,6 +100,18 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.random_state = random_state
+
+    _parameter_constraints: ClassVar[dict] = {
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(TRAINABLE_ACTIVATIONS))],
+        "ridge": [NON_NEGATIVE, "array-like"],
+        "solver": [StrOptions(set(SOLVERS))],
+        "symmetric": ["boolean"],
+        "input_bias": [NON_NEGATIVE],
+        "device": DEVICE_CONSTRAINT,
+        "dtype": [StrOptions(set(DTYPE_CONSTRAINT))],
+        "random_state": RANDOM_STATE_CONSTRAINT,
+    }
 
     def _slopes(self, z: torch.Tensor) -> torch.Tensor:
         """act'(w_{0,r} . z_i) of shape (n, m)."""
@@ -107,34 +128,29 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, X_val=None, y_val=None):
         """Fit W exactly; with a list of ridges choose one on (X_val, y_val)."""
-        check_int("width", self.width, minimum=1)
+        self._validate_params()
         if self.symmetric and self.width % 2:
             raise ValueError(f"width must be even with symmetric=True, got {self.width}")
-        trainable_activation(self.activation)
-        check_choice("solver", self.solver, SOLVERS)
         ridges = ridge_grid(self.ridge)
-        check_float("input_bias", self.input_bias, minimum=0.0)
         device, dtype = resolve_device(self.device), resolve_dtype(self.dtype)
-        X = check_matrix("X", X)
-        y = check_targets("y", y, X.shape[0])
-        if len(ridges) > 1 and (X_val is None or y_val is None):
+        X, y = check_fit_data(self, X, y)
+        if X_val is not None or y_val is not None:  # checked even when unused (one ridge)
+            X_val, y_val = check_validation_data(self, X_val, y_val)
+        elif len(ridges) > 1:
             raise ValueError("ridge is a list: pass X_val and y_val to fit to choose among them")
-        self.n_features_in_ = X.shape[1]
         X = with_input_bias(X, self.input_bias)
         n, dim = X.shape
         generator = make_generator(self.random_state)
         init = symmetric_init if self.symmetric else random_init
         self.W0_, self.a_ = init(self.width, dim, generator, dtype=dtype, device=device)
-        z = torch.as_tensor(X, device=device, dtype=dtype)
-        targets = torch.as_tensor(y, device=device, dtype=dtype)
+        z = as_tensor(X, dtype, device)
+        targets = as_tensor(y, dtype, device)
         solver = self.solver
         if solver == "auto":
             solver = "dual" if n <= self.width * dim else "primal"
         gram = self._kernel(z) if solver == "dual" else None
         if len(ridges) > 1:
-            X_val = check_matrix("X_val", X_val, self.n_features_in_)
             X_val = with_input_bias(X_val, self.input_bias)
-            y_val = check_targets("y_val", y_val, X_val.shape[0])
             self.validation_errors_ = self._ridge_path(z, targets, gram, X_val, y_val, ridges)
             self.ridge_ = min(self.validation_errors_, key=self.validation_errors_.get)
         else:
@@ -153,8 +169,8 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
     def _ridge_path(self, z, targets, gram, X_val, y_val, ridges) -> dict[float, float]:
         """Relative validation error of every ridge from one eigendecomposition."""
         n = z.shape[0]
-        z_val = torch.as_tensor(X_val, device=z.device, dtype=z.dtype)
-        y_val_t = torch.as_tensor(y_val, device=z.device, dtype=z.dtype)
+        z_val = as_tensor(X_val, z.dtype, z.device)
+        y_val_t = as_tensor(y_val, z.dtype, z.device)
         if gram is not None:
             predictions = ridge_path(gram, targets, self._kernel(z_val, z), ridges).predictions
         else:
@@ -172,9 +188,16 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
         return {ridge: float(error) for ridge, error in zip(ridges, errors, strict=True)}
 
     def predict(self, X):
-        """f^L_W(X) of shape (n_samples,) as a numpy float64 array."""
+        """f^L_W(X) of shape (n_samples,) as a numpy float64 array.
+
+        Evaluated in float64 whatever ``dtype``, so that a row predicts the same value alone
+        or in any batch (float32 products round differently with the number of rows).
+        """
         check_is_fitted(self, "W_")
-        X = with_input_bias(check_matrix("X", X, self.n_features_in_), self.input_bias)
-        z = torch.as_tensor(X, device=self.W_.device, dtype=self.W_.dtype)
-        values = linear_term(z, self.W0_, self.a_, self.W_, self.activation)
-        return values.cpu().numpy().astype(np.float64)
+        X = with_input_bias(check_predict_data(self, X), self.input_bias)
+        wide = torch.float64
+        z = as_tensor(X, wide, self.W_.device)
+        values = linear_term(
+            z, self.W0_.to(wide), self.a_.to(wide), self.W_.to(wide), self.activation
+        )
+        return values.cpu().numpy()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 
@@ -44,7 +45,9 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         init_scale: U starts at init_scale * N(0, 1) entries (f^Q has zero gradient at W = 0).
         symmetric: symmetric initialisation (f_{W0} = 0), else independent neurons.
         early_stopping: hold out ``validation_fraction`` of the data when no validation set is
-            passed to ``fit``, and keep the best iterate.
+            passed to ``fit``, and keep the best iterate. A separate validation set is passed
+            as ``fit(X, y, X_val=..., y_val=...)``, in a pipeline by metadata routing (see
+            the base class :class:`~hierlearn.estimators._gradient.GradientTwoLayerBase`).
         validation_fraction: share held out by ``early_stopping``.
         n_iter_no_change: k of the plateau rule: stop once the best validation error has
             fallen by less than a relative ``tol`` over the last k evaluations
@@ -52,8 +55,10 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         tol: the relative margin of the plateau rule (0: k evaluations without a new best).
         eval_every: epochs between validation evaluations.
         gd_noise: standard deviation of the noise added to each "gd" update of U.
-        input_bias: when > 0, a constant coordinate of this value is appended to every z
-            (a first-layer bias; see :func:`hierlearn.estimators._common.with_input_bias`).
+        input_bias: when > 0 (default 1.0), a constant coordinate of this value is appended to
+            every z: a first-layer bias, without which f^Q is a homogeneous quadratic in z
+            (see :func:`hierlearn.estimators._common.with_input_bias`). ``input_bias=0`` is
+            the paper's exact bias-free model (arXiv 2006.13436 eq. (4)).
         device: "cpu" or "cuda".
         dtype: "float32" (default, fast) or "float64".
         random_state: seed of W0, a, the initial W and the mini-batch order.
@@ -84,7 +89,7 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         tol: float = 0.0,
         eval_every: int = 1,
         gd_noise: float = 0.0,
-        input_bias: float = 0.0,
+        input_bias: float = 1.0,
         device: str = "cpu",
         dtype: str = "float32",
         random_state=None,
@@ -110,6 +115,11 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         self.dtype = dtype
         self.random_state = random_state
 
+    _parameter_constraints: ClassVar[dict] = {
+        **GradientTwoLayerBase._parameter_constraints,
+        "randomized": ["boolean"],
+    }
+
     def _check_params(self):
         resolved = super()._check_params()
         if trainable_activation(self.activation).name == "relu":
@@ -118,12 +128,10 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
                 "accepted for QuadraticTaylorRegressor: relu2, relu3, quadratic, tanh, "
                 "softplus, gelu"
             )
-        if not isinstance(self.randomized, bool):
-            raise ValueError(f"randomized must be True or False, got {self.randomized!r}")
         return resolved
 
-    def _forward(self, z: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-        return quadratic_term(z, self.W0_, self.a_, W, self.activation)
+    def _model(self, z, W0, a, W) -> torch.Tensor:
+        return quadratic_term(z, W0, a, W, self.activation)
 
     def _objective(self, z: torch.Tensor, y: torch.Tensor):
         activation = trainable_activation(self.activation)

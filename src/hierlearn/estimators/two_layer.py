@@ -21,7 +21,11 @@ class TwoLayerRegressor(GradientTwoLayerBase):
     with ``reg`` = lambda; the output signs a_r stay fixed. Gradients by autograd. The
     arguments are those of :class:`~hierlearn.QuadraticTaylorRegressor` (without
     ``randomized``); ``init_scale`` defaults to 0 because the real network has a non-zero
-    gradient at W = 0.
+    gradient at W = 0. ``input_bias`` defaults to 1.0 (a first-layer bias; without it the
+    relu network is homogeneous of degree one in z); ``input_bias=0`` is the bias-free
+    network f_{W0+W} of docs/theory.md §1. Validation data as for
+    :class:`~hierlearn.QuadraticTaylorRegressor` (``fit(X, y, X_val=..., y_val=...)``, routed
+    through a pipeline with ``set_fit_request``).
     """
 
     def __init__(
@@ -41,7 +45,7 @@ class TwoLayerRegressor(GradientTwoLayerBase):
         tol: float = 0.0,
         eval_every: int = 1,
         gd_noise: float = 0.0,
-        input_bias: float = 0.0,
+        input_bias: float = 1.0,
         device: str = "cpu",
         dtype: str = "float32",
         random_state=None,
@@ -66,8 +70,8 @@ class TwoLayerRegressor(GradientTwoLayerBase):
         self.dtype = dtype
         self.random_state = random_state
 
-    def _forward(self, z: torch.Tensor, W: torch.Tensor) -> torch.Tensor:
-        return network_output(z, self.W0_, self.a_, W, self.activation)
+    def _model(self, z, W0, a, W) -> torch.Tensor:
+        return network_output(z, W0, a, W, self.activation)
 
     def _objective(self, z: torch.Tensor, y: torch.Tensor):
         scale, reg = self.scale_, self.reg

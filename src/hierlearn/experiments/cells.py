@@ -14,10 +14,14 @@ Seeding (no global RNG anywhere):
   of size n is the first n points of one stream, so training sets are nested across n;
 * the representation and model seeds are derived from the cell key.
 
-:func:`run_cell` draws the data, fits the representation once, fits the model for every
-candidate of the search space with the validation set passed to ``fit`` (a ridge list of the
-NTK and kernel models goes to the estimator whole, which solves it with one factorisation),
-keeps the candidate with the smallest validation error and returns the result row.
+:func:`run_cell` draws the data, fits the representation once (on the training inputs, or on
+fresh unlabelled ones), then for every candidate of the search space fits a scikit-learn
+:class:`~sklearn.pipeline.Pipeline` of the frozen representation and the model, with the
+validation set routed to the model's ``fit`` and transformed by the representation on the way
+(see :func:`learner_pipeline`; a ridge list of the NTK and kernel models goes to the estimator
+whole, which solves it with one factorisation), keeps the candidate with the smallest
+validation error and returns the result row. The training set alone is the n of the cell:
+the validation labels serve early stopping and the choice among candidates only.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
+import sklearn
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
 
 from .. import __version__
 from ..exceptions import DivergenceError
@@ -114,8 +121,11 @@ def _size_at(value, values: dict):
 
 
 def _real_at(value, values: dict):
-    # Real-valued expressions (input_bias, in d and D) arrive as text after model_dump.
-    return Expression(value, ("d", "D")).evaluate(values) if isinstance(value, str) else value
+    # Real-valued expressions (input_bias, in d and D) arrive as text after model_dump;
+    # "auto" (KernelRegressor's input_bias) is the estimator's to resolve.
+    if isinstance(value, str) and value != "auto":
+        return Expression(value, ("d", "D")).evaluate(values)
+    return value
 
 
 # Parameters given as expressions, and how each is evaluated.
@@ -304,19 +314,43 @@ def _candidates(model: dict) -> list[dict]:
     return sets
 
 
-def _fit_models(config: dict, Z, Z_val, Z_test, data: CellData, seed: int) -> dict:
+def learner_pipeline(representation, estimator) -> Pipeline:
+    """The learner of a cell as a scikit-learn pipeline: representation, then model.
+
+    ``representation`` is a fitted transformer (kept frozen: fitted once per cell, not once
+    per candidate) or None for raw inputs. An estimator whose ``fit`` takes validation data
+    requests ``X_val`` and ``y_val`` through scikit-learn's metadata routing, and the pipeline
+    transforms ``X_val`` by the representation before the model sees it
+    (``transform_input``). Fit and predict it inside
+    ``sklearn.config_context(enable_metadata_routing=True)``.
+    """
+    first = "passthrough" if representation is None else FrozenEstimator(representation)
+    steps = [("representation", first), ("model", estimator)]
+    if accepts_validation(estimator):
+        estimator.set_fit_request(X_val=True, y_val=True)
+        return Pipeline(steps, transform_input=["X_val"])
+    return Pipeline(steps)
+
+
+def _fit_models(config: dict, representation, data: CellData, seed: int) -> dict:
+    with sklearn.config_context(enable_metadata_routing=True):
+        return _search(config, representation, data, seed)
+
+
+def _search(config: dict, representation, data: CellData, seed: int) -> dict:
     model = config["model"]
     best, tried = None, []
     for candidate in _candidates(model):
         params = {**model["params"], **candidate}
         estimator = build_estimator(model["kind"], params, config["device"], seed)
+        pipeline = learner_pipeline(representation, estimator)
         entry = {"params": candidate}
         try:
             if accepts_validation(estimator):
-                estimator.fit(Z, data.y, X_val=Z_val, y_val=data.y_val)
+                pipeline.fit(data.X, data.y, X_val=data.X_val, y_val=data.y_val)
             else:
-                estimator.fit(Z, data.y)
-            validation_prediction = estimator.predict(Z_val)
+                pipeline.fit(data.X, data.y)
+            validation_prediction = pipeline.predict(data.X_val)
         except DivergenceError as error:
             tried.append({**entry, "status": "diverged", "error": str(error)})
             continue
@@ -330,19 +364,19 @@ def _fit_models(config: dict, Z, Z_val, Z_test, data: CellData, seed: int) -> di
         entry["training"] = training_record(estimator)
         tried.append({**entry, "status": "ok"})
         if best is None or entry["validation_error"] < best[0]["validation_error"]:
-            best = (entry, estimator)
+            best = (entry, pipeline)
     if best is None:
         return {
             "status": "diverged",
             "search": tried,
             "error": "every candidate diverged: " + "; ".join(t["error"] for t in tried),
         }
-    entry, estimator = best
+    entry, pipeline = best
     training = {**entry["training"], "validation_error": entry["validation_error"]}
     chosen = {k: v for k, v in entry.items() if k not in ("validation_error", "status", "training")}
     hyperparameters = {**chosen.pop("params"), **chosen}
-    test_prediction = estimator.predict(Z_test)
-    train_prediction = estimator.predict(Z)
+    test_prediction = pipeline.predict(data.X_test)
+    train_prediction = pipeline.predict(data.X)
     if not (np.all(np.isfinite(test_prediction)) and np.all(np.isfinite(train_prediction))):
         return {"status": "diverged", "search": tried, "error": "non-finite test predictions"}
     return {
@@ -445,17 +479,15 @@ def unfinished_row(config: dict, status: str, error: str | None, seconds: float)
 def _run(config: dict, key: str, details: dict) -> dict:
     data = draw_data(config)
     representation = config["representation"]
-    if representation["kind"] == "identity":
-        Z, Z_val, Z_test = data.X, data.X_val, data.X_test
-    else:
+    transformer = None
+    if representation["kind"] != "identity":
         params = {k: v for k, v in representation.items() if k != "kind"}
         transformer = build_representation(params, config["device"], derive_seed(key, "rep"))
-        transformer.fit(data.X)
-        Z, Z_val, Z_test = (transformer.transform(a) for a in (data.X, data.X_val, data.X_test))
+        transformer.fit(data.X)  # once per cell, on the training inputs (or unlabelled ones)
         for attribute in ("n_fit_samples_", "n_floored_"):
             if hasattr(transformer, attribute):
                 details[attribute.rstrip("_")] = _plain(getattr(transformer, attribute))
-    result = _fit_models(config, Z, Z_val, Z_test, data, derive_seed(key, "model"))
+    result = _fit_models(config, transformer, data, derive_seed(key, "model"))
     if "training" in result:
         details["training"] = result.pop("training")
     return result

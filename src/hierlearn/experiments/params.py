@@ -10,6 +10,7 @@ the same constraints as the parameter itself.
 from __future__ import annotations
 
 import typing
+import warnings
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -23,6 +24,7 @@ from pydantic import (
     PositiveFloat,
     PositiveInt,
     create_model,
+    model_validator,
 )
 
 from ..activations import TRAINABLE_ACTIVATIONS, parse_representation_activation
@@ -116,12 +118,12 @@ class TwoLayerParams(GradientParams):
 
 
 class KernelRepresentationParams(Frozen):
-    """The infinite-width representation composed into a kernel."""
+    """The infinite-width representation composed into a kernel (the ``representation``
+    argument of :func:`hierlearn.kernels.ntk`; centring is the model's ``center``)."""
 
     activation: RepresentationName = "relu"  # representation activation
     depth: PositiveInt = 1  # number of random layers
     bias_std: NonNegativeFloat = 0.0  # standard deviation of the random biases
-    center: bool = False  # centre the features on the training inputs' empirical law
 
 
 def _memory_budget(value):
@@ -142,14 +144,36 @@ class KernelParams(Frozen):
     kernel: Literal["ntk", "nngp", "linear"] | None = None  # which infinite-width kernel
     activation: TrainableName | None = None  # trainable activation of the kernel
     representation: KernelRepresentationParams | None = None  # None: kernel on raw input
+    center: bool | None = None  # centre the representation on the training inputs' law
     ridge: NonNegativeFloat | None = None  # r, solved as (K + n r I) alpha = y
     solver: Literal["auto", "cholesky", "iterative"] | None = None  # direct or iterative
     memory_budget: MemoryBudget | None = None  # bytes or e.g. "4GiB" for the solver
     n_centers: PositiveInt | None = None  # Nystrom centres of the iterative solver
     tol: PositiveFloat | None = None  # relative residual where conjugate gradients stop
     max_iter: PositiveInt | None = None  # conjugate-gradient iterations at most
-    input_bias: RealD | None = None  # constant input coordinate (raw inputs only)
+    # constant input coordinate (raw inputs only); "auto": 1 on raw inputs, 0 with a
+    # representation
+    input_bias: Literal["auto"] | RealD | None = None
     dtype: Dtype | None = None  # compute dtype
+
+    @model_validator(mode="before")
+    @classmethod
+    def _center_moved(cls, values):
+        """The old spelling ``representation: {center: ...}``, for one release."""
+        representation = values.get("representation") if isinstance(values, dict) else None
+        if isinstance(representation, dict) and "center" in representation:
+            warnings.warn(
+                "model.params.representation.center is deprecated and will be removed in the "
+                "next release; use model.params.center",
+                FutureWarning,
+                stacklevel=2,
+            )
+            representation = dict(representation)
+            center = representation.pop("center")
+            if values.get("center") is not None and values["center"] != center:
+                raise ValueError("representation.center and center disagree; set center only")
+            values = {**values, "representation": representation, "center": center}
+        return values
 
 
 def _search_model(params: type[Frozen]) -> type[Frozen]:
