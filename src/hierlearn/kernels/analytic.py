@@ -321,7 +321,8 @@ class InfiniteWidthKernel:
         """The kernel between two prepared point sets, shape (n1, n2).
 
         Args:
-            points1, points2: prepared point sets.
+            points1: a prepared point set (the rows).
+            points2: a prepared point set (the columns).
             diagonal: the two sets are the same points (a diagonal block of a symmetric
                 matrix); see :meth:`_covariance`.
         """
@@ -360,7 +361,8 @@ class InfiniteWidthKernel:
         """The (n1, n2) kernel matrix (X2 None: the symmetric K(X1, X1)).
 
         Args:
-            X1, X2: inputs (arrays or tensors) or :class:`PreparedInputs`.
+            X1: inputs (an array or tensor) or :class:`PreparedInputs`.
+            X2: the same for the columns, or None for K(X1, X1).
             out: optional preallocated (n1, n2) tensor to write into.
             upper_only: with X2 None, write only the blocks on and above the diagonal (for
                 in-place LAPACK factorisations, which read one triangle).
