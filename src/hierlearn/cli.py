@@ -273,6 +273,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def help_texts(columns: int = 100) -> dict[str, str]:
+    """{"": ``hierlearn --help``, command: ``hierlearn COMMAND --help``} at a terminal width of
+    ``columns`` (the source of the documentation's command-line reference)."""
+    previous = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(columns)  # argparse wraps to the terminal's width
+    try:
+        parser = build_parser()
+        texts = {"": parser.format_help()}
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, subparser in action.choices.items():
+                    texts[name] = subparser.format_help()
+    finally:
+        if previous is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = previous
+    return texts
+
+
 def main(argv=None) -> int:
     """Entry point; returns the exit code (0 ok, 2 bad input, 1 failure)."""
     parser = build_parser()
