@@ -162,3 +162,306 @@ def predicted_for_learner(theory_learner: str, p: int, representations: dict[int
             p,
         )
     return predicted_exponent(theory_learner, p, law)
+
+
+# ---------------------------------------------------------------- kernel learning curves
+#
+# Predicted test error of kernel ridge regression on sphere inputs from the kernel's spectrum
+# (docs/theory.md, "Predicted kernel learning curves"): the deterministic equivalent of
+# Canatar, Bordelon & Pehlevan (2021) and Simon et al. (2021), written per harmonic degree.
+
+# The kernel ridge grid of the presets' tuning protocol (``tuning.kernel.ridge``).
+KERNEL_RIDGE_GRID: tuple[float, ...] = (1e-10, 1e-8, 1e-6, 1e-4, 1e-2)
+# Degrees above max_degree are lumped into an effective ridge, which is accurate while their
+# eigenvalues are far below kappa: max_degree grows until lambda_L <= TAIL_RATIO * kappa.
+TAIL_RATIO = 1e-3
+MAX_DEGREE_CAP = 400
+
+
+@dataclass(frozen=True)
+class KernelLearningCurve:
+    """Predicted relative test error of kernel ridge regression against n.
+
+    Attributes:
+        n: (k,) sample sizes.
+        error: (k,) predicted relative test error E (f_hat - f*)^2 / E f*^2 at the chosen ridge.
+        ridge: (k,) the ridge r of each n (the grid value of least predicted error).
+        kappa: (k,) the effective regularisation kappa at that ridge.
+        errors: (k, len(ridges)) predicted error at every ridge of the grid.
+        ridges: the ridge grid.
+        spectrum: the kernel's :class:`~hierlearn.kernels.KernelSpectrum`, resolved up to
+            ``spectrum.max_degree``; the higher degrees are lumped (``spectrum.tail``).
+        power: (max_degree + 1,) the target's power per degree.
+        noise_variance: sigma^2 of the label noise.
+    """
+
+    n: object
+    error: object
+    ridge: object
+    kappa: object
+    errors: object
+    ridges: tuple[float, ...]
+    spectrum: object
+    power: object
+    noise_variance: float = 0.0
+
+    @property
+    def max_degree(self) -> int:
+        return self.spectrum.max_degree
+
+
+def target_degree_power(target) -> dict[int, float]:
+    """{degree l: E (P_l f*)^2}, the power of a target in each degree of spherical harmonics.
+
+    ``target`` is a :class:`~hierlearn.LowRankPolynomial` with the ``gegenbauer`` basis
+    (sphere inputs): component s is alpha_s sqrt(N(d, p_s)) Q_{p_s}(<beta_s, x> / sqrt d), a
+    degree-p_s zonal harmonic, and E phi_p(<a, x>) phi_p(<b, x>) = Q_p(<a, b>), so the power in
+    degree l is the sum over the components of degree l of alpha_s alpha_t Q_l(<beta_s,
+    beta_t>). A mapping {degree: power} is returned as floats.
+    """
+    from collections.abc import Mapping
+
+    from .polynomials import gegenbauer
+
+    if isinstance(target, Mapping):
+        power = {check_int("degree", k, minimum=0): float(v) for k, v in target.items()}
+        if any(v < 0 for v in power.values()) or sum(power.values()) <= 0:
+            raise ValueError(f"the powers per degree must be >= 0, not all 0; got {target!r}")
+        return power
+    if getattr(target, "basis", None) != "gegenbauer" or target.input_law != "sphere":
+        raise ValueError(
+            "the predicted learning curve is for sphere inputs and a target of known harmonic "
+            "content: a LowRankPolynomial with basis='gegenbauer', or a {degree: power} "
+            f"mapping; got {target!r}"
+        )
+    alpha = target.coefficients.tolist()
+    inner = (target.directions @ target.directions.T).clamp(-1.0, 1.0)
+    power: dict[int, float] = {}
+    for s, ps in enumerate(target.degrees):
+        for t, pt in enumerate(target.degrees):
+            if ps == pt:
+                value = float(gegenbauer(ps, target.d, inner[s, t].reshape(1))[0])
+                power[ps] = power.get(ps, 0.0) + alpha[s] * alpha[t] * value
+    return power
+
+
+def effective_regularization(
+    eigenvalues, multiplicities, n: float, shift: float, tail: float = 0.0
+) -> float:
+    """kappa > 0 solving n = sum_l N_l lambda_l / (lambda_l + kappa) + (shift + tail) / kappa.
+
+    ``shift`` is the ridge of (K + shift I) alpha = y (n r in our convention) and ``tail`` the
+    trace of the degrees not listed, whose eigenvalues are << kappa (lambda / (lambda + kappa)
+    ~ lambda / kappa). Returns 0.0 when shift + tail = 0 and n >= the number of nonzero
+    eigenvalues (a finite-rank kernel that interpolates).
+    """
+    import numpy as np
+    from scipy.optimize import brentq
+
+    lam = np.clip(np.asarray(eigenvalues, dtype=np.float64), 0.0, None)
+    mult = np.asarray(multiplicities, dtype=np.float64)
+    floor = shift + max(tail, 0.0)
+    if floor <= 0 and n >= mult[lam > 0].sum():
+        return 0.0
+    trace = float((lam * mult).sum()) + floor
+
+    def excess(log_kappa):
+        kappa = math.exp(log_kappa)
+        return float((mult * lam / (lam + kappa)).sum()) + floor / kappa - n
+
+    # excess(trace / n) <= 0 since lambda / (lambda + kappa) <= lambda / kappa; and
+    # excess(floor / n) >= 0.
+    upper = math.log(trace / n)
+    lower = math.log(floor / n) if floor > 0 else upper - 10.0
+    while excess(lower) < 0:
+        lower -= 10.0
+    if excess(upper) >= 0:
+        return math.exp(upper)
+    return math.exp(brentq(excess, lower, upper, xtol=1e-13, rtol=1e-13))
+
+
+def kernel_ridge_error(
+    eigenvalues,
+    multiplicities,
+    power,
+    n: float,
+    ridge: float,
+    noise_variance: float = 0.0,
+    tail: float = 0.0,
+) -> tuple[float, float]:
+    """(predicted relative test error, kappa) of kernel ridge regression, ridge r, n points.
+
+    Per degree l: eigenvalue lambda_l, multiplicity N_l, target power P_l. With our ridge
+    convention alpha = (K + n r I)^{-1} y (:mod:`hierlearn.linalg`), kappa solves
+    n = sum_l N_l L_l + (n r + tail) / kappa with the learnabilities L_l = lambda_l / (lambda_l
+    + kappa); with gamma = sum_l N_l L_l^2 / n,
+
+        E (f_hat - f*)^2 = (sum_l (1 - L_l)^2 P_l + sigma^2 gamma) / (1 - gamma),
+
+    returned divided by E f*^2 = sum_l P_l (the harness's relative test error, against the
+    noise-free f*). The lumped tail enters kappa's equation only (its L_l^2 are neglected and
+    it carries no target power).
+    """
+    import numpy as np
+
+    lam = np.clip(np.asarray(eigenvalues, dtype=np.float64), 0.0, None)
+    mult = np.asarray(multiplicities, dtype=np.float64)
+    powers = np.asarray(power, dtype=np.float64)
+    kappa = effective_regularization(lam, mult, n, n * ridge, tail)
+    learnability = (lam > 0).astype(np.float64) if kappa == 0 else lam / (lam + kappa)
+    gamma = float((mult * learnability**2).sum()) / n
+    if gamma >= 1.0:
+        return math.inf, kappa
+    bias = float(((1.0 - learnability) ** 2 * powers).sum())
+    error = (bias + noise_variance * gamma) / (1.0 - gamma)
+    return error / float(powers.sum()), kappa
+
+
+def _evaluate(result, powers, sizes, ridges, noise_variance):
+    """(errors, kappas), each (len(sizes), len(ridges)), from one spectrum."""
+    import numpy as np
+
+    lam = np.clip(result.eigenvalues, 0.0, None)
+    tail = max(result.tail, 0.0)
+    errors = np.empty((len(sizes), len(ridges)))
+    kappas = np.empty_like(errors)
+    for i, size in enumerate(sizes):
+        for j, r in enumerate(ridges):
+            errors[i, j], kappas[i, j] = kernel_ridge_error(
+                lam, result.multiplicities, powers, size, r, noise_variance, tail
+            )
+    return errors, kappas
+
+
+def _curve(result, powers, sizes, ridges, noise_variance) -> KernelLearningCurve:
+    import numpy as np
+
+    errors, kappas = _evaluate(result, powers, sizes, ridges, noise_variance)
+    best = np.argmin(errors, axis=1)
+    rows = np.arange(len(sizes))
+    return KernelLearningCurve(
+        sizes,
+        errors[rows, best],
+        np.asarray(ridges)[best],
+        kappas[rows, best],
+        errors,
+        ridges,
+        result,
+        powers,
+        noise_variance,
+    )
+
+
+def kernel_learning_curve(
+    target,
+    n,
+    *,
+    d: int | None = None,
+    kind: str = "ntk",
+    activation: str = "relu",
+    input_bias: float = 0.0,
+    representation=None,
+    ridge=KERNEL_RIDGE_GRID,
+    noise_std: float | None = None,
+    max_degree: int | None = None,
+) -> KernelLearningCurve:
+    """Predicted relative test error of kernel ridge regression on sphere inputs against n.
+
+    The kernel is one of :mod:`hierlearn.kernels` (arguments as
+    :func:`hierlearn.kernels.spectrum`: ``kind``, ``activation``, ``input_bias`` - the
+    constant coordinate of :class:`~hierlearn.KernelRegressor` - and ``representation``),
+    its spectrum computed per harmonic degree; the error follows from
+    :func:`kernel_ridge_error`. At each n the ridge is the value of the grid ``ridge`` with
+    the least predicted error: the harness chooses it on a validation set, which approximates
+    that choice.
+
+    Args:
+        target: a ``gegenbauer`` :class:`~hierlearn.LowRankPolynomial` (sphere inputs), or a
+            {degree: power} mapping (then ``d`` is required).
+        n: a sample size or a sequence of them.
+        d: input dimension (default ``target.d``).
+        ridge: a ridge r (convention of :mod:`hierlearn.linalg`) or a grid of them (default the
+            presets' grid :data:`KERNEL_RIDGE_GRID`).
+        noise_std: label noise sigma (default the target's ``noise_std``, else 0).
+        max_degree: the last degree resolved (default: grown from max(2 p + 4, 12) until
+            lambda_L <= TAIL_RATIO kappa at every n and ridge, at most MAX_DEGREE_CAP);
+            higher degrees are lumped into an effective ridge (their trace).
+
+    Returns:
+        :class:`KernelLearningCurve`.
+    """
+    import numpy as np
+
+    from .kernels.spectrum import spectrum
+
+    sizes = np.atleast_1d(np.asarray(n, dtype=np.float64))
+    if sizes.size == 0 or np.any(sizes < 1):
+        raise ValueError(f"n must be >= 1, got {n!r}")
+    ridges = tuple(float(r) for r in np.atleast_1d(np.asarray(ridge, dtype=np.float64)))
+    if not ridges or min(ridges) < 0:
+        raise ValueError(f"ridge must be >= 0 (a number or a non-empty grid), got {ridge!r}")
+    if noise_std is None:
+        noise_std = float(getattr(target, "noise_std", 0.0))
+    noise_variance = float(noise_std) ** 2
+    if d is None:
+        d = getattr(target, "d", None)
+        if d is None:
+            raise ValueError("d is needed when the target is a {degree: power} mapping")
+    power = target_degree_power(target)
+    top = max(power)
+    if max_degree is None:
+        degree, grow = max(2 * top + 4, 12), True
+    else:
+        degree, grow = max(check_int("max_degree", max_degree, minimum=0), top), False
+    while True:
+        result = spectrum(
+            kind,
+            d,
+            degree,
+            activation=activation,
+            input_bias=input_bias,
+            representation=representation,
+        )
+        powers = np.zeros(degree + 1)
+        for k, v in power.items():
+            powers[k] = v
+        curve = _curve(result, powers, sizes, ridges, noise_variance)
+        last = float(np.clip(result.eigenvalues[-2:], 0.0, None).max())
+        resolved = result.tail <= 0 or last <= TAIL_RATIO * float(curve.kappa.min())
+        if not grow or resolved or degree >= MAX_DEGREE_CAP:
+            return curve
+        degree = min(2 * degree, MAX_DEGREE_CAP)
+
+
+def predicted_n_star(eps: float, target, *, n_max: float = 1e10, **kernel) -> float:
+    """The n at which :func:`kernel_learning_curve`'s predicted error (ridge chosen per n
+    from the grid) first falls to ``eps``: a real number found by bisection in log n
+    between the points of a grid of 8 per decade, or ``math.inf`` when ``eps`` is not reached
+    by ``n_max``. ``kernel`` takes the keyword arguments of :func:`kernel_learning_curve`."""
+    import numpy as np
+
+    if not eps > 0:
+        raise ValueError(f"eps must be > 0, got {eps}")
+    start = 1.0
+    while start < n_max:
+        grid = np.geomspace(start, min(10 * start, n_max), 9)
+        curve = kernel_learning_curve(target, grid, **kernel)
+        below = np.nonzero(curve.error <= eps)[0]
+        if len(below):
+            break
+        start *= 10
+    else:
+        return math.inf
+    first = int(below[0])
+    if first == 0:
+        return float(grid[0])
+    lower, upper = math.log(grid[first - 1]), math.log(grid[first])
+    result, powers = curve.spectrum, curve.power
+    for _ in range(50):
+        middle = 0.5 * (lower + upper)
+        error = _curve(result, powers, [math.exp(middle)], curve.ridges, curve.noise_variance)
+        if error.error[0] <= eps:
+            upper = middle
+        else:
+            lower = middle
+    return math.exp(upper)
