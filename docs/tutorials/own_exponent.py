@@ -50,7 +50,7 @@ target:
 dimensions: {dimensions}
 samples:
   mode: adaptive
-  bracket: ["2*d", "64*d**3"]
+  bracket: ["2*d", "16*d**3"]
   growth: 2.0
   rel_precision: 0.25
 seeds: {seeds}
