@@ -23,23 +23,24 @@ def relative_test_error(estimator, target, law, transform=None, n=2000):
     return float(np.mean((estimator.predict(Z) - target(X)) ** 2) / np.mean(target(X) ** 2))
 
 
-# Degree-2 target, d = 8, gaussian inputs: every learner learns it (a first-layer bias lets the
-# homogeneous models represent the constant part of He_2).
-LEARNERS = {
-    "ntk": lambda: hl.NTKRegressor(width=1024, ridge=1e-4, input_bias=1.0, random_state=0),
-    "quadratic": lambda: hl.QuadraticTaylorRegressor(
-        width=256, lr=0.05, epochs=300, input_bias=1.0, random_state=0
-    ),
-    "two_layer": lambda: hl.TwoLayerRegressor(
-        width=256, lr=0.05, epochs=300, input_bias=1.0, random_state=0
-    ),
+# Every argument at its default but the width: every learner learns He_2(<beta, x>) / sqrt(2)
+# at d = 8, n = 3000 (the default first-layer bias lets the homogeneous models represent the
+# constant part of He_2). Each fit takes 1-4 s on one unloaded CPU core.
+# Measured relative test errors: with the default first-layer bias (input_bias=1.0) NTK 0.059,
+# quadratic 0.014, two-layer 0.042 at width 256 (0.042, 0.011, 0.039 at the default 1024),
+# kernel 0.036; bias-free (input_bias=0, the paper's model) 0.18, 0.11, 0.16 and 0.16.
+DEFAULTS = {
+    "ntk": lambda: hl.NTKRegressor(width=256),
+    "quadratic": lambda: hl.QuadraticTaylorRegressor(width=256),
+    "two_layer": lambda: hl.TwoLayerRegressor(width=256),
+    "kernel": lambda: hl.KernelRegressor(),
 }
 
 
-@pytest.mark.parametrize("name", LEARNERS)
-def test_each_regressor_learns_a_degree_two_target(name):
+@pytest.mark.parametrize("name", DEFAULTS)
+def test_defaults_learn_a_degree_two_target(name):
     X, y, target, law = _data(8, 2, 3000, seed=1)
-    estimator = LEARNERS[name]().fit(X, y)
+    estimator = DEFAULTS[name]().set_params(random_state=0).fit(X, y)
     error = relative_test_error(estimator, target, law)
     assert error < 0.1, error
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import sklearn
 from scipy import sparse
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
@@ -64,6 +65,40 @@ def test_grid_search_over_pipeline():
         "randomnetworkrepresentation__activation",
     }
     assert search.predict(X[:3]).shape == (3,)
+
+
+def test_validation_data_reach_the_model_through_a_pipeline_inside_grid_search():
+    """Metadata routing: X_val, transformed by the fitted representation, drives early stopping
+    of the model inside every fold."""
+    X, y = _data(240)
+    X_val = hl.GaussianInputs(4).sample(100, 1).numpy()  # not 240 rows: not split by the folds
+    y_val = hl.LowRankPolynomial(4, 2, random_state=0)(X_val)
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = hl.QuadraticTaylorRegressor(width=16, epochs=40, random_state=0)
+        pipeline = make_pipeline(
+            hl.RandomNetworkRepresentation(width=12, activation="hermite-2", random_state=0),
+            model.set_fit_request(X_val=True, y_val=True),
+            transform_input=["X_val"],
+        )
+        search = GridSearchCV(pipeline, {"quadratictaylorregressor__reg": [0.0, 1e-3]}, cv=2)
+        search.fit(X, y, X_val=X_val, y_val=y_val)
+        representation, fitted = search.best_estimator_[0], search.best_estimator_[-1]
+        # One validation error per epoch; the kept iterate is the best one on X_val.
+        assert len(fitted.validation_curve_) == fitted.n_iter_ == 40
+        assert fitted.best_epoch_ == 1 + int(np.argmin(fitted.validation_curve_))
+        Z_val = representation.transform(X_val)
+        error = np.mean((fitted.predict(Z_val) - y_val) ** 2) / np.mean(y_val**2)
+        assert error == pytest.approx(fitted.validation_error_, rel=1e-4)  # float32 training
+
+
+def test_without_routing_validation_data_are_refused_by_the_pipeline():
+    X, y = _data(60)
+    pipeline = make_pipeline(
+        hl.RandomNetworkRepresentation(width=12, random_state=0),
+        hl.QuadraticTaylorRegressor(width=16, epochs=3, random_state=0),
+    )
+    with pytest.raises(ValueError, match="X_val"):
+        pipeline.fit(X, y, X_val=X, y_val=y)
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from pydantic import (
     PlainValidator,
     PositiveFloat,
     PositiveInt,
+    StrictBool,
     create_model,
     model_validator,
 )
@@ -80,7 +81,7 @@ class NTKParams(Frozen):
     activation: TrainableName | None = None  # act' enters the linear term
     ridge: NonNegativeFloat | None = None  # r in (1/n) sum (y - f)^2 + r ||W||_F^2
     solver: Literal["auto", "dual", "primal"] | None = None  # which linear system is solved
-    symmetric: bool | None = None  # symmetric initialisation
+    symmetric: StrictBool | None = None  # symmetric initialisation
     input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)
     dtype: Dtype | None = None  # compute dtype
 
@@ -96,8 +97,8 @@ class GradientParams(Frozen):
     epochs: PositiveInt | None = None  # passes over the data (L-BFGS: iterations)
     batch_size: PositiveInt | None = None  # None: full batch (also the estimator default)
     init_scale: NonNegativeFloat | None = None  # scale of the initial movement U
-    symmetric: bool | None = None  # symmetric initialisation
-    early_stopping: bool | None = None  # hold out data when no validation set is passed
+    symmetric: StrictBool | None = None  # symmetric initialisation
+    early_stopping: StrictBool | None = None  # hold out data when no validation set is passed
     validation_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None  # held-out share
     n_iter_no_change: PositiveInt | None = None  # patience in validation evaluations
     tol: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None  # relative improvement needed
@@ -110,7 +111,7 @@ class GradientParams(Frozen):
 class QuadraticParams(GradientParams):
     """Parameters of :class:`hierlearn.QuadraticTaylorRegressor`."""
 
-    randomized: bool | None = None  # Bai & Lee's random-sign objective
+    randomized: StrictBool | None = None  # Bai & Lee's random-sign objective
 
 
 class TwoLayerParams(GradientParams):
@@ -144,7 +145,7 @@ class KernelParams(Frozen):
     kernel: Literal["ntk", "nngp", "linear"] | None = None  # which infinite-width kernel
     activation: TrainableName | None = None  # trainable activation of the kernel
     representation: KernelRepresentationParams | None = None  # None: kernel on raw input
-    center: bool | None = None  # centre the representation on the training inputs' law
+    center: StrictBool | None = None  # centre the representation on the training inputs' law
     ridge: NonNegativeFloat | None = None  # r, solved as (K + n r I) alpha = y
     solver: Literal["auto", "cholesky", "iterative"] | None = None  # direct or iterative
     memory_budget: MemoryBudget | None = None  # bytes or e.g. "4GiB" for the solver
