@@ -159,13 +159,13 @@ class PreparedInputs:
     Attributes:
         X: (n, d) inputs on the kernel's device and dtype.
         layers: per representation layer, the input variances (and series coefficients).
-        centre: (n,) m(x) when the kernel is centred, else None.
+        center: (n,) m(x) when the kernel is centred, else None.
         top: the trainable layer's variances (and coefficients), None for ``linear``.
     """
 
     X: torch.Tensor
     layers: tuple[_MapPoints, ...]
-    centre: torch.Tensor | None
+    center: torch.Tensor | None
     top: _MapPoints | None
 
     def __len__(self) -> int:
@@ -176,7 +176,7 @@ class PreparedInputs:
         return PreparedInputs(
             self.X[rows],
             tuple(layer.take(rows) for layer in self.layers),
-            None if self.centre is None else self.centre[rows],
+            None if self.center is None else self.center[rows],
             None if self.top is None else self.top.take(rows),
         )
 
@@ -308,8 +308,8 @@ class InfiniteWidthKernel:
                 if diagonal:
                     covariance.diagonal().copy_(layer1.variance)
                 covariance = self.layer_map.block(covariance, layer1, layer2)
-            if points1.centre is not None:
-                covariance.sub_(points1.centre[:, None]).sub_(points2.centre[None, :])
+            if points1.center is not None:
+                covariance.sub_(points1.center[:, None]).sub_(points2.center[None, :])
                 covariance.add_(self.reference_mean)
         if diagonal and points1.top is not None:
             covariance.diagonal().copy_(points1.top.variance)
