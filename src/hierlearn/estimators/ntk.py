@@ -74,9 +74,11 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
         random_state: seed of W0 and a.
 
     Attributes:
-        W0_, a_: the random initialisation; W_: the fitted movement (m, D');
-        ridge_: the ridge used; validation_errors_: {ridge: relative validation error} when a
-        list was given.
+        W0_: the random first-layer weights (m, D').
+        a_: the output signs (m,).
+        W_: the fitted movement (m, D').
+        ridge_: the ridge used.
+        validation_errors_: {ridge: relative validation error} when a list was given.
     """
 
     def __init__(

@@ -64,11 +64,16 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         random_state: seed of W0, a, the initial W and the mini-batch order.
 
     Attributes:
-        W0_, a_: initial weights (m, D') and output signs (m,), torch tensors.
+        W0_: the initial weights (m, D'), a torch tensor.
+        a_: the output signs (m,), a torch tensor.
         W_: the learned movement (m, D') at the best iterate.
-        best_epoch_, n_epochs_ (also ``n_iter_``), loss_curve_, validation_curve_,
-        validation_error_, train_loss_ (the training loss at the best iterate), converged_
-        (the plateau rule stopped training before ``epochs``).
+        best_epoch_: the epoch of the kept iterate.
+        n_epochs_: epochs run (also ``n_iter_``).
+        loss_curve_: the training loss of every epoch.
+        validation_curve_: the relative validation error at every evaluation.
+        validation_error_: the relative validation error of the kept iterate.
+        train_loss_: the training loss at the kept iterate.
+        converged_: whether the plateau rule stopped training before ``epochs``.
     """
 
     def __init__(
