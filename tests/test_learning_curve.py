@@ -112,3 +112,63 @@ def test_spectrum_and_curve_refuse_gaussian_targets():
     with pytest.raises(ValueError, match="sphere"):
         kernel_learning_curve(LowRankPolynomial(5, 4), [100])
     assert spectrum("ntk", 5, 2).max_degree == 2
+
+
+def _kernel_rows(inputs, basis, learner, bias):
+    rows = []
+    for d in (4, 6):
+        for n in (50, 100, 200, 400):
+            for seed in (0, 1):
+                rows.append(
+                    {
+                        "key": f"{learner}-{d}-{n}-{seed}",
+                        "spec": "sphere",
+                        "learner": learner,
+                        "d": d,
+                        "n": n,
+                        "seed": seed,
+                        "status": "ok",
+                        "relative_test_error": min(1.0, 2.0 * d**2 / n),
+                        "seconds": 0.01,
+                        "details": {"training": {"converged": True}},
+                        "config": {
+                            "inputs": inputs,
+                            "theory": "ntk-x",
+                            "target": {"degrees": [2], "basis": basis, "rank": 1},
+                            "representation": {"kind": "identity"},
+                            "model": {
+                                "kind": "kernel",
+                                "params": {"kernel": "ntk", "input_bias": bias(d)},
+                                "search": {"ridge": [1e-10, 1e-2]},
+                            },
+                        },
+                    }
+                )
+    return rows
+
+
+def test_report_draws_predictions_for_kernels_on_the_sphere(tmp_path):
+    import yaml
+
+    from hierlearn.experiments.predicted import prediction_options
+    from hierlearn.experiments.report import write_report
+    from hierlearn.experiments.store import Store
+
+    rows = _kernel_rows("sphere", "gegenbauer", "K", math.sqrt)
+    rows += _kernel_rows("gaussian", "hermite", "G", lambda d: "auto")
+    assert prediction_options(rows[0]["config"])["input_bias"] == pytest.approx(2.0)
+    assert prediction_options(rows[-1]["config"]) is None
+    text = "name: sphere\neps: 0.1\n"
+    with Store(tmp_path / "s.sqlite", create=True) as store:
+        for row in rows:
+            store.put(row)
+        store.add_spec(yaml.safe_load(text)["name"], text)
+    with Store(tmp_path / "s.sqlite") as store:
+        write_report(store, tmp_path / "out", n_bootstrap=20)
+    summary = (tmp_path / "out" / "summary.md").read_text()
+    assert "## Predicted kernel curves" in summary
+    assert "No prediction for G" in summary
+    assert "| 64 | - |" in summary
+    assert "Predicted exponent over d = 16..64: 1.9" in summary
+    for name in ("error_vs_n_K.png", "n_star_all.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0

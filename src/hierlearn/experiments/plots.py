@@ -57,8 +57,9 @@ def _curves(learner: LearnerAnalysis):
         yield d, [np.array([seq[i] for i in finite]) for seq in (sizes, medians, low, high)]
 
 
-def plot_error_curves(learner: LearnerAnalysis, eps: float, path) -> None:
-    """Relative test error against n for every d (log-log)."""
+def plot_error_curves(learner: LearnerAnalysis, eps: float, path, predicted=None) -> None:
+    """Relative test error against n for every d (log-log); ``predicted`` ({d: (n, error)},
+    :func:`hierlearn.experiments.predicted.predicted_curves`) adds the predicted curves."""
     figure, axes = _figure(6.4, 4.4)
     ax = axes[0, 0]
     curves = list(_curves(learner))
@@ -68,6 +69,10 @@ def plot_error_curves(learner: LearnerAnalysis, eps: float, path) -> None:
         ax.plot(sizes, medians, "o-", color=colour, label=f"d = {d}", markersize=4)
         high = np.where(np.isfinite(high), high, medians.max() * 10)
         ax.fill_between(sizes, np.maximum(low, 1e-12), high, color=colour, alpha=0.15, lw=0)
+        if predicted and d in predicted:
+            ax.plot(*predicted[d], "-.", color=colour, lw=1.2)
+    if predicted:
+        ax.plot([], [], "k-.", lw=1.2, label="predicted (sphere, kernel spectrum)")
     ax.axhline(eps, color="black", linestyle="--", linewidth=1, label=f"eps = {eps:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -245,7 +250,7 @@ def _through(ds, ns, slope, grid):
     return np.exp(offset) * grid**slope
 
 
-def plot_comparison(content: dict, path, title: str) -> None:
+def plot_comparison(content: dict, path, title: str, predicted=None) -> None:
     """Every learner of ``content`` (an ``exponents.json``) on log-log axes, n* against d.
 
     One panel at the primary eps and, when the content has several eps levels, one at the
@@ -264,11 +269,29 @@ def plot_comparison(content: dict, path, title: str) -> None:
         levels.insert(0, largest)
     figure, axes = _figure(7.2 * len(levels), 6.2, columns=len(levels))
     for ax, eps in zip(axes[0], levels, strict=True):
-        _comparison_panel(ax, content, eps, f"{title}, eps = {eps:g}")
+        _comparison_panel(ax, content, eps, f"{title}, eps = {eps:g}", predicted)
     figure.savefig(path)
 
 
-def _comparison_panel(ax, content: dict, eps: float, title: str) -> None:
+def _predicted_n_star(ax, stars: dict, name: str, colour) -> tuple[list, set]:
+    """A predicted n* line (dashed, labelled as a prediction); (heights, dimensions) drawn."""
+    finite = {d: n for d, n in sorted(stars.items()) if math.isfinite(n)}
+    if not finite:
+        return [], set()
+    ax.plot(
+        list(finite),
+        list(finite.values()),
+        "--",
+        color=colour,
+        lw=1.2,
+        marker="x",
+        markersize=4,
+        label=f"{name}: prediction (sphere, kernel spectrum)",
+    )
+    return list(finite.values()), set(finite)
+
+
+def _comparison_panel(ax, content: dict, eps: float, title: str, predicted=None) -> None:
     from matplotlib import colormaps
     from matplotlib.ticker import FixedLocator, NullLocator, ScalarFormatter
 
@@ -278,6 +301,11 @@ def _comparison_panel(ax, content: dict, eps: float, title: str) -> None:
     heights, dimensions = [], set()
     for index, (name, entry) in enumerate(content["learners"].items()):
         colour = colours(index % 10)
+        stars = ((predicted or {}).get(name) or {}).get(float(eps))
+        if stars:
+            drawn, drawn_d = _predicted_n_star(ax, stars, name, colour)
+            heights += drawn
+            dimensions |= drawn_d
         level = (entry.get("by_eps") or {}).get(primary, entry)
         shift = 1.0 + 0.025 * (index - (count - 1) / 2)
         stars = {int(d): v for d, v in level["n_star"].items()}

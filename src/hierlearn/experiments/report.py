@@ -123,18 +123,87 @@ def write_report(
     content = exponents_json(analysis, paired)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    curves, stars = _predictions(rows, len(specs) > 1, analysis.eps_levels)
     figures = []
     for name, learner in analysis.learners.items():
         for prefix, plot in (("error_vs_n", plot_error_curves), ("staircase", plot_staircase)):
             path = out / f"{prefix}_{_file_name(name)}.png"
-            plot(learner, eps, path)
+            extra = (curves.get(name),) if prefix == "error_vs_n" else ()
+            plot(learner, eps, path, *extra)
             figures.append(path.name)
     plot_n_star(analysis, out / "n_star.png")
-    plot_comparison(content, out / "n_star_all.png", f"{', '.join(specs)}: n* against d")
+    title = f"{', '.join(specs)}: n* against d"
+    plot_comparison(content, out / "n_star_all.png", title, stars)
     figures[:0] = ["n_star.png", "n_star_all.png"]
     (out / "exponents.json").write_text(json.dumps(content, indent=2) + "\n")
-    (out / "summary.md").write_text(_markdown(analysis, content, rows, figures))
+    summary = _markdown(analysis, content, rows, figures)
+    summary += _prediction_text(analysis, rows, len(specs) > 1, stars)
+    (out / "summary.md").write_text(summary)
     return content
+
+
+def _predictions(rows, several: bool, eps_levels) -> tuple[dict, dict]:
+    """Predicted curves and n* of the kernel learners on sphere inputs (docs/theory.md §4)."""
+    from .predicted import predicted_curves, predicted_n_stars
+
+    def label(row):
+        return learner_label(row, several)
+
+    return predicted_curves(rows, label), predicted_n_stars(rows, label, eps_levels)
+
+
+def _prediction_text(analysis, rows, several: bool, stars: dict) -> str:
+    """The predicted n* of the kernel learners beside the measured ones; a note for kernel
+    learners whose inputs are not the sphere. Empty without kernel learners."""
+    import math
+
+    import numpy as np
+
+    kernels = {}
+    for row in rows:
+        model = (row.get("config") or {}).get("model") or {}
+        if model.get("kind") == "kernel":
+            kernels.setdefault(learner_label(row, several), row["config"].get("inputs"))
+    if not kernels:
+        return ""
+    lines = [
+        "",
+        "## Predicted kernel curves",
+        "",
+        "Kernel ridge on sphere inputs with a gegenbauer target has a predicted learning curve "
+        "from its kernel's spectrum (docs/theory.md §4; dashed in the error and n* figures). "
+        "The prediction is for the sphere only.",
+    ]
+    others = sorted(name for name in kernels if name not in stars)
+    if others:
+        lines += [
+            "",
+            f"No prediction for {', '.join(others)}: the prediction covers kernel ridge on "
+            "sphere inputs with a gegenbauer target (not gaussian inputs, other bases or a "
+            "centred representation).",
+        ]
+    eps = analysis.eps
+    for name, by_eps in stars.items():
+        predicted = by_eps.get(float(eps)) or {}
+        measured = analysis.learners[name].n_star if name in analysis.learners else {}
+        lines += ["", f"{name}, eps = {eps:g}:", "", "| d | measured n* | predicted n* |"]
+        lines.append("|---|---|---|")
+        for d, value in sorted(predicted.items()):
+            estimate = measured.get(d)
+            text = "-"
+            if estimate is not None and estimate.value is not None:
+                prefix = {"lower_bound": "> ", "upper_bound": "<= "}.get(estimate.kind, "")
+                text = f"{prefix}{estimate.value:,.0f}"
+            shown = f"{value:,.0f}" if math.isfinite(value) else "> 1e10"
+            lines.append(f"| {d} | {text} | {shown} |")
+        large = {d: v for d, v in predicted.items() if d >= 16 and math.isfinite(v)}
+        if len(large) >= 2:
+            slope = np.polyfit(np.log(list(large)), np.log(list(large.values())), 1)[0]
+            lines += [
+                "",
+                f"Predicted exponent over d = {min(large)}..{max(large)}: {slope:.2f}.",
+            ]
+    return "\n".join(lines) + "\n"
 
 
 def _representation_text(representation: dict | None, params: dict) -> str:

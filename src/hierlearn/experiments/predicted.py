@@ -1,0 +1,135 @@
+"""Predicted learning curves and n* of a spec's kernel learners, for the report.
+
+A ``kernel`` learner (kernel ridge with an infinite-width kernel) on ``sphere`` inputs with a
+``gegenbauer`` target has a predicted curve (docs/theory.md, section 4:
+:func:`hierlearn.theory.kernel_learning_curve`, the ridge chosen per n from the learner's own
+grid); every other learner, and every learner on ``gaussian`` inputs, has none: the prediction
+is for the sphere only. A centred representation is not covered either.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PREDICTED_DIMENSIONS = (16, 24, 32, 48, 64)  # beyond the measured d, in the separation figure
+
+
+def prediction_options(config: dict) -> dict | None:
+    """The keyword arguments of :func:`hierlearn.theory.kernel_learning_curve` for a cell's
+    config, or None where the prediction does not apply (see the module docstring)."""
+    model = config.get("model") or {}
+    target = config.get("target") or {}
+    if config.get("inputs") != "sphere" or model.get("kind") != "kernel":
+        return None
+    if target.get("basis") != "gegenbauer":
+        return None
+    params = model.get("params") or {}
+    representation = params.get("representation")
+    if representation:
+        representation = dict(representation)
+        if representation.pop("center", False):
+            return None
+    ridge = (model.get("search") or {}).get("ridge", params.get("ridge", 1e-3))
+    bias = params.get("input_bias") or 0.0
+    if bias == "auto":  # KernelRegressor's rule: 1 on raw inputs, 0 with a representation
+        bias = 0.0 if representation else 1.0
+    return {
+        "kind": params.get("kernel", "ntk"),
+        "activation": params.get("activation", "relu"),
+        "input_bias": float(bias),
+        "representation": representation or None,
+        "ridge": ridge,
+        "noise_std": float(target.get("noise_std") or 0.0),
+    }
+
+
+def config_target(config: dict, d: int | None = None):
+    """The cell's target (directions from a fixed seed: the power per degree does not depend
+    on them, the directions being orthonormal)."""
+    from ..targets import LowRankPolynomial
+
+    target = config["target"]
+    degrees = target["degrees"]
+    return LowRankPolynomial(
+        config["d"] if d is None else d,
+        degrees[0] if len(degrees) == 1 else list(degrees),
+        rank=target.get("rank") or 1,
+        basis=target["basis"],
+        coefficients=target.get("coefficients"),
+        noise_std=float(target.get("noise_std") or 0.0),
+        random_state=0,
+        inputs="sphere",
+    )
+
+
+def predicted_curves(rows: list[dict], label) -> dict[str, dict[int, tuple]]:
+    """{learner label: {d: (n grid, predicted relative error)}} for the predictable learners,
+    over the range of n measured at each d. ``label`` maps a row to its learner label."""
+    from ..theory import kernel_learning_curve
+
+    configs: dict[str, dict[int, dict]] = {}
+    sizes: dict[str, dict[int, list[int]]] = {}
+    for row in rows:
+        config = row.get("config") or {}
+        if prediction_options(config) is None:
+            continue
+        name = label(row)
+        configs.setdefault(name, {}).setdefault(row["d"], config)
+        sizes.setdefault(name, {}).setdefault(row["d"], []).append(row["n"])
+    curves: dict[str, dict[int, tuple]] = {}
+    for name, by_d in configs.items():
+        for d, config in sorted(by_d.items()):
+            low, high = min(sizes[name][d]), max(sizes[name][d])
+            grid = np.unique(np.geomspace(low, max(high, low), 24))
+            target = config_target(config, d)
+            curve = kernel_learning_curve(target, grid, **prediction_options(config))
+            curves.setdefault(name, {})[d] = (grid, curve.error)
+    return curves
+
+
+def _input_bias_rule(by_d: dict[int, dict]):
+    """b(d) from the measured dimensions: c sqrt(d) or a constant c (the spec's rules, e.g.
+    ``sqrt(D)``), else None (no extrapolation)."""
+    biases = {d: prediction_options(c)["input_bias"] for d, c in by_d.items()}
+    values = list(biases.values())
+    if all(math.isclose(v, values[0], rel_tol=1e-9) for v in values):
+        return lambda d: values[0]
+    ratios = [b / math.sqrt(d) for d, b in biases.items()]
+    if all(math.isclose(r, ratios[0], rel_tol=1e-9) for r in ratios):
+        return lambda d: ratios[0] * math.sqrt(d)
+    return None
+
+
+def predicted_n_stars(
+    rows: list[dict], label, eps_levels, dimensions=PREDICTED_DIMENSIONS
+) -> dict[str, dict[float, dict[int, float]]]:
+    """{learner label: {eps: {d: predicted n*}}} at the measured d and at ``dimensions``
+    (where the input bias rule can be extended: a constant or c sqrt(d))."""
+    from ..theory import predicted_n_star
+
+    configs: dict[str, dict[int, dict]] = {}
+    for row in rows:
+        config = row.get("config") or {}
+        if prediction_options(config) is not None:
+            configs.setdefault(label(row), {}).setdefault(row["d"], config)
+    result: dict[str, dict[float, dict[int, float]]] = {}
+    for name, by_d in configs.items():
+        rule = _input_bias_rule(by_d)
+        reference = by_d[max(by_d)]
+        targets = dict(by_d)
+        if rule is not None:
+            for d in dimensions:
+                if d > max(by_d):
+                    bias = rule(d)
+                    model = reference["model"]
+                    params = {**model["params"], "input_bias": bias}
+                    targets[d] = {**reference, "d": d, "model": {**model, "params": params}}
+        for eps in eps_levels:
+            stars = {}
+            for d, config in sorted(targets.items()):
+                target = config_target(config, d)
+                stars[d] = predicted_n_star(eps, target, **prediction_options(config))
+            result.setdefault(name, {})[float(eps)] = stars
+    return result
