@@ -130,7 +130,36 @@ def _status(args) -> int:
                         f"{row['status']} {row['key']} {row['spec']}:{row['learner']} "
                         f"d={row['d']} n={row['n']} seed={row['seed']}: {last[0]}"
                     )
+        _print_leases(store, args.spec)
     return 0
+
+
+def _print_leases(store, spec_name) -> None:
+    """The cells that runners are computing (their leases) and who runs them."""
+    from datetime import datetime
+
+    def clock(seconds: float) -> str:
+        return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
+
+    leases = [x for x in store.leases() if spec_name is None or x["spec"] == spec_name]
+    runners = {r["owner"]: r for r in store.runners()}
+    if not leases and not any(r["live"] for r in runners.values()):
+        return
+    print(f"running: {len(leases)} cells leased")
+    owners = {x["owner"] for x in leases} | {o for o, r in runners.items() if r["live"]}
+    for owner in sorted(owners):
+        held = [x for x in leases if x["owner"] == owner]
+        runner = runners.get(owner)
+        host, pid = (runner["host"], runner["pid"]) if runner else (held[0]["host"], held[0]["pid"])
+        since = runner["started_at"] if runner else min(x["since"] for x in held)
+        state = "live" if runner and runner["live"] else "not heartbeating (leases expire)"
+        print(f"  runner {host} pid {pid} since {clock(since)}: {len(held)} cells, {state}")
+        for lease in held:
+            expired = "  (expired: another runner will take it)" if lease["expired"] else ""
+            print(
+                f"    {lease['key']} {lease['spec']}:{lease['learner']} d={lease['d']} "
+                f"n={lease['n']} seed={lease['seed']} since {clock(lease['since'])}{expired}"
+            )
 
 
 def _report(args) -> int:
@@ -294,21 +323,29 @@ def help_texts(columns: int = 100) -> dict[str, str]:
 
 
 def main(argv=None) -> int:
-    """Entry point; returns the exit code (0 ok, 2 bad input, 1 failure)."""
+    """Entry point; returns the exit code (0 ok, 2 bad input, 1 failure, 130 / 143 stopped by
+    SIGINT / SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with code 2 on unknown options
+    from .experiments.runner import stop_signals
+
     try:
-        return args.handler(args)
+        # SIGINT and SIGTERM stop the command cleanly (leases released) with 128 + signal.
+        with stop_signals():
+            return args.handler(args)
     except InputError as error:
         print(f"hierlearn {args.command}: error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
+        import signal
+
+        number = getattr(stop, "signum", signal.SIGINT)
         print(
-            f"hierlearn {args.command}: interrupted; finished cells are stored, the same "
-            "command resumes",
+            f"hierlearn {args.command}: interrupted ({signal.Signals(number).name}); finished "
+            "cells are stored, the same command resumes",
             file=sys.stderr,
         )
-        return 1
+        return 128 + number
     except Exception:
         traceback.print_exc()
         print(f"hierlearn {args.command}: failed", file=sys.stderr)

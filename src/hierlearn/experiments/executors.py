@@ -13,7 +13,11 @@ thread may go on computing until its current call returns).
 
 Threads. Each local worker runs ``threads`` torch threads, default ``cores // workers`` (at
 least 1), so workers x threads <= cores. In a Dask worker the default is the worker's cores
-divided by its number of task threads.
+divided by its number of task threads. Several runners on one host share its cores: the
+driver calls :meth:`share_cores` with the cells all its host's runners run at once (read from
+the store) and, unless ``threads`` was given, each cell then gets ``cores // that`` threads.
+``local_slots`` is the number of cells an executor runs on the driver's host at once (0 for a
+remote Dask cluster, whose workers pick their own threads).
 """
 
 from __future__ import annotations
@@ -124,13 +128,30 @@ def execute_cell(config: dict, threads: int | None = None) -> dict:
         )
 
 
-class InlineExecutor:
+class _CoreShare:
+    """``threads`` if given, else the share of the host's cores set by :meth:`share_cores`."""
+
+    threads: int | None
+    default_threads: int | None = None
+
+    def share_cores(self, host_slots: int, cores: int | None = None) -> None:
+        """Cells run at once on this host by every runner (this one included) -> threads."""
+        self.default_threads = max(1, (cores or cpu_count()) // max(1, host_slots))
+
+    @property
+    def cell_threads(self) -> int | None:
+        """Torch threads each cell runs with (None: the Dask worker decides)."""
+        return self.threads or self.default_threads
+
+
+class InlineExecutor(_CoreShare):
     """Runs each cell in the driver's own thread when polled (``--workers 0``; debugging)."""
 
     def __init__(self, threads: int | None = None):
         self.threads = threads
         self.capacity = 1  # cells running at once
         self.max_in_flight = 1  # cells the driver hands over before results come back
+        self.local_slots = 1
         self._queue: deque = deque()
 
     @property
@@ -144,7 +165,7 @@ class InlineExecutor:
         if not self._queue:
             time.sleep(min(timeout, 0.01))
             return []
-        return [execute_cell(self._queue.popleft(), self.threads)]
+        return [execute_cell(self._queue.popleft(), self.cell_threads)]
 
     def close(self) -> None:
         self._queue.clear()
@@ -161,15 +182,19 @@ def _die_with_parent() -> None:
 
 def _worker_main(connection, threads: int) -> None:
     _die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    # Ctrl-C and SIGTERM (also sent to the whole process group) are the driver's to handle:
+    # it stops the sweep and then its workers.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     _set_threads(threads)
     while True:
         try:
-            config = connection.recv()
+            message = connection.recv()
         except (EOFError, OSError):
             return
-        if config is None:
+        if message is None:
             return
+        config, threads = message
         row = execute_cell(config, threads)
         try:
             connection.send(row)
@@ -200,7 +225,7 @@ class _Worker:
         self.connection.close()
 
 
-class LocalPoolExecutor:
+class LocalPoolExecutor(_CoreShare):
     """A pool of ``workers`` processes (spawned), each running one cell at a time.
 
     A worker that dies (crash, out of memory) yields a "failed" row for its cell and is
@@ -212,12 +237,14 @@ class LocalPoolExecutor:
     def __init__(self, workers: int, threads: int | None = None):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
-        self.threads = threads or default_threads(workers)
+        self.threads = threads
+        self.default_threads = default_threads(workers)
         self.capacity = workers  # cells running at once
         self.max_in_flight = workers  # cells the driver hands over before results come back
+        self.local_slots = workers
         self._context = multiprocessing.get_context("spawn")
         self._queue: deque = deque()
-        self._workers = [_Worker(self._context, self.threads) for _ in range(workers)]
+        self._workers = [_Worker(self._context, self.cell_threads) for _ in range(workers)]
 
     @property
     def running(self) -> int:
@@ -231,12 +258,12 @@ class LocalPoolExecutor:
         for worker in self._workers:
             if worker.task is None and self._queue:
                 config = self._queue.popleft()
-                worker.connection.send(config)
+                worker.connection.send((config, self.cell_threads))
                 worker.task = (config, time.monotonic())
 
     def _replace(self, index: int, kill: bool) -> None:
         self._workers[index].stop(kill=kill)
-        self._workers[index] = _Worker(self._context, self.threads)
+        self._workers[index] = _Worker(self._context, self.cell_threads)
 
     def poll(self, timeout: float) -> list[dict]:
         self._dispatch()
@@ -275,20 +302,25 @@ class LocalPoolExecutor:
             worker.stop(kill=worker.task is not None)
 
 
-class DaskExecutor:
+class DaskExecutor(_CoreShare):
     """Runs cells as tasks on a Dask distributed cluster.
 
     Args:
         client: a ``distributed.Client``.
-        threads: torch threads per task; None: the worker's cores / its task threads.
+        threads: torch threads per task; None: the worker's cores / its task threads, or on a
+            ``local`` cluster the driver's share of this host's cores.
         owned: objects closed with the executor (e.g. a ``LocalCluster`` and its client).
+        local: the cluster's workers run on the driver's host (a ``LocalCluster``).
     """
 
-    def __init__(self, client, threads: int | None = None, owned: tuple = ()):
+    def __init__(self, client, threads: int | None = None, owned: tuple = (), local=False):
         self.client, self.threads, self._owned = client, threads, owned
         workers = client.scheduler_info().get("workers", {})
         slots = sum(info.get("nthreads", 1) for info in workers.values())
         self.capacity = max(1, slots)  # cells running at once
+        self.local_slots = self.capacity if local else 0
+        if local:
+            self.default_threads = default_threads(self.capacity)
         # Keep the scheduler's queue one batch ahead so that no worker waits for the driver.
         self.max_in_flight = 2 * self.capacity
         self._futures: dict = {}  # future -> (config, submitted at)
@@ -303,7 +335,7 @@ class DaskExecutor:
         future = self.client.submit(
             execute_cell,
             config,
-            self.threads,
+            self.cell_threads,
             key=f"hierlearn-cell-{cell_key(config)}",
             pure=False,
         )
@@ -364,7 +396,6 @@ def make_executor(
         if scheduler is not None:
             client = Client(scheduler, timeout="30s")
             return DaskExecutor(client, threads, owned=(client,))
-        per_worker = threads or default_threads(cluster_workers)
         cluster = LocalCluster(
             n_workers=cluster_workers,
             threads_per_worker=1,
@@ -374,7 +405,7 @@ def make_executor(
             silence_logs=logging.ERROR,
         )
         client = Client(cluster)
-        return DaskExecutor(client, per_worker, owned=(client, cluster))
+        return DaskExecutor(client, threads, owned=(client, cluster), local=True)
     if not workers:
         return InlineExecutor(threads)
     return LocalPoolExecutor(workers, threads)

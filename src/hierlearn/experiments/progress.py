@@ -4,6 +4,9 @@ On a TTY the bar is redrawn in place at most ``refresh`` times a second::
 
     [###########.........]  55/100 done  2 failed  2 running  0:01:40 left
 
+and, when other runners share the store, how many of the cells this run waits for they are
+computing (``3 running elsewhere``).
+
 When the stream is not a terminal (a log file, a pipe), one plain line is written at most
 every ``interval`` seconds and at the end. The time left is the remaining cells times the mean
 wall time per finished cell in this run, measured from the first finished one so that
@@ -45,7 +48,7 @@ class Progress:
         self.enabled = enabled
         self.tty = enabled and hasattr(self.stream, "isatty") and self.stream.isatty()
         self.interval, self.refresh, self.width = interval, refresh, width
-        self.done = self.failed = self.running = self.skipped = 0
+        self.done = self.failed = self.running = self.skipped = self.elsewhere = 0
         self._last_draw = -1e9
         self._last_text = None
         self._first_done = None  # when the first cell of this run finished
@@ -59,12 +62,15 @@ class Progress:
         skipped: int,
         total: int | None = None,
         force: bool = False,
+        elsewhere: int = 0,
     ) -> None:
         """Set the counts: cells finished in this run, of them "failed" or "timeout", cells
-        running, cells skipped because they were already stored."""
+        running, cells skipped because they were already stored, cells other runners are
+        computing."""
         if done and self._first_done is None:
             self._first_done = time.monotonic()
         self.done, self.failed, self.running, self.skipped = done, failed, running, skipped
+        self.elsewhere = elsewhere
         if total is not None:
             self.total = total
         if not self.enabled:
@@ -95,7 +101,10 @@ class Progress:
             count = f"{finished:>{len(str(self.total))}}/{self.total} done"
         else:
             bar, left, count = "", "?", f"{self.done + self.skipped} done"
-        text = f"{bar}{count}  {self.failed} failed  {self.running} running  {left} left"
+        text = f"{bar}{count}  {self.failed} failed  {self.running} running"
+        if self.elsewhere:
+            text += f"  {self.elsewhere} running elsewhere"
+        text += f"  {left} left"
         if self.skipped:
             text += f"  ({self.skipped} already stored)"
         return text

@@ -4,21 +4,142 @@ Resume semantics: a cell whose key is already stored is not run again (its store
 fed to the plan, so an adaptive search replays its path), except that with
 ``retry_failed=True`` cells stored as "failed" or "timeout" are run once more and their rows
 replaced. "ok" and "diverged" rows are final.
+
+Several runners on one store. The driver leases each cell before handing it to its executor
+(see :mod:`.store` for the lease protocol): runners started on the same store, on one host or
+several, split the cells; a cell leased by another runner is skipped and revisited - when it
+is stored its result is fed to this runner's plan (an adaptive search then proceeds exactly as
+if this runner had run it; no runner deadlocks waiting, since leases end by a stored result, a
+release or an expiry), and when its lease expired the cell is taken over. A thread of the
+driver heartbeats the leases every quarter of ``lease_seconds``.
+
+Threads. Runners on one host divide its cores: every few seconds the driver reads the live
+runners of its host from the store and gives each cell ``cores // (cells running at once on
+this host, over all its runners)`` torch threads (at least 1), unless ``--threads`` fixed it.
+
+Stopping. SIGINT and SIGTERM raise :class:`Stopped` (a ``KeyboardInterrupt``) in the driver
+while :func:`run_spec` runs (signals arriving during a store write wait for its commit); the
+finished cells stay stored and the runner's leases are released before it returns.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
+import signal
+import sqlite3
 import subprocess
+import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .adaptive import AdaptivePlan, GridPlan
 from .cells import cell_key, grid_cells
+from .executors import cpu_count
 from .progress import Progress
 from .spec import AdaptiveSamples, Spec
-from .store import RETRY_STATUSES, Store
+from .store import RETRY_STATUSES, Owner, Store, StoreError, _lease_dead
+
+DEFAULT_LEASE_SECONDS = 60.0
+_log = logging.getLogger(__name__)
+
+
+def lease_seconds_from_env() -> float:
+    """``HIERLEARN_LEASE_SECONDS`` from the environment (default 60)."""
+    text = os.environ.get("HIERLEARN_LEASE_SECONDS")
+    if not text:
+        return DEFAULT_LEASE_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise ValueError(f"HIERLEARN_LEASE_SECONDS: must be a number > 0, got {text!r}")
+    return value
+
+
+# ---------------------------------------------------------------- stop signals
+
+
+class Stopped(KeyboardInterrupt):
+    """A sweep stopped by a signal (``signum``: SIGINT or SIGTERM)."""
+
+    def __init__(self, signum: int):
+        super().__init__(f"stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
+_signals = {"critical": 0, "pending": None}
+
+
+def _on_signal(signum, frame):
+    if _signals["critical"]:
+        _signals["pending"] = signum  # raised when the store write in progress has committed
+        return
+    raise Stopped(signum)
+
+
+@contextlib.contextmanager
+def stop_signals():
+    """While inside, SIGINT and SIGTERM raise :class:`Stopped` in the main thread (a signal
+    that the process ignores stays ignored). Does nothing outside the main thread or when
+    already installed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+    for number in (signal.SIGINT, signal.SIGTERM):
+        handler = signal.getsignal(number)
+        if handler not in (signal.SIG_IGN, _on_signal):
+            previous[number] = handler
+            signal.signal(number, _on_signal)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+@contextlib.contextmanager
+def deferred_stop():
+    """Hold :func:`stop_signals`' signals until the block ends (then raise :class:`Stopped`)."""
+    _signals["critical"] += 1
+    try:
+        yield
+    finally:
+        _signals["critical"] -= 1
+        if not _signals["critical"] and _signals["pending"] is not None:
+            signum, _signals["pending"] = _signals["pending"], None
+            raise Stopped(signum)
+
+
+class _Heartbeat(threading.Thread):
+    """Extends ``owner``'s leases every ``period`` seconds on its own connection."""
+
+    def __init__(self, path, owner: Owner, lease_seconds: float):
+        super().__init__(name="hierlearn-heartbeat", daemon=True)
+        self.path, self.owner, self.lease_seconds = path, owner, lease_seconds
+        self.period = lease_seconds / 4
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        store = None
+        while not self._stop_event.wait(self.period):
+            try:
+                if store is None:
+                    store = Store(self.path)
+                store.heartbeat(self.owner, self.lease_seconds)
+            except (sqlite3.Error, StoreError) as error:  # try again at the next beat
+                _log.warning("hierlearn: lease heartbeat failed: %s", error)
+        if store is not None:
+            store.close()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join()
 
 
 def git_revision() -> str:
@@ -59,10 +180,12 @@ class RunSummary:
     """What a call of :func:`run_spec` did."""
 
     ran: int = 0  # cells run in this call
-    skipped: int = 0  # cells found in the store and not run
+    skipped: int = 0  # cells found in the store and not run (elsewhere included)
+    elsewhere: int = 0  # of them, cells that other runners stored during this call
     statuses: Counter = field(default_factory=Counter)  # status -> count, cells run in this call
     seconds: float = 0.0  # wall time of the call
     plan: dict = field(default_factory=dict)  # GridPlan / AdaptivePlan summary
+    owner: str = ""  # this runner's id in the store's leases
 
     @property
     def cells_per_minute(self) -> float:
@@ -84,22 +207,78 @@ def run_spec(
     retry_failed: bool = False,
     progress: Progress | None = None,
     poll_interval: float = 0.2,
+    *,
+    lease_seconds: float | None = None,
 ) -> RunSummary:
     """Run every cell of ``spec`` not yet in ``store`` on ``executor``.
 
     Each row is committed by this (the driver) process as soon as it arrives, with the git
-    revision added. ``executor`` is left open (the caller closes it).
+    revision added. Other runners may work on the same store at the same time: cells are
+    leased (``lease_seconds``, default ``HIERLEARN_LEASE_SECONDS`` or 60; see the module
+    docstring). ``executor`` is left open (the caller closes it).
     """
     start = time.monotonic()
+    lease_seconds = lease_seconds or lease_seconds_from_env()
     plan = make_plan(spec)
-    store.add_spec(spec.name, spec_text if spec_text is not None else spec.model_dump_json())
     revision = git_revision()
-    stored = store.results()
     summary = RunSummary()
-    queue: deque = deque()
-    in_flight: dict[str, dict] = {}
-    attempted: set[str] = set()
     progress = progress or Progress(enabled=False)
+    owner = Owner.this_process()
+    summary.owner = owner.id
+    with stop_signals():
+        with deferred_stop():
+            store.add_spec(
+                spec.name, spec_text if spec_text is not None else spec.model_dump_json()
+            )
+            since = store.register(owner, getattr(executor, "local_slots", 0), lease_seconds)
+        heartbeat = _Heartbeat(store.path, owner, lease_seconds)
+        heartbeat.start()
+        try:
+            _sweep(
+                plan,
+                store,
+                executor,
+                owner,
+                summary,
+                progress,
+                poll_interval,
+                lease_seconds,
+                revision,
+                retry_failed,
+                since,
+            )
+        finally:
+            heartbeat.stop()
+            with deferred_stop(), contextlib.suppress(sqlite3.Error):
+                store.unregister(owner)
+    summary.seconds = time.monotonic() - start
+    summary.plan = plan.summary()
+    return summary
+
+
+def _sweep(
+    plan,
+    store,
+    executor,
+    owner,
+    summary,
+    progress,
+    poll_interval,
+    lease_seconds,
+    revision,
+    retry_failed,
+    since,
+) -> None:
+    stored = store.results()
+    retry = {k for k, (status, _) in stored.items() if status in RETRY_STATUSES}
+    retry = retry if retry_failed else set()
+    candidates: dict[str, dict] = {}  # to claim, in order
+    waiting: dict[str, dict] = {}  # leased by other runners
+    in_flight: dict[str, dict] = {}
+    seen: set[str] = set()
+    check_interval = min(1.0, lease_seconds / 4)
+    next_check = next_share = 0.0
+    share = hasattr(executor, "share_cores") and getattr(executor, "local_slots", 0) > 0
 
     def show(force: bool = False) -> None:
         progress.update(
@@ -109,43 +288,83 @@ def run_spec(
             skipped=summary.skipped,
             total=plan.total,
             force=force,
+            elsewhere=len(waiting),
         )
+
+    changed = False  # a found result may have made new cells ready
+
+    def found(key: str, config: dict, result: tuple, elsewhere: bool) -> None:
+        nonlocal changed
+        changed = True
+        stored[key] = result
+        summary.skipped += 1
+        summary.elsewhere += elsewhere
+        plan.observe(config, *result)
 
     while True:
         ready = plan.ready()
+        changed = False
         for config in ready:
             key = cell_key(config)
-            if key in in_flight or key in attempted:
+            if key in seen:
                 continue
+            seen.add(key)
             previous = stored.get(key)
-            if previous is not None and not (retry_failed and previous[0] in RETRY_STATUSES):
-                summary.skipped += 1
-                plan.observe(config, *previous)
+            if previous is not None and key not in retry:
+                found(key, config, previous, False)
                 continue
-            attempted.add(key)
-            queue.append((key, config))
-        if not queue and not in_flight:
-            if plan.finished():
-                break
-            if not ready:
-                raise RuntimeError("the plan is waiting for cells that were never run")
-            continue  # skipped cells may have made new ones ready
-        while queue and len(in_flight) < executor.max_in_flight:
-            key, config = queue.popleft()
-            executor.submit(config)
-            in_flight[key] = config
-        for row in executor.poll(poll_interval):
+            candidates[key] = config
+        now = time.monotonic()
+        if share and now >= next_share:
+            next_share = now + 2.0
+            executor.share_cores(max(1, store.local_slots(owner.host)), cpu_count())
+        if waiting and now >= next_check:
+            # Revisit cells leased by others: stored, released or dead leases go back to the
+            # candidates (the claim transaction decides).
+            next_check = now + check_interval
+            done, leases = store.lease_states(waiting)
+            wall = time.time()
+            for key in list(waiting):
+                if key in done and key not in retry:
+                    found(key, waiting.pop(key), done[key], True)
+                elif key in done or key not in leases or _lease_dead(leases[key], wall):
+                    candidates[key] = waiting.pop(key)
+        room = executor.max_in_flight - len(in_flight)
+        if room > 0 and candidates:
+            with deferred_stop():
+                claim = store.claim(
+                    owner, list(candidates.items()), room, lease_seconds, retry, since
+                )
+            for key, result in claim.done.items():
+                found(key, candidates.pop(key), result, True)
+            for key in claim.busy:
+                waiting[key] = candidates.pop(key)
+            for key in claim.claimed:
+                config = candidates.pop(key)
+                executor.submit(config)
+                in_flight[key] = config
+        if not candidates and not in_flight:
+            if not waiting:
+                if plan.finished():
+                    break
+                if not ready and not changed:
+                    raise RuntimeError("the plan is waiting for cells that were never run")
+                continue  # found cells may have made new ones ready
+            show()
+            if changed:
+                continue
+            time.sleep(max(0.0, min(poll_interval, next_check - time.monotonic())))
+            continue
+        for row in executor.poll(poll_interval) if in_flight else []:
             config = in_flight.pop(row["key"], None)
             if config is None:  # not a cell of this run (cannot happen with our executors)
                 continue
             row["git_revision"] = revision
-            store.put(row)
+            with deferred_stop():
+                store.put(row, owner)
             stored[row["key"]] = (row["status"], row["relative_test_error"])
             summary.ran += 1
             summary.statuses[row["status"]] += 1
             plan.observe(config, row["status"], row["relative_test_error"])
         show()
-    summary.seconds = time.monotonic() - start
-    summary.plan = plan.summary()
     show(force=True)
-    return summary
