@@ -1,11 +1,25 @@
-"""The SQLite store: rows round-trip, one row per key, WAL, refusal of foreign files, export."""
+"""The SQLite store: rows round-trip, one row per key, WAL, refusal of foreign files, export;
+concurrent creation; cell leases."""
 
+import multiprocessing
+import os
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 
 import pandas as pd
 import pytest
 
-from hierlearn.experiments.store import Store, StoreError, export
+from hierlearn.experiments.store import (
+    SCHEMA_VERSION,
+    Owner,
+    Store,
+    StoreError,
+    export,
+    process_alive,
+)
 
 
 def make_row(key="k1", status="ok", error=0.25, n=10, seed=0):
@@ -124,3 +138,141 @@ def test_export_rejects_unknown_format(tmp_path):
         pytest.raises(ValueError, match="format"),
     ):
         export(store, tmp_path / "x.json", "json")
+
+
+# ---------------------------------------------------------------- concurrent creation
+
+
+def _create(path, barrier, results):
+    barrier.wait()
+    try:
+        with Store(path, create=True) as store:
+            store.put(make_row(key=f"k{os.getpid()}"))
+        results.put("ok")
+    except Exception as error:
+        results.put(f"{type(error).__name__}: {error}")
+
+
+def test_concurrent_creators_all_succeed(tmp_path):
+    # Processes released together on a new path: one creates the schema, the others wait
+    # for its transaction and find it done.
+    context = multiprocessing.get_context("fork")
+    path = tmp_path / "new.sqlite"
+    count = 6
+    barrier, results = context.Barrier(count), context.Queue()
+    processes = [
+        context.Process(target=_create, args=(path, barrier, results)) for _ in range(count)
+    ]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join()
+    assert outcomes == ["ok"] * count
+    with Store(path) as store:
+        assert len(store.rows()) == count
+        assert store.meta()["schema_version"] == str(SCHEMA_VERSION)
+
+
+def test_error_messages_say_what_happened(tmp_path):
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    with pytest.raises(StoreError, match="empty database"):
+        Store(empty)
+    with Store(empty, create=True) as store:  # an interrupted creation is completed
+        assert store.rows() == []
+    text_file = tmp_path / "notes.sqlite"
+    text_file.write_text("not a database " * 100)
+    with pytest.raises(StoreError, match="not an SQLite database"):
+        Store(text_file)
+
+
+# ---------------------------------------------------------------- leases
+
+
+def config_of(key):
+    return {"spec": "s", "learner": "ntk", "d": 4, "n": 10, "seed": int(key[1:])}
+
+
+def cells(*keys):
+    return [(key, config_of(key)) for key in keys]
+
+
+def other_owner(host="elsewhere", pid=1):
+    return Owner(f"{host}:{pid}:test", host, pid, None)
+
+
+def test_claims_are_exclusive_and_end_with_the_put(tmp_path):
+    with Store(tmp_path / "s.sqlite", create=True) as store:
+        me, other = Owner.this_process(), other_owner()
+        store.register(me, 1, 60)
+        store.put(make_row(key="k0"))
+        claim = store.claim(me, cells("k0", "k1", "k2", "k3"), 2, 60)
+        assert claim.claimed == ["k1", "k2"] and claim.done == {"k0": ("ok", 0.25)}
+        assert claim.busy == {}
+        theirs = store.claim(other, cells("k1", "k2", "k3"), 5, 60)
+        assert theirs.claimed == ["k3"] and set(theirs.busy) == {"k1", "k2"}
+        assert theirs.busy["k1"]["owner"] == me.id
+        store.put(make_row(key="k1", seed=1), owner=me)
+        assert {x["key"] for x in store.leases()} == {"k2", "k3"}
+        assert [a["outcome"] for a in store.attempts("k1")] == ["stored"]
+        assert store.claim(other, cells("k1"), 5, 60).done == {"k1": ("ok", 0.25)}
+        assert store.unregister(me) == 1  # k2 released
+        assert [a["outcome"] for a in store.attempts("k2")] == ["released"]
+        assert store.claim(other, cells("k2"), 5, 60).claimed == ["k2"]
+        assert len(store.attempts("k2")) == 2
+
+
+def test_an_expired_lease_is_taken_over(tmp_path):
+    with Store(tmp_path / "s.sqlite", create=True) as store:
+        me, gone = Owner.this_process(), other_owner()
+        assert store.claim(gone, cells("k1"), 1, 0.2).claimed == ["k1"]
+        assert set(store.claim(me, cells("k1"), 1, 60).busy) == {"k1"}
+        for _ in range(200):  # the lease lasts 0.2 s
+            if store.leases()[0]["expired"]:
+                break
+            time.sleep(0.05)
+        assert [x["expired"] for x in store.leases()] == [True]
+        assert store.claim(me, cells("k1"), 1, 60).claimed == ["k1"]
+        assert [(a["owner"], a["outcome"]) for a in store.attempts("k1")] == [
+            (gone.id, "expired"),
+            (me.id, None),
+        ]
+
+
+def test_heartbeats_keep_a_lease(tmp_path):
+    with Store(tmp_path / "s.sqlite", create=True) as store:
+        holder, me = other_owner(), Owner.this_process()
+        store.claim(holder, cells("k1"), 1, 0.5)
+        before = store.leases()[0]["expires"]
+        assert store.heartbeat(holder, 60) == 1
+        assert store.leases()[0]["expires"] > before + 50
+        assert set(store.claim(me, cells("k1"), 1, 60).busy) == {"k1"}
+
+
+def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    dead = Owner(f"{socket.gethostname()}:{process.pid}:x", socket.gethostname(), process.pid, None)
+    alive = Owner(
+        f"{socket.gethostname()}:{os.getppid()}:y", socket.gethostname(), os.getppid(), None
+    )
+    assert not process_alive(process.pid) and process_alive(os.getpid())
+    with Store(tmp_path / "s.sqlite", create=True) as store:
+        me = Owner.this_process()
+        store.claim(dead, cells("k1"), 1, 3600)
+        store.claim(alive, cells("k2"), 1, 3600)
+        claim = store.claim(me, cells("k1", "k2"), 2, 60)
+        assert claim.claimed == ["k1"] and set(claim.busy) == {"k2"}
+
+
+def test_runners_of_this_host_and_their_slots(tmp_path):
+    with Store(tmp_path / "s.sqlite", create=True) as store:
+        me = Owner.this_process()
+        store.register(me, 2, 60)
+        store.register(other_owner(), 4, 60)  # another host
+        store.register(other_owner(socket.gethostname(), 2**22 + 7), 3, 60)  # no such pid
+        assert store.local_slots() == 2
+        assert [r["live"] for r in store.runners()] == [True, True, False]
+        store.unregister(me)
+        assert store.local_slots() == 0
