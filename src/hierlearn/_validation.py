@@ -130,3 +130,18 @@ def as_tensor(X: np.ndarray, dtype: torch.dtype, device) -> torch.Tensor:
     if isinstance(X, np.ndarray) and not X.flags.writeable:
         X = X.copy()
     return torch.as_tensor(X, dtype=dtype, device=device)
+
+
+def torch_tags(tags, device):
+    """scikit-learn tags common to the torch-backed estimators.
+
+    ``non_deterministic`` on CUDA: PyTorch guarantees bitwise reproducibility there only with
+    ``torch.use_deterministic_algorithms``, which we do not switch on; on the CPU a fixed
+    ``random_state`` gives the same fit.
+    """
+    try:
+        on_cuda = torch.device(device).type == "cuda"
+    except (RuntimeError, TypeError):  # an invalid device is refused by fit, not here
+        on_cuda = False
+    tags.non_deterministic = on_cuda
+    return tags

@@ -38,6 +38,7 @@ from ._validation import (
     as_tensor,
     resolve_device,
     resolve_dtype,
+    torch_tags,
 )
 from .activations import representation_activation
 from .inputs import INPUT_LAWS
@@ -136,7 +137,7 @@ class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
         return resolve_device(self.device), resolve_dtype(self.dtype)
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
+        tags = torch_tags(super().__sklearn_tags__(), self.device)
         # The features have the configured dtype whatever the input's.
         tags.transformer_tags.preserves_dtype = [self.dtype]
         return tags

@@ -30,6 +30,7 @@ from .._validation import (
     check_validation_data,
     resolve_device,
     resolve_dtype,
+    torch_tags,
 )
 from ..activations import TRAINABLE_ACTIVATIONS
 from ..taylor import random_init, symmetric_init
@@ -77,6 +78,9 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
         "dtype": [StrOptions(set(DTYPE_CONSTRAINT))],
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
+
+    def __sklearn_tags__(self):
+        return torch_tags(super().__sklearn_tags__(), self.device)
 
     def _check_params(self):
         """scikit-learn's parameter constraints, then the checks that involve several."""

@@ -29,6 +29,7 @@ from .._validation import (
     check_validation_data,
     resolve_device,
     resolve_dtype,
+    torch_tags,
 )
 from ..activations import TRAINABLE_ACTIVATIONS
 from ..kernels import blocks
@@ -191,6 +192,9 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         "dtype": [StrOptions(set(DTYPE_CONSTRAINT))],
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
+
+    def __sklearn_tags__(self):
+        return torch_tags(super().__sklearn_tags__(), self.device)
 
     def _input_bias(self, representation) -> float:
         """The input bias in use: "auto" is 1.0 on raw inputs and 0 with a representation."""

@@ -26,6 +26,7 @@ from .._validation import (
     check_validation_data,
     resolve_device,
     resolve_dtype,
+    torch_tags,
 )
 from ..activations import TRAINABLE_ACTIVATIONS, trainable_activation
 from ..kernels.empirical import empirical_ntk
@@ -114,6 +115,9 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
         "dtype": [StrOptions(set(DTYPE_CONSTRAINT))],
         "random_state": RANDOM_STATE_CONSTRAINT,
     }
+
+    def __sklearn_tags__(self):
+        return torch_tags(super().__sklearn_tags__(), self.device)
 
     def _slopes(self, z: torch.Tensor) -> torch.Tensor:
         """act'(w_{0,r} . z_i) of shape (n, m)."""
