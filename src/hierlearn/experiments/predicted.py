@@ -27,9 +27,11 @@ def prediction_options(config: dict) -> dict | None:
         return None
     params = model.get("params") or {}
     representation = params.get("representation")
+    if params.get("center"):  # KernelRegressor(center=True): a centred representation
+        return None
     if representation:
         representation = dict(representation)
-        if representation.pop("center", False):
+        if representation.pop("center", False):  # the spelling of configs resolved before
             return None
     ridge = (model.get("search") or {}).get("ridge", params.get("ridge", 1e-3))
     bias = params.get("input_bias") or 0.0
