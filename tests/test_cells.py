@@ -164,3 +164,33 @@ def test_one_diverging_candidate_does_not_sink_the_cell():
     assert row["status"] == "ok"
     assert [t["status"] for t in row["search"]] == ["ok", "diverged"]
     assert row["hyperparameters"]["lr"] == 0.05
+
+
+def test_the_harness_learner_is_a_pipeline_with_routed_transformed_validation_data():
+    """The cell's pipeline gives what chaining the representation and the model by hand gives:
+    X_val reaches the model's fit through metadata routing, transformed by the representation."""
+    import sklearn
+    from sklearn.pipeline import Pipeline
+
+    from hierlearn.experiments.cells import learner_pipeline
+    from hierlearn.experiments.learners import build_estimator, build_representation
+
+    config = config_for("quad_h", n=60)
+    data = draw_data(config)
+    params = {k: v for k, v in config["representation"].items() if k != "kind"}
+    representation = build_representation(params, "cpu", 1).fit(data.X)
+    model = config["model"]
+
+    def estimator():
+        return build_estimator(model["kind"], {**model["params"], "lr": 0.05}, "cpu", 2)
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        pipeline = learner_pipeline(representation, estimator())
+        pipeline.fit(data.X, data.y, X_val=data.X_val, y_val=data.y_val)
+        predicted = pipeline.predict(data.X_test)
+    Z, Z_val, Z_test = (representation.transform(a) for a in (data.X, data.X_val, data.X_test))
+    by_hand = estimator().fit(Z, data.y, X_val=Z_val, y_val=data.y_val)
+    assert isinstance(pipeline, Pipeline)
+    assert pipeline[-1].validation_curve_ == by_hand.validation_curve_
+    np.testing.assert_array_equal(predicted, by_hand.predict(Z_test))
+    assert pipeline[0].estimator is representation  # fitted once per cell, frozen
