@@ -49,7 +49,7 @@ def _data(n=60, d=5):
     return X, np.asarray(hl.LowRankPolynomial(d, 2, random_state=0)(X))
 
 
-# Every estimator predicts in float64 (float32-trained parameters are cast), so a row alone,
+# Every estimator predicts in float64 (float32-fitted parameters are cast), so a row alone,
 # in the whole batch and in chunks agree to float64 rounding, relative to max |f|: measured
 # below 1e-15, tested at 1e-12. One exception: the relu kernels on a row equal to a training
 # point, where the arc-cosine of a cosine of 1 turns the 1e-16 rounding differences of
@@ -74,6 +74,12 @@ BATCHED = [
         FLOAT64_RTOL,
     ),
     ("kernel", lambda: hl.KernelRegressor(random_state=0), ARCCOS_RTOL),
+    ("kernel_float32", lambda: hl.KernelRegressor(dtype="float32", random_state=0), ARCCOS_RTOL),
+    (
+        "kernel_iterative",
+        lambda: hl.KernelRegressor(solver="iterative", ridge=1e-2, random_state=0),
+        ARCCOS_RTOL,
+    ),
     (
         "kernel_h",
         lambda: hl.KernelRegressor(

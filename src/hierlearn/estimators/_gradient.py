@@ -55,6 +55,11 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
         pipe.fit(X, y, X_val=X_val, y_val=y_val)
 
     (``transform_input`` makes the pipeline pass X_val through the fitted representation.)
+    Routing rather than only an internal split, because a validation set of one's own must
+    stay apart from the training set whose size n is being measured (the harness keeps 1,000
+    validation labels beside n training labels); the internal split serves a standalone fit
+    without validation data. Within ``GridSearchCV``, give X_val a length other than X's: a
+    routed array of X's length is split with the folds.
     """
 
     _parameter_constraints: ClassVar[dict] = {

@@ -142,6 +142,8 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         converged_: False when conjugate gradients stopped at ``max_iter`` above ``tol``.
         solver_: "cholesky" or "iterative"; n_iter_: conjugate-gradient iterations (0 for
             cholesky).
+        representation_, center_, input_bias_: the representation, centring and input bias
+            in use (``input_bias="auto"`` resolved).
     """
 
     def __init__(
@@ -202,23 +204,34 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
             return 0.0 if representation is not None else 1.0
         return float(self.input_bias)
 
-    def _kernel_object(self, budget: int, center=None, reference_mean=None):
-        representation = self.representation_
+    def _kernel_object(self, budget: int, center=None, reference_mean=None, dtype=None):
         return InfiniteWidthKernel(
             self.kernel,
             self.activation,
-            representation,
+            self.representation_,
             center,
             budget,
-            self.dtype,
+            self.dtype if dtype is None else dtype,
             self.device,
             reference_mean,
         )
 
-    def _inputs(self, X: np.ndarray) -> torch.Tensor:
+    def _inputs(self, X: np.ndarray, dtype=None) -> torch.Tensor:
         """Checked inputs as a tensor in the kernel's dtype, with the input bias column."""
         X = with_input_bias(X, self.input_bias_)
-        return as_tensor(X, resolve_dtype(self.dtype), resolve_device(self.device))
+        dtype = resolve_dtype(self.dtype if dtype is None else dtype)
+        return as_tensor(X, dtype, resolve_device(self.device))
+
+    def _prediction_kernel(self):
+        """(kernel, training points) in float64, for ``predict`` (see there)."""
+        workspace = _workspace(blocks.parse_memory_budget(self.memory_budget), 8)
+        if self.X_fit_.dtype == torch.float64:
+            inputs, points, mean = self.X_fit_, self.train_points_, self.reference_mean_
+        else:
+            inputs = self.X_fit_.to(torch.float64)
+            points, mean = self._float64_points, self._float64_reference_mean
+        kernel = self._kernel_object(workspace, inputs if self.center_ else None, mean, "float64")
+        return kernel, points
 
     def fit(self, X, y, X_val=None, y_val=None):
         """Fit alpha; with a list of ridges choose one on (X_val, y_val)."""
@@ -284,6 +297,13 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         self.train_points_ = points
         self.reference_mean_ = kernel.reference_mean
         self.solver_ = solver
+        if dtype != torch.float64:  # the training points again in float64, for predict
+            inputs64 = inputs.to(torch.float64)
+            kernel64 = self._kernel_object(
+                _workspace(budget, 8), inputs64 if center else None, None, "float64"
+            )
+            self._float64_points = kernel64.prepare(inputs64)
+            self._float64_reference_mean = kernel64.reference_mean
         return self
 
     def _direct(self, kernel, points, targets, ridges, validation):
@@ -344,22 +364,21 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         return alphas, predictions, iterations, bool(converged)
 
     def predict(self, X):
-        """f(X) = K(X, X_fit) alpha of shape (n_samples,) as a numpy float64 array."""
+        """f(X) = K(X, X_fit) alpha of shape (n_samples,) as a numpy float64 array.
+
+        Evaluated in float64 whatever ``dtype`` (alpha fitted in float32 is cast), so that a
+        row predicts the same value alone or in any batch: float32 kernel entries round
+        differently with the batch shape, and at a point equal to a training point the relu
+        kernels' arc-cosine of a cosine of 1 amplifies a rounding e to about sqrt(e).
+        """
         check_is_fitted(self, "dual_coef_")
-        inputs = self._inputs(check_predict_data(self, X))
-        center = self.center_
-        workspace = _workspace(
-            blocks.parse_memory_budget(self.memory_budget), self.X_fit_.element_size()
-        )
-        kernel = self._kernel_object(
-            workspace, self.X_fit_ if center else None, self.reference_mean_
-        )
-        test_points = kernel.prepare(inputs)
+        kernel, train_points = self._prediction_kernel()
+        test_points = kernel.prepare(self._inputs(check_predict_data(self, X), "float64"))
         values = blocks.product(
-            kernel.evaluator(test_points, self.train_points_),
+            kernel.evaluator(test_points, train_points),
             len(test_points),
-            len(self.train_points_),
-            self.dual_coef_[:, None],
+            len(train_points),
+            self.dual_coef_.to(torch.float64)[:, None],
             kernel.entries,
         )[:, 0]
-        return values.cpu().numpy().astype(np.float64)
+        return values.cpu().numpy()
