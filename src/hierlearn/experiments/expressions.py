@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import math
 import numbers
+import warnings
 from collections.abc import Iterable, Mapping
 
 MAX_LENGTH = 200  # longer text is refused before parsing (a guard against pathological input)
@@ -37,8 +38,9 @@ _FUNCTIONS = {
     "floor": (1, lambda a: float(math.floor(a))),
     "log": (1, math.log),
     "sqrt": (1, math.sqrt),
-    "min": (None, min),
-    "max": (None, max),
+    # One argument or more: min(x) is x (the builtins would iterate over a lone argument).
+    "min": (None, lambda *a: min(a)),
+    "max": (None, lambda *a: max(a)),
 }
 FUNCTIONS: tuple[str, ...] = tuple(_FUNCTIONS)
 
@@ -78,7 +80,10 @@ class Expression:
         if len(text) > MAX_LENGTH:
             raise ExpressionError(f"expression is longer than {MAX_LENGTH} characters")
         try:
-            tree = ast.parse(text, mode="eval")
+            with warnings.catch_warnings():
+                # e.g. "invalid decimal literal" for "2d": the text is refused below anyway.
+                warnings.simplefilter("ignore", SyntaxWarning)
+                tree = ast.parse(text, mode="eval")
         except (SyntaxError, ValueError, RecursionError, MemoryError) as error:
             raise ExpressionError(f"expression {text!r} is not valid arithmetic") from error
         self._check(tree.body, text)
