@@ -93,7 +93,9 @@ def quad_step(params: dict) -> dict:
     z = torch.randn(n, D, generator=generator)
     y = torch.randn(n, generator=generator)
     X, y_np = z.numpy(), y.numpy()
-    estimator = hl.QuadraticTaylorRegressor(width=m, epochs=1, random_state=params["seed"])
+    estimator = hl.QuadraticTaylorRegressor(
+        width=m, epochs=1, input_bias=0.0, random_state=params["seed"]
+    )
     estimator.fit(X, y_np)
     objective = estimator._objective(z, y)
     reference = autograd_taylor_objective(
@@ -148,9 +150,9 @@ def quad_step(params: dict) -> dict:
         times = []
         for epochs in (low, high):
             start_time = time.perf_counter()
-            hl.QuadraticTaylorRegressor(width=m, epochs=epochs, random_state=params["seed"]).fit(
-                X, y_np
-            )
+            hl.QuadraticTaylorRegressor(
+                width=m, epochs=epochs, input_bias=0.0, random_state=params["seed"]
+            ).fit(X, y_np)
             times.append(time.perf_counter() - start_time)
         fit_seconds.append((times[1] - times[0]) / (high - low))
     return {
