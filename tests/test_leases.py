@@ -282,3 +282,38 @@ def test_sigint_and_sigterm_stop_cleanly(tmp_path, number):
     assert len(rows) >= 2
     assert {a["outcome"] for a in attempts} <= {"stored", "released"}
     assert Counter(a["outcome"] for a in attempts)["stored"] == len(rows)
+
+
+def test_status_shows_the_leased_cells_and_their_runners(tmp_path, capsys):
+    from hierlearn.cli import main
+
+    spec = parse_spec(copy.deepcopy(SMALL))
+    configs = grid_cells(spec)
+    path = tmp_path / "s.sqlite"
+    with Store(path, create=True) as store:
+        runner = Owner.this_process()
+        store.register(runner, 1, 3600)
+        store.claim(runner, [(cell_key(c), c) for c in configs[:2]], 2, 3600)
+        store.claim(elsewhere(), [(cell_key(configs[2]), configs[2])], 1, lease_seconds=-1)
+    assert main(["status", "--store", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "running: 3 cells leased" in out
+    assert f"runner {runner.host} pid {runner.pid} since " in out and "2 cells, live" in out
+    assert "runner elsewhere pid 1 since" in out and "not heartbeating" in out
+    assert cell_key(configs[0]) in out and "expired: another runner will take it" in out
+
+
+def test_runners_on_one_host_divide_its_cores(tmp_path):
+    from hierlearn.experiments.executors import cpu_count
+
+    spec = parse_spec(copy.deepcopy(SMALL))
+    path = tmp_path / "s.sqlite"
+    with Store(path, create=True) as store:
+        # Another live runner of this host (this very process) running 3 cells at once.
+        store.register(Owner.this_process(), 3, 3600)
+        executor = InlineExecutor()
+        run_spec(spec, store, executor)
+        assert executor.cell_threads == max(1, cpu_count() // 4)
+        fixed = InlineExecutor(threads=5)
+        fixed.share_cores(4)
+        assert fixed.cell_threads == 5
