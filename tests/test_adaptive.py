@@ -3,6 +3,7 @@
 import copy
 import math
 
+import numpy as np
 import pytest
 
 from hierlearn.experiments.adaptive import AdaptivePlan, NStarSearch, usable_error
@@ -139,3 +140,21 @@ def test_plan_requests_every_seed_of_a_size():
     assert plan.ready() == []  # waits for the third seed
     plan.observe(ready[2], "ok", 0.9)
     assert [c["n"] for c in plan.ready()] == [8, 8, 8]
+
+
+@pytest.mark.parametrize("growth, precision", [(2.0, 0.1), (1.5, 0.05), (3.0, 0.25)])
+def test_remaining_bound_is_an_upper_bound_that_never_grows(growth, precision):
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        low = int(rng.integers(1, 50))
+        high = low * int(rng.integers(2, 400))
+        n_star = float(np.exp(rng.uniform(np.log(low) - 1, np.log(high) + 1)))
+        search = NStarSearch(low, high, eps=0.5, growth=growth, rel_precision=precision)
+        bound = search.remaining_bound()
+        tried = 0
+        while search.next_n is not None:
+            n = search.next_n
+            search.observe(n, [0.4 if n >= n_star else 0.6])
+            tried += 1
+            assert tried + search.remaining_bound() <= bound, (low, high, n_star)
+        assert search.remaining_bound() == 0

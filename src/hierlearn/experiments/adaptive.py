@@ -84,6 +84,23 @@ class NStarSearch:
             return None
         return middle
 
+    def remaining_bound(self) -> int:
+        """At most how many more sizes the search will try (the one running included)."""
+        if self.next_n is None:
+            return 0
+
+        def bisections(ratio: float) -> int:
+            # Each bisection halves log(good / bad) until good / bad <= 1 + rel_precision.
+            halvings = math.log(ratio) / math.log1p(self.rel_precision)
+            return max(0, math.ceil(math.log2(halvings))) if halvings > 1 else 0
+
+        if self.good is None:  # growing: next_n, g next_n, ... up to high, then bisecting
+            grow = 1
+            if self.next_n < self.high:
+                grow += math.ceil(math.log(self.high / self.next_n) / math.log(self.growth))
+            return grow + bisections(self.growth)
+        return bisections(self.good / self.bad)
+
     def grid_equivalent(self) -> int:
         """Sizes in a geometric grid over [low, high] with ratio 1 + rel_precision."""
         return math.ceil(math.log(self.high / self.low) / math.log1p(self.rel_precision)) + 1
@@ -155,6 +172,12 @@ class AdaptivePlan:
 
     def finished(self) -> bool:
         return not self._ready and all(s.next_n is None for s in self.searches.values())
+
+    def max_cells(self) -> int:
+        """An upper bound on the cells of the whole plan (those run included): what a
+        progress display can show while the total is unknown."""
+        sizes = sum(len(s.medians) + s.remaining_bound() for s in self.searches.values())
+        return sizes * len(self.seeds)
 
     def summary(self) -> dict:
         """Cells run per search against a grid of the same resolution over the bracket."""

@@ -287,6 +287,7 @@ def _sweep(
             running=min(len(in_flight), executor.capacity),
             skipped=summary.skipped,
             total=plan.total,
+            bound=plan.max_cells() if hasattr(plan, "max_cells") else None,
             force=force,
             elsewhere=len(waiting),
         )
