@@ -320,15 +320,15 @@ def _sweep(
             next_share = now + 2.0
             executor.share_cores(max(1, store.local_slots(owner.host)), cpu_count())
         if waiting and now >= next_check:
-            # Revisit cells leased by others: stored, released or dead leases go back to the
-            # candidates (the claim transaction decides).
+            # Revisit cells leased by others: a stored result is taken; a cell whose lease
+            # ended or died goes back to the candidates (the claim transaction decides).
             next_check = now + check_interval
             done, leases = store.lease_states(waiting)
             wall = time.time()
             for key in list(waiting):
                 if key in done and key not in retry:
                     found(key, waiting.pop(key), done[key], True)
-                elif key in done or key not in leases or _lease_dead(leases[key], wall):
+                elif key not in leases or _lease_dead(leases[key], wall):
                     candidates[key] = waiting.pop(key)
         room = executor.max_in_flight - len(in_flight)
         if room > 0 and candidates:
