@@ -317,3 +317,39 @@ def test_runners_on_one_host_divide_its_cores(tmp_path):
         fixed = InlineExecutor(threads=5)
         fixed.share_cores(4)
         assert fixed.cell_threads == 5
+
+
+def test_two_runners_retry_each_failed_cell_once(tmp_path):
+    data = copy.deepcopy(SMALL)
+    data["learners"]["broken"] = {
+        "model": {"kind": "quadratic_taylor", "params": {"width": 7, "epochs": 5}}
+    }
+    spec = parse_spec(data)
+    path = tmp_path / "s.sqlite"
+    with Store(path, create=True) as store:
+        first = run_spec(spec, store, InlineExecutor(threads=1))
+        assert first.statuses["failed"] == 4
+        before = len(store.attempts())
+    summaries = []
+
+    def runner():
+        with Store(path) as store:
+            summaries.append(
+                run_spec(spec, store, InlineExecutor(threads=1), retry_failed=True, lease_seconds=5)
+            )
+
+    threads = [threading.Thread(target=runner) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=HANG)
+    assert len(summaries) == 2
+    with Store(path) as store:
+        retried = store.attempts()[before:]
+    assert sorted(a["key"] for a in retried) == sorted(r["key"] for r in first_failed(path))
+    assert summaries[0].ran + summaries[1].ran == 4
+
+
+def first_failed(path):
+    with Store(path) as store:
+        return store.rows("status = 'failed'")
