@@ -18,7 +18,7 @@ from hierlearn.experiments.cells import (
 )
 from hierlearn.experiments.spec import parse_spec
 
-SPEC = {
+CELLS_SPEC = {
     "name": "cells",
     "target": {"degrees": 2},
     "dimensions": [4],
@@ -53,7 +53,7 @@ SPEC = {
 
 
 def config_for(learner="ntk", n=30, seed=0, **changes):
-    data = copy.deepcopy(SPEC)
+    data = copy.deepcopy(CELLS_SPEC)
     for path, value in changes.items():
         *parents, last = path.split("__")
         node = data
@@ -80,7 +80,7 @@ def test_keys_identify_the_computation():
 
 
 def test_grid_covers_every_cell_once():
-    cells = grid_cells(parse_spec(copy.deepcopy(SPEC)))
+    cells = grid_cells(parse_spec(copy.deepcopy(CELLS_SPEC)))
     assert len(cells) == 2 * 2 * 2
     assert len({cell_key(c) for c in cells}) == len(cells)
 
