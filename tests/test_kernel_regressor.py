@@ -212,6 +212,7 @@ def test_cuda_matches_cpu():
         ({"dtype": "float16"}, "dtype"),
     ],
 )
+@pytest.mark.filterwarnings("ignore:representation\\['center'\\] is deprecated:FutureWarning")
 def test_bad_hyperparameters_name_themselves(params, name):
     X, y, _, _ = _data(40)
     with pytest.raises(ValueError, match=name):
