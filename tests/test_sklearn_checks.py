@@ -11,8 +11,8 @@ import hierlearn as hl
 
 FAST = [
     hl.NTKRegressor(width=32),
-    hl.QuadraticTaylorRegressor(width=32, epochs=200, lr=0.05),
-    hl.TwoLayerRegressor(width=32, epochs=200, lr=0.05),
+    hl.QuadraticTaylorRegressor(width=32, epochs=100, lr=0.1),
+    hl.TwoLayerRegressor(width=32, epochs=100, lr=0.1),
     hl.KernelRegressor(),
     hl.KernelRegressor(solver="iterative", ridge=1e-2),
     hl.RandomNetworkRepresentation(width=8),
