@@ -25,7 +25,7 @@ from hierlearn.experiments.runner import run_spec
 from hierlearn.experiments.spec import parse_spec
 from hierlearn.experiments.store import Store
 
-SPEC = {
+SWEEP = {
     "name": "executors",
     "target": {"degrees": 2},
     "dimensions": [4, 6],
@@ -76,7 +76,7 @@ def run_into(path, spec, executor):
 def test_local_pool_and_dask_give_identical_rows(tmp_path):
     from distributed import Client, LocalCluster
 
-    spec = parse_spec(copy.deepcopy(SPEC))
+    spec = parse_spec(copy.deepcopy(SWEEP))
     summary, pool_rows = run_into(tmp_path / "pool.sqlite", spec, LocalPoolExecutor(2, threads=1))
     assert summary.ran == 16 and summary.statuses == {"ok": 16}
     cluster = LocalCluster(
@@ -101,7 +101,7 @@ def test_threads_per_worker_respect_the_cores(workers, cores, threads):
 
 
 def slow_config(time_limit):
-    data = copy.deepcopy(SPEC)
+    data = copy.deepcopy(SWEEP)
     data["time_limit"] = time_limit
     data["learners"]["quad_h"]["model"]["params"].update(epochs=10**7, eval_every=10**6)
     spec = parse_spec(data)
@@ -160,7 +160,7 @@ def test_time_limit_in_a_worker_thread_and_a_process(tmp_path):
 
 
 def test_a_failing_cell_is_stored_and_the_sweep_goes_on(tmp_path):
-    data = copy.deepcopy(SPEC)
+    data = copy.deepcopy(SWEEP)
     data["learners"]["broken"] = {
         "model": {"kind": "quadratic_taylor", "params": {"width": 7, "epochs": 5}}
     }
@@ -174,11 +174,11 @@ def test_a_failing_cell_is_stored_and_the_sweep_goes_on(tmp_path):
 
 @pytest.mark.parametrize("retry", [False, True])
 def test_resume_skips_finished_and_retries_failed_only_when_asked(tmp_path, retry):
-    data = copy.deepcopy(SPEC)
+    data = copy.deepcopy(SWEEP)
     data["dimensions"] = [4]
     data["learners"] = {
         "broken": {"model": {"kind": "quadratic_taylor", "params": {"width": 7, "epochs": 5}}},
-        "ntk": SPEC["learners"]["ntk"],
+        "ntk": SWEEP["learners"]["ntk"],
     }
     spec = parse_spec(data)
     path = tmp_path / "s.sqlite"

@@ -25,7 +25,7 @@ from hierlearn.experiments.spec import parse_spec
 from hierlearn.experiments.store import Owner, Store
 
 QUAD = {"kind": "quadratic_taylor", "params": {"width": 8, "epochs": 250, "lr": 0.05}}
-SPEC = {  # 100 cells of about 0.1 s each
+SWEEP = {  # 100 cells of about 0.1 s each
     "name": "leases",
     "target": {"degrees": 1},
     "dimensions": [3, 4],
@@ -89,9 +89,9 @@ def test_three_runners_split_the_cells_and_survive_a_sigkill(tmp_path):
     from distributed import Client, LocalCluster
 
     spec_path = tmp_path / "leases.yaml"
-    spec_path.write_text(yaml.safe_dump(SPEC))
+    spec_path.write_text(yaml.safe_dump(SWEEP))
     store_path = tmp_path / "store.sqlite"
-    spec = parse_spec(copy.deepcopy(SPEC))
+    spec = parse_spec(copy.deepcopy(SWEEP))
     expected = {cell_key(c) for c in grid_cells(spec)}
     assert len(expected) == 100
 
@@ -262,7 +262,7 @@ def test_two_runners_share_an_adaptive_search(tmp_path):
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
 def test_sigint_and_sigterm_stop_cleanly(tmp_path, number):
     spec_path = tmp_path / "leases.yaml"
-    spec_path.write_text(yaml.safe_dump(SPEC))
+    spec_path.write_text(yaml.safe_dump(SWEEP))
     store_path = tmp_path / "store.sqlite"
     process = start_runner(spec_path, store_path)
     wait_for(

@@ -16,7 +16,7 @@ from hierlearn.experiments.cells import cell_key, grid_cells
 from hierlearn.experiments.spec import load_spec
 from hierlearn.experiments.store import Store
 
-SPEC = {
+SWEEP = {
     "name": "resume",
     "target": {"degrees": 2},
     "dimensions": [4, 6],
@@ -95,7 +95,7 @@ def alive(pid: int) -> bool:
 
 def test_sigkill_and_resume(tmp_path):
     spec_path = tmp_path / "resume.yaml"
-    spec_path.write_text(yaml.safe_dump(SPEC))
+    spec_path.write_text(yaml.safe_dump(SWEEP))
     store_path = tmp_path / "resume.sqlite"
     expected = {cell_key(c) for c in grid_cells(load_spec(spec_path)[0])}
     assert len(expected) == 72
