@@ -13,10 +13,10 @@ from hierlearn.experiments.cells import (
     draw_data,
     grid_cells,
     learner_config,
-    relative_mse,
     run_cell,
 )
 from hierlearn.experiments.spec import parse_spec
+from hierlearn.metrics import relative_error
 
 CELLS_SPEC = {
     "name": "cells",
@@ -124,7 +124,7 @@ def test_run_cell_is_reproducible_and_matches_a_direct_fit():
     model = NTKRegressor(**params, random_state=derive_seed(first["key"], "model"))
     model.fit(data.X, data.y)
     assert first["relative_test_error"] == pytest.approx(
-        relative_mse(model.predict(data.X_test), data.f_test), rel=1e-9
+        relative_error(model.predict(data.X_test), data.f_test), rel=1e-9
     )
     assert first["hyperparameters"]["ridge"] in (1e-6, 1e-3, 1.0)
     assert first["library_version"] and first["seconds"] > 0 and first["peak_memory_mb"] > 0

@@ -187,3 +187,18 @@ def test_modules_that_state_formulas_link_to_the_theory_page():
     for module in FORMULA_MODULES:
         docstring = ast.get_docstring(ast.parse(MODULES[module].read_text())) or ""
         assert "docs/theory.md" in docstring, module
+
+
+def test_one_relative_error_for_numpy_and_torch():
+    import numpy as np
+    import torch
+
+    from hierlearn.metrics import relative_error, relative_errors
+
+    target = np.array([1.0, -2.0, 2.0])
+    prediction = np.array([1.0, -1.0, 2.0])
+    assert relative_error(prediction, target) == 1.0 / 9.0
+    assert relative_error(torch.tensor(prediction), torch.tensor(target)) == 1.0 / 9.0
+    assert relative_error(np.zeros(3), target) == 1.0
+    columns = torch.tensor(np.stack([prediction, np.zeros(3), target], axis=1))
+    assert relative_errors(columns, torch.tensor(target)) == [1.0 / 9.0, 1.0, 0.0]

@@ -28,16 +28,23 @@ import traceback
 from pathlib import Path
 
 from . import __version__
-from .experiments.tables import report_lines
-from .experiments.workflow import (
-    ExecutorOptions,
-    InputError,
-    load_spec_checked,
-    open_store,
-    parse_cluster,
-    report_into,
-    run_into_store,
-)
+from ._extras import MissingExtra
+
+try:
+    from .experiments.tables import report_lines
+    from .experiments.workflow import (
+        ExecutorOptions,
+        InputError,
+        load_spec_checked,
+        open_store,
+        parse_cluster,
+        report_into,
+        run_into_store,
+    )
+except MissingExtra as error:  # main() reports it with the install command, before any use
+    MISSING_EXTRA: MissingExtra | None = error
+else:
+    MISSING_EXTRA = None
 
 # ---------------------------------------------------------------- shared pieces
 
@@ -327,6 +334,9 @@ def main(argv=None) -> int:
     SIGINT / SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)  # exits with code 2 on unknown options
+    if MISSING_EXTRA is not None:
+        print(f"hierlearn {args.command}: error: {MISSING_EXTRA}", file=sys.stderr)
+        return 1
     from .experiments.runner import stop_signals
 
     try:

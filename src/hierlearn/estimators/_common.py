@@ -5,14 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from .._validation import check_float
-
-
-def relative_error(prediction: torch.Tensor, target: torch.Tensor) -> float:
-    """mean (prediction - target)^2 / mean target^2."""
-    return float(((prediction - target) ** 2).mean() / (target**2).mean().clamp_min(1e-300))
 
 
 def with_input_bias(X: np.ndarray, input_bias: float) -> np.ndarray:

@@ -33,8 +33,9 @@ from .._validation import (
     torch_tags,
 )
 from ..activations import TRAINABLE_ACTIVATIONS
+from ..metrics import relative_error
 from ..taylor import random_init, symmetric_init
-from ._common import relative_error, with_input_bias
+from ._common import with_input_bias
 from ._training import OPTIMIZERS, TrainingSettings, train
 
 POSITIVE_INT = Interval(Integral, 1, None, closed="left")

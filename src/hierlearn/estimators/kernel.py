@@ -35,6 +35,7 @@ from ..activations import TRAINABLE_ACTIVATIONS
 from ..kernels import blocks
 from ..kernels.analytic import KINDS, InfiniteWidthKernel, as_representation
 from ..linalg import NystromPreconditioner, conjugate_gradients, ridge_path, solve_psd, solve_psd_
+from ..metrics import relative_errors
 from ._common import ridge_grid, with_input_bias
 
 SOLVERS = ("auto", "cholesky", "iterative")
@@ -286,9 +287,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         if validation is None:
             self.ridge_, column = ridges[0], 0
         else:
-            residuals = predictions - validation[1][:, None]
-            scale = (validation[1] ** 2).mean().clamp_min(1e-300)
-            errors = ((residuals**2).mean(0) / scale).tolist()
+            errors = relative_errors(predictions, validation[1])
             self.validation_errors_ = dict(zip(ridges, errors, strict=True))
             column = int(np.argmin(errors))
             self.ridge_ = ridges[column]

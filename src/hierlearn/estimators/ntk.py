@@ -31,6 +31,7 @@ from .._validation import (
 from ..activations import TRAINABLE_ACTIVATIONS, trainable_activation
 from ..kernels.empirical import empirical_ntk
 from ..linalg import ridge_path, solve_psd
+from ..metrics import relative_errors
 from ..taylor import linear_term, random_init, symmetric_init
 from ._common import ridge_grid, with_input_bias
 
@@ -189,9 +190,8 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
             )
             inverse = torch.where(shifted > 0, 1.0 / shifted, torch.zeros_like(shifted))
             predictions = (self._features(z_val) @ eigenvectors) @ (inverse * projected[:, None])
-        scale = (y_val_t**2).mean().clamp_min(1e-300)
-        errors = ((predictions - y_val_t[:, None]) ** 2).mean(dim=0) / scale
-        return {ridge: float(error) for ridge, error in zip(ridges, errors, strict=True)}
+        errors = relative_errors(predictions, y_val_t)
+        return dict(zip(ridges, errors, strict=True))
 
     def predict(self, X):
         """f^L_W(X) of shape (n_samples,) as a numpy float64 array.

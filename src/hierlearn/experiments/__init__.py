@@ -10,14 +10,18 @@ holds the three jobs as functions of plain values (run a spec into a store, writ
 and :mod:`.reproduce` the packaged presets; the command line is a shell over them.
 """
 
-from .analysis import NStar, analyse, exponents_json, n_star
-from .cells import cell_config, cell_key, grid_cells, learner_config, run_cell
-from .executors import DaskExecutor, InlineExecutor, LocalPoolExecutor, make_executor
-from .report import write_report
-from .runner import RunSummary, make_plan, run_spec
-from .spec import Spec, SpecError, load_spec, parse_spec
-from .store import Store, StoreError, export
-from .workflow import ExecutorOptions, InputError, report_into, run_into_store
+from .._extras import require_experiments
+
+require_experiments()  # a clear message naming the extra, before any import fails
+
+from .analysis import NStar, analyse, exponents_json, n_star  # noqa: E402
+from .cells import cell_config, cell_key, grid_cells, learner_config, run_cell  # noqa: E402
+from .executors import DaskExecutor, InlineExecutor, LocalPoolExecutor, make_executor  # noqa: E402
+from .report import write_report  # noqa: E402
+from .runner import RunSummary, make_plan, run_spec  # noqa: E402
+from .spec import Spec, SpecError, load_spec, parse_spec  # noqa: E402
+from .store import Store, StoreError, export  # noqa: E402
+from .workflow import ExecutorOptions, InputError, report_into, run_into_store  # noqa: E402
 
 __all__ = [
     "DaskExecutor",

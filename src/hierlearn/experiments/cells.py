@@ -45,6 +45,7 @@ from sklearn.pipeline import Pipeline
 
 from .. import __version__
 from ..exceptions import DivergenceError
+from ..metrics import relative_error
 from .expressions import Expression
 from .learners import (
     RIDGE_LIST_KINDS,
@@ -256,13 +257,6 @@ def draw_data(config: dict) -> CellData:
 # ---------------------------------------------------------------- running
 
 
-def relative_mse(prediction: np.ndarray, reference: np.ndarray) -> float:
-    """mean (prediction - reference)^2 / mean reference^2 (float64)."""
-    prediction = np.asarray(prediction, dtype=np.float64).reshape(-1)
-    reference = np.asarray(reference, dtype=np.float64).reshape(-1)
-    return float(np.mean((prediction - reference) ** 2) / max(np.mean(reference**2), 1e-300))
-
-
 class PeakMemory:
     """Largest resident set size of this process, sampled every ``interval`` s while active.
 
@@ -357,7 +351,7 @@ def _search(config: dict, representation, data: CellData, seed: int) -> dict:
         if not np.all(np.isfinite(validation_prediction)):
             tried.append({**entry, "status": "diverged", "error": "non-finite predictions"})
             continue
-        entry["validation_error"] = relative_mse(validation_prediction, data.y_val)
+        entry["validation_error"] = relative_error(validation_prediction, data.y_val)
         for attribute in ("ridge_", "best_epoch_"):
             if hasattr(estimator, attribute):
                 entry[attribute.rstrip("_")] = _plain(getattr(estimator, attribute))
@@ -381,8 +375,8 @@ def _search(config: dict, representation, data: CellData, seed: int) -> dict:
         return {"status": "diverged", "search": tried, "error": "non-finite test predictions"}
     return {
         "status": "ok",
-        "relative_test_error": relative_mse(test_prediction, data.f_test),
-        "relative_train_error": relative_mse(train_prediction, data.y),
+        "relative_test_error": relative_error(test_prediction, data.f_test),
+        "relative_train_error": relative_error(train_prediction, data.y),
         "relative_validation_error": entry["validation_error"],
         "hyperparameters": hyperparameters,
         "search": tried,
