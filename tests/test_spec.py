@@ -264,3 +264,21 @@ def test_every_estimator_parameter_can_be_set(kind, params):
 def test_every_representation_parameter_can_be_set():
     fields = set(RandomNetworkRepresentation.model_fields) - {"kind"}
     assert set(representation_defaults()) == fields | {"unlabeled_law"}  # from spec.inputs
+
+
+@pytest.mark.parametrize(
+    "bias, refused", [(1.0, True), ("sqrt(d)", True), (0.0, False), ("auto", False)]
+)
+def test_a_kernel_on_a_representation_takes_no_input_bias(bias, refused):
+    data = copy.deepcopy(BASE)
+    data["learners"]["kern"]["model"]["params"].update(
+        representation={"activation": "relu", "bias_std": 1.0}, input_bias=bias
+    )
+    if refused:
+        with pytest.raises(SpecError) as error:
+            parse_spec(data)
+        assert "learners.kern.model.params: input_bias applies to raw inputs only" in str(
+            error.value
+        )
+    else:
+        assert parse_spec(data).learners["kern"].model.params.representation is not None

@@ -176,6 +176,21 @@ class KernelParams(Frozen):
             values = {**values, "representation": representation, "center": center}
         return values
 
+    @model_validator(mode="after")
+    def _bias_on_raw_inputs_only(self):
+        """The constant input coordinate belongs to the kernel on raw inputs; composed with a
+        representation, the representation's biases (``bias_std``) play that part (the
+        estimator refuses it too, but every cell would fail)."""
+        bias = self.input_bias
+        if self.representation is not None and bias is not None and bias != "auto":
+            constant = isinstance(bias, Expression) and not bias.names()
+            if not (constant and bias.evaluate({"d": 1, "D": 1}) == 0):
+                raise ValueError(
+                    "input_bias applies to raw inputs only; with a representation use "
+                    "representation.bias_std (or leave input_bias out: 'auto' gives 0 there)"
+                )
+        return self
+
 
 def _search_model(params: type[Frozen]) -> type[Frozen]:
     """A model with, for each parameter, an optional non-empty list of candidate values."""
