@@ -3,7 +3,9 @@
 Resume semantics: a cell whose key is already stored is not run again (its stored result is
 fed to the plan, so an adaptive search replays its path), except that with
 ``retry_failed=True`` cells stored as "failed" or "timeout" are run once more and their rows
-replaced. "ok" and "diverged" rows are final.
+replaced. "ok" and "diverged" rows are final. Runners that share a store and overlap in time
+retry each such cell once between them: a cell stored again since the earliest live runner
+started counts as retried (see :meth:`.store.Store.register`).
 
 Several runners on one store. The driver leases each cell before handing it to its executor
 (see :mod:`.store` for the lease protocol): runners started on the same store, on one host or

@@ -21,7 +21,8 @@ then skips the keys already present. Tables:
 ``runners`` (schema 2)
     one row per live runner: ``owner`` (``host:pid:random``), ``host``, ``pid``,
     ``process_start``, ``slots`` (cells it runs at once on this host), ``started_at``,
-    ``heartbeat``, ``expires``, ``library_version``.
+    ``heartbeat``, ``expires``, ``library_version``, ``since_attempt`` (see
+    :meth:`Store.register`).
 ``leases`` (schema 2)
     one row per cell being computed: ``key``, ``owner``, ``host``, ``pid``,
     ``process_start``, the cell's ``spec``/``learner``/``d``/``n``/``seed``, ``since``,
@@ -133,6 +134,7 @@ RUNNER_COLUMNS = (
     "heartbeat",
     "expires",
     "library_version",
+    "since_attempt",
 )
 ATTEMPT_COLUMNS = ("id", "key", "owner", "host", "pid", "started_at", "ended_at", "outcome")
 
@@ -180,7 +182,8 @@ _SCHEMA_2 = [
     started_at REAL NOT NULL,
     heartbeat REAL NOT NULL,
     expires REAL NOT NULL,
-    library_version TEXT
+    library_version TEXT,
+    since_attempt INTEGER NOT NULL DEFAULT 0
 )""",
     """CREATE TABLE IF NOT EXISTS attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -502,10 +505,17 @@ class Store:
     # -------------------------------------------------------------- leases
 
     def register(self, owner: Owner, slots: int, lease_seconds: float) -> int:
-        """Record a runner (``slots``: cells it runs at once on this host); returns the
-        current last attempt id (attempts after it were made while this runner ran)."""
+        """Record a runner (``slots``: cells it runs at once on this host); returns its
+        ``since_attempt``: the attempts after it belong to this runner's session - the one of
+        the runners already live, if any (so that runners started together with
+        ``--retry-failed`` retry each failed cell once between them)."""
         now = time.time()
         with self._transaction():
+            since = self._connection.execute(
+                "SELECT COALESCE(MAX(id), 0) FROM attempts"
+            ).fetchone()[0]
+            live = [r["since_attempt"] for r in self.runners() if r["live"]]
+            since = min([since, *live])
             self._connection.execute(
                 f"INSERT OR REPLACE INTO runners ({', '.join(RUNNER_COLUMNS)}) "
                 f"VALUES ({', '.join('?' * len(RUNNER_COLUMNS))})",
@@ -519,13 +529,12 @@ class Store:
                     now,
                     now + lease_seconds,
                     __version__,
+                    since,
                 ),
             )
             # Forget runners that have been gone for a day (a killed runner leaves its row).
             self._connection.execute("DELETE FROM runners WHERE expires < ?", (now - 86400,))
-            return self._connection.execute("SELECT COALESCE(MAX(id), 0) FROM attempts").fetchone()[
-                0
-            ]
+        return since
 
     def unregister(self, owner: Owner) -> int:
         """A clean stop: release every lease of ``owner`` (attempt "released") and remove its
