@@ -109,7 +109,7 @@ def test_three_runners_split_the_cells_and_survive_a_sigkill(tmp_path):
             leased = query(store_path, "SELECT key FROM leases WHERE pid = ?", (victim.pid,))
             if dask_rows >= 3 and leased:
                 victim.send_signal(signal.SIGKILL)
-                killed["leased"] = {key for (key,) in leased}
+                killed["done"] = True
                 return
             time.sleep(0.02)
 
@@ -129,7 +129,7 @@ def test_three_runners_split_the_cells_and_survive_a_sigkill(tmp_path):
     _output, errors = survivor.communicate(timeout=HANG)
     assert survivor.returncode == 0, errors.decode()
     victim.wait()
-    assert victim.returncode == -signal.SIGKILL, "the victim was not killed mid-sweep"
+    assert killed and victim.returncode == -signal.SIGKILL, "the victim was not killed mid-sweep"
 
     with Store(store_path) as store:
         assert store.integrity_check() == "ok"
@@ -139,13 +139,14 @@ def test_three_runners_split_the_cells_and_survive_a_sigkill(tmp_path):
         assert not [r for r in store.runners() if r["live"]]
     assert sorted(r["key"] for r in rows) == sorted(expected)
     assert all(r["status"] == "ok" for r in rows)
-    # Every cell was stored by exactly one fit; only the cell(s) the victim held when it died
-    # were started twice (the victim's attempt expired, another runner fitted it).
+    # Every cell was stored by exactly one fit; only the cell the victim held when it died
+    # was started twice (the victim's attempt expired, another runner fitted it).
     stored = Counter(a["key"] for a in attempts if a["outcome"] == "stored")
     assert stored == Counter({key: 1 for key in expected})
     started = Counter(a["key"] for a in attempts)
     repeated = {key for key, count in started.items() if count > 1}
-    assert repeated == killed["leased"]
+    lost = [a for a in attempts if a["pid"] == victim.pid and a["outcome"] != "stored"]
+    assert repeated == {a["key"] for a in lost} and len(lost) <= 1
     for key in repeated:
         outcomes = [(a["pid"], a["outcome"]) for a in attempts if a["key"] == key]
         assert outcomes[0] == (victim.pid, "expired") and outcomes[1][1] == "stored"
