@@ -76,6 +76,13 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="seconds per cell (overrides the spec's time_limit)",
     )
+    parser.add_argument(
+        "--lease-seconds",
+        type=float,
+        metavar="S",
+        help="how long a cell stays claimed by this runner without a heartbeat before another "
+        "runner on the same store may take it over (default 60, or HIERLEARN_LEASE_SECONDS)",
+    )
 
 
 def executor_options(args) -> ExecutorOptions:
@@ -101,6 +108,7 @@ def _run(args) -> int:
         args.store,
         executor_options(args),
         time_limit=args.time_limit,
+        lease_seconds=args.lease_seconds,
         retry_failed=args.retry_failed,
         progress=not args.quiet,
     )
@@ -208,6 +216,7 @@ def _reproduce(args) -> int:
         args.store,
         executor_options(args),
         time_limit=args.time_limit,
+        lease_seconds=args.lease_seconds,
         retry_failed=args.retry_failed,
         progress=not args.quiet,
         n_bootstrap=args.bootstrap,

@@ -109,6 +109,7 @@ def run_reproduce(
     time_limit: float | None = None,
     retry_failed: bool = False,
     progress: bool = True,
+    lease_seconds: float | None = None,
     n_bootstrap: int = 1000,
     log=print,
     specs: dict[str, tuple[Spec, str]] | None = None,
@@ -116,7 +117,8 @@ def run_reproduce(
     """Run both specs of ``preset`` into ``store_path`` and write the reports into ``out``.
 
     ``store_path`` defaults to ``out/store.sqlite``; ``executor``, ``time_limit``,
-    ``retry_failed`` and ``progress`` are those of :func:`.workflow.run_into_store`;
+    ``retry_failed``, ``progress`` and ``lease_seconds`` are those of
+    :func:`.workflow.run_into_store`;
     ``specs`` replaces the preset's specs ({"separation": (spec, text), "control": (spec,
     text)}, e.g. shrunk ones in tests). Every option is checked before anything is written.
     Returns {part: exponents}.
@@ -131,6 +133,7 @@ def run_reproduce(
     executor.check()
     check_positive("--bootstrap", n_bootstrap)
     check_positive("--time-limit", time_limit)
+    check_positive("--lease-seconds", lease_seconds)
     store_path = Path(store_path) if store_path is not None else out / "store.sqlite"
     if store_path.parent != out:
         check_store_path(store_path)  # before the output directory is created
@@ -147,6 +150,7 @@ def run_reproduce(
             time_limit=time_limit,
             retry_failed=retry_failed,
             progress=progress,
+            lease_seconds=lease_seconds,
         )
         parts[part] = report_into(
             store_path, out / part, n_bootstrap=n_bootstrap, spec_name=spec.name

@@ -128,13 +128,17 @@ def run_into_store(
     time_limit: float | None = None,
     retry_failed: bool = False,
     progress: bool = True,
+    lease_seconds: float | None = None,
     out=None,
 ):
     """Run ``spec`` into the store at ``store_path``; returns the :class:`.runner.RunSummary`.
 
     Checks everything that can be checked before the store is created or touched (the store
     path, the executor options, the resolution of every cell); ``time_limit`` (seconds per
-    cell) overrides the spec's; a summary line is written to ``out`` (default stdout).
+    cell) overrides the spec's; ``lease_seconds`` is how long a cell stays claimed by this
+    runner without a heartbeat before another runner may take it over (default
+    ``HIERLEARN_LEASE_SECONDS`` or 60, see :mod:`.runner`); a summary line is written to
+    ``out`` (default stdout).
     """
     from .progress import Progress
     from .runner import make_plan, run_spec
@@ -145,6 +149,7 @@ def run_into_store(
     store_path = check_store_path(store_path)
     executor.check()
     check_positive("--time-limit", time_limit)
+    check_positive("--lease-seconds", lease_seconds)
     if time_limit is not None:
         spec = spec.model_copy(update={"time_limit": float(time_limit)})
     if spec.device == "cuda" and executor.scheduler is None:
@@ -157,14 +162,17 @@ def run_into_store(
     try:
         with Store(store_path, create=True) as store:
             display = Progress(enabled=progress)
-            summary = run_spec(spec, store, pool, spec_text, retry_failed, display)
+            summary = run_spec(
+                spec, store, pool, spec_text, retry_failed, display, lease_seconds=lease_seconds
+            )
             display.close()
     finally:
         pool.close()
     statuses = ", ".join(f"{count} {status}" for status, count in sorted(summary.statuses.items()))
     print(
         f"{spec.name}: ran {summary.ran} cells ({statuses or 'none'}) in {summary.seconds:.1f} s"
-        f" ({summary.cells_per_minute:.1f} cells/min); {summary.skipped} already stored",
+        f" ({summary.cells_per_minute:.1f} cells/min); {summary.skipped} already stored"
+        + (f" ({summary.elsewhere} by other runners meanwhile)" if summary.elsewhere else ""),
         file=out,
     )
     if summary.plan.get("mode") == "adaptive":
