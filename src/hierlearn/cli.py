@@ -1,7 +1,7 @@
 """The ``hierlearn`` command line.
 
     hierlearn run spec.yaml --store PATH [--workers N | --scheduler ADDRESS | --cluster local:N]
-                  [--threads T] [--time-limit S] [--retry-failed] [--quiet]
+                  [--threads T] [--time-limit S] [--lease-seconds S] [--retry-failed] [--quiet]
     hierlearn status --store PATH [--spec NAME] [--failed]
     hierlearn report --store PATH --out DIR [--eps E ...] [--compare A B] [--bootstrap B]
                      [--spec NAME]
