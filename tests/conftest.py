@@ -14,3 +14,57 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+# ---------------------------------------------------------------- small specs shared by tests
+
+
+def hermite2_features(width, n_unlabeled) -> dict:
+    """A representation block: whitened He_2 features of ``width`` (an int or expression)."""
+    return {
+        "kind": "random_network",
+        "width": width,
+        "activation": "hermite-2",
+        "n_unlabeled": n_unlabeled,
+    }
+
+
+def ntk_learner(width: int, *, search=None, theory=None, **params) -> dict:
+    """A learner block: ``NTKRegressor(width=width, **params)``, optionally a search."""
+    model = {"kind": "ntk", "params": {"width": width, **params}}
+    return _learner(model, search, theory, None)
+
+
+def quad_learner(width: int, *, representation=None, search=None, theory=None, **params) -> dict:
+    """A learner block: ``QuadraticTaylorRegressor(width=width, **params)`` on raw inputs or on
+    ``representation``."""
+    model = {"kind": "quadratic_taylor", "params": {"width": width, **params}}
+    return _learner(model, search, theory, representation)
+
+
+def _learner(model, search, theory, representation) -> dict:
+    if search:
+        model["search"] = search
+    learner = {"model": model}
+    if representation is not None:
+        learner = {"representation": representation, **learner}
+    if theory is not None:
+        learner = {"theory": theory, **learner}
+    return learner
+
+
+def sweep(name: str, *, dimensions, samples, learners: dict, **fields) -> dict:
+    """A small valid spec as a dict: a degree-2 Hermite target, two seeds, 100 validation and
+    200 test points unless ``fields`` say otherwise."""
+    spec = {
+        "name": name,
+        "target": {"degrees": 2},
+        "dimensions": list(dimensions),
+        "samples": list(samples),
+        "seeds": 2,
+        "validation_size": 100,
+        "test_size": 200,
+        "learners": learners,
+    }
+    spec.update(fields)
+    return spec

@@ -5,6 +5,7 @@ import copy
 import numpy as np
 import pytest
 
+from conftest import hermite2_features, ntk_learner, quad_learner, sweep
 from hierlearn.estimators import NTKRegressor
 from hierlearn.experiments.cells import (
     cell_config,
@@ -18,38 +19,22 @@ from hierlearn.experiments.cells import (
 from hierlearn.experiments.spec import parse_spec
 from hierlearn.metrics import relative_error
 
-CELLS_SPEC = {
-    "name": "cells",
-    "target": {"degrees": 2},
-    "dimensions": [4],
-    "samples": [30, 60],
-    "seeds": 2,
-    "validation_size": 100,
-    "test_size": 300,
-    "learners": {
-        "ntk": {
-            "theory": "ntk-x",
-            "model": {
-                "kind": "ntk",
-                "params": {"width": 32, "input_bias": 1.0},
-                "search": {"ridge": [1e-6, 1e-3, 1.0]},
-            },
-        },
-        "quad_h": {
-            "representation": {
-                "kind": "random_network",
-                "width": 16,
-                "activation": "hermite-2",
-                "n_unlabeled": 500,
-            },
-            "model": {
-                "kind": "quadratic_taylor",
-                "params": {"width": 16, "epochs": 20, "input_bias": 1.0},
-                "search": {"lr": [0.01, 0.05]},
-            },
-        },
+CELLS_SPEC = sweep(
+    "cells",
+    dimensions=[4],
+    samples=[30, 60],
+    test_size=300,
+    learners={
+        "ntk": ntk_learner(32, input_bias=1.0, theory="ntk-x", search={"ridge": [1e-6, 1e-3, 1.0]}),
+        "quad_h": quad_learner(
+            16,
+            epochs=20,
+            input_bias=1.0,
+            representation=hermite2_features(16, 500),
+            search={"lr": [0.01, 0.05]},
+        ),
     },
-}
+)
 
 
 def config_for(learner="ntk", n=30, seed=0, **changes):

@@ -8,20 +8,12 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import ntk_learner, sweep
 from hierlearn.cli import main
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "specs"
 
-SMALL = {
-    "name": "small",
-    "target": {"degrees": 2},
-    "dimensions": [4],
-    "samples": [16, 32],
-    "seeds": 2,
-    "validation_size": 100,
-    "test_size": 200,
-    "learners": {"ntk": {"model": {"kind": "ntk", "params": {"width": 16}}}},
-}
+SMALL = sweep("small", dimensions=[4], samples=[16, 32], learners={"ntk": ntk_learner(16)})
 
 
 def write_spec(directory, data, name="spec.yaml"):

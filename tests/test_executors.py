@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from conftest import hermite2_features, ntk_learner, quad_learner, sweep
 from hierlearn.experiments.cells import cell_config, learner_config
 from hierlearn.experiments.executors import (
     DaskExecutor,
@@ -25,36 +26,17 @@ from hierlearn.experiments.runner import run_spec
 from hierlearn.experiments.spec import parse_spec
 from hierlearn.experiments.store import Store
 
-SWEEP = {
-    "name": "executors",
-    "target": {"degrees": 2},
-    "dimensions": [4, 6],
-    "samples": [24, 48],
-    "seeds": 2,
-    "validation_size": 100,
-    "test_size": 200,
-    "learners": {
-        "ntk": {
-            "model": {
-                "kind": "ntk",
-                "params": {"width": 16, "input_bias": 1.0},
-                "search": {"ridge": [1e-4, 1e-1]},
-            }
-        },
-        "quad_h": {
-            "representation": {
-                "kind": "random_network",
-                "width": "2*d",
-                "activation": "hermite-2",
-                "n_unlabeled": 200,
-            },
-            "model": {
-                "kind": "quadratic_taylor",
-                "params": {"width": 8, "epochs": 15, "lr": 0.05, "input_bias": 1.0},
-            },
-        },
+SWEEP = sweep(
+    "executors",
+    dimensions=[4, 6],
+    samples=[24, 48],
+    learners={
+        "ntk": ntk_learner(16, input_bias=1.0, search={"ridge": [1e-4, 1e-1]}),
+        "quad_h": quad_learner(
+            8, epochs=15, lr=0.05, input_bias=1.0, representation=hermite2_features("2*d", 200)
+        ),
     },
-}
+)
 HANG = 300  # seconds: a hang guard, not a timing assertion
 # What may legitimately differ between two runs of the same cell.
 VOLATILE = ("seconds", "peak_memory_mb", "worker", "finished_at", "git_revision")

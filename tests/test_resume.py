@@ -12,28 +12,21 @@ import time
 
 import yaml
 
+from conftest import ntk_learner, quad_learner, sweep
 from hierlearn.experiments.cells import cell_key, grid_cells
 from hierlearn.experiments.spec import load_spec
 from hierlearn.experiments.store import Store
 
-SWEEP = {
-    "name": "resume",
-    "target": {"degrees": 2},
-    "dimensions": [4, 6],
-    "samples": [16, 24, 32, 48, 64, 96],
-    "seeds": 3,
-    "validation_size": 100,
-    "test_size": 200,
-    "learners": {
-        "ntk": {"model": {"kind": "ntk", "params": {"width": 32, "input_bias": 1.0}}},
-        "quad": {
-            "model": {
-                "kind": "quadratic_taylor",
-                "params": {"width": 32, "epochs": 150, "lr": 0.05},
-            }
-        },
+SWEEP = sweep(
+    "resume",
+    dimensions=[4, 6],
+    samples=[16, 24, 32, 48, 64, 96],
+    seeds=3,
+    learners={
+        "ntk": ntk_learner(32, input_bias=1.0),
+        "quad": quad_learner(32, epochs=150, lr=0.05),
     },
-}
+)
 
 
 HANG = 240  # seconds: a hang guard, not a timing assertion
