@@ -31,7 +31,7 @@ def test_an_adaptive_search_shows_its_bound_instead_of_a_total():
     progress.update(done=1, failed=0, running=1, skipped=0, bound=90)
     progress.update(done=30, failed=0, running=1, skipped=0, bound=60)
     line = stream.getvalue().splitlines()[-1]
-    assert "30 cells of at most 60" in line and "at most" in line.split(";")[1]
+    assert "30 cells of at most 60" in line and "left at this rate" in line.split(";")[1]
 
 
 def test_a_terminal_gets_a_tqdm_bar():

@@ -2,8 +2,9 @@
 
 Two families live here:
 
-* **Trainable activations** of the two-layer network (docs/theory.md §1; their kernels §1.3), each carrying
-  ``act``, its first derivative ``d1`` and second derivative ``d2`` as torch functions.
+* **Trainable activations** of the two-layer network (docs/theory.md §1; their kernels
+  §1.3), each carrying ``act``, its first derivative ``d1`` and second derivative ``d2`` as
+  torch functions.
   The linearised (NTK) model uses ``d1``, the quadratic Taylor model uses ``d2``.
 * **Representation activations** of the fixed random network ``h``: relu, step, sign, tanh,
   erf, ``monomial-k`` (t^k) and ``hermite-k`` (He_k(t) / sqrt(k!), unit variance under a

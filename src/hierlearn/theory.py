@@ -392,7 +392,7 @@ def kernel_learning_curve(
     """
     import numpy as np
 
-    from .kernels.spectrum import spectrum
+    from .kernels.spectra import spectrum
 
     sizes = np.atleast_1d(np.asarray(n, dtype=np.float64))
     if sizes.size == 0 or np.any(sizes < 1):

@@ -6,7 +6,7 @@ time, and a postfix ``2 failed, 2 running``; when other runners share the store,
 the cells this run waits for they are computing (``3 running elsewhere``).
 
 When the stream is not a terminal (a log file, a pipe, a batch job), one plain line is written
-at most every ``interval`` seconds (30 by default) and at the end::
+at most every ``interval`` seconds (60 by default) and at the end::
 
     progress: 55/100 cells (12 stored before), 2 failed, 2 running; 0:01:40 elapsed,
     31.5 cells/min, about 0:01:25 left
@@ -16,7 +16,9 @@ at most every ``interval`` seconds (30 by default) and at the end::
 The remaining time is the cells left divided by the rate of this run since its first finished
 cell (start-up excluded). An adaptive search has no total in advance: its line gives the
 upper bound of :meth:`~hierlearn.experiments.adaptive.AdaptivePlan.max_cells` instead
-(``55 cells of at most 180``) and an upper bound on the time left (``at most 0:04:10 left``).
+(``55 cells of at most 180``) and the time those would take at the current rate (``up to
+0:04:10 left at this rate``; later cells of a search are larger, so it is a guide, not a
+bound).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class Progress:
         total: int | None = None,
         stream=None,
         enabled: bool = True,
-        interval: float = 30.0,
+        interval: float = 60.0,
     ):
         self.total = total
         self.bound: int | None = None  # an upper bound on the cells when the total is unknown
@@ -109,14 +111,14 @@ class Progress:
         return (self.done - self._done_at_first) / seconds if seconds > 0 else None
 
     def left(self) -> str:
-        """``about h:mm:ss left``, ``at most h:mm:ss left`` (an adaptive bound) or ``""``."""
+        """``about h:mm:ss left``, ``up to h:mm:ss left at this rate`` (adaptive) or ``""``."""
         rate = self.rate()
         if rate is None:
             return ""
         if self.total is not None:
             return f"about {clock(max(self.total - self.finished, 0) / rate)} left"
         if self.bound is not None:
-            return f"at most {clock(max(self.bound - self.finished, 0) / rate)} left"
+            return f"up to {clock(max(self.bound - self.finished, 0) / rate)} left at this rate"
         return ""
 
     def line(self) -> str:

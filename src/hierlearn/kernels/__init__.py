@@ -6,7 +6,7 @@ Finite-width kernels of given weights or fitted estimators, see
 :mod:`hierlearn.kernels.empirical`. All are float64 by default, computed block by block
 within a memory budget, and returned as torch tensors on the inputs' device.
 Spectra of these kernels for inputs on the sphere, per harmonic degree: :func:`spectrum`
-(:mod:`hierlearn.kernels.spectrum`).
+(:mod:`hierlearn.kernels.spectra`).
 """
 
 from .analytic import (
@@ -25,7 +25,7 @@ from .empirical import (
     empirical_representation_kernel,
     fitted_representation_kernel,
 )
-from .spectrum import KernelSpectrum, kernel_function, spectrum
+from .spectra import KernelSpectrum, kernel_function, spectrum
 
 __all__ = [
     "KINDS",
