@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 from hierlearn import KernelRegressor
 from hierlearn.inputs import SphereInputs
@@ -57,15 +56,6 @@ def test_kernel_ridge_error_limits():
     quiet = kernel_ridge_error(lam, mult, power, 20, 1e-3)[0]
     assert kernel_ridge_error(lam, mult, power, 20, 1e-3, noise_variance=0.1)[0] > quiet
     assert kernel_ridge_error(lam, mult, power, 40, 1e-3)[0] < quiet
-
-
-@pytest.fixture
-def one_thread():
-    # BLAS threads spin when the cores are shared: one thread is several times faster then.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_learning_curve_matches_measured_kernel_ridge(one_thread):

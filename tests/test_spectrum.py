@@ -45,15 +45,6 @@ def test_spectrum_reproduces_the_kernel_matrix(kind, options):
     np.testing.assert_allclose(np.diag(K), result.trace, rtol=1e-12)
 
 
-@pytest.fixture
-def one_thread():
-    # BLAS threads spin when the cores are shared: one thread is several times faster then.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_spectrum_matches_the_eigenvalues_of_a_gram_matrix(one_thread):
     d, n = 4, 2500
     result = spectrum("ntk", d, 6, input_bias=1.0)
