@@ -19,7 +19,7 @@ from hierlearn.experiments.cells import (
 from hierlearn.experiments.spec import parse_spec
 from hierlearn.metrics import relative_error
 
-CELLS_SPEC = sweep(
+CELLS_SWEEP = sweep(
     "cells",
     dimensions=[4],
     samples=[30, 60],
@@ -38,7 +38,7 @@ CELLS_SPEC = sweep(
 
 
 def config_for(learner="ntk", n=30, seed=0, **changes):
-    data = copy.deepcopy(CELLS_SPEC)
+    data = copy.deepcopy(CELLS_SWEEP)
     for path, value in changes.items():
         *parents, last = path.split("__")
         node = data
@@ -65,7 +65,7 @@ def test_keys_identify_the_computation():
 
 
 def test_grid_covers_every_cell_once():
-    cells = grid_cells(parse_spec(copy.deepcopy(CELLS_SPEC)))
+    cells = grid_cells(parse_spec(copy.deepcopy(CELLS_SWEEP)))
     assert len(cells) == 2 * 2 * 2
     assert len({cell_key(c) for c in cells}) == len(cells)
 
