@@ -1,9 +1,12 @@
 """Installing hierlearn without the harness extra: the library works, the command line says
 which extra to install."""
 
+import re
 import subprocess
 import sys
 import textwrap
+
+import pytest
 
 from hierlearn._extras import EXPERIMENTS
 
@@ -52,3 +55,13 @@ def test_importing_the_harness_without_the_extra_says_which():
     result = _run("import hierlearn.experiments\n")
     assert result.returncode == 1
     assert "MissingExtra" in result.stderr and "hierlearn[experiments]" in result.stderr
+
+
+def test_the_checked_modules_are_the_extra_in_pyproject():
+    tomllib = pytest.importorskip("tomllib")
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[1] / "pyproject.toml"
+    extra = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    names = {re.split(r"[<>=!~ ]", requirement)[0] for requirement in extra["experiments"]}
+    assert names == set(EXPERIMENTS.values())
