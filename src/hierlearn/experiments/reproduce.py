@@ -127,7 +127,7 @@ def run_reproduce(
         try:
             specs = preset_specs(preset)
         except ValueError as error:
-            raise InputError(f"--preset: {error}") from None
+            raise InputError(f"preset: {error}") from None
     out = check_out_dir(out)
     executor = executor or ExecutorOptions()
     executor.check()

@@ -211,17 +211,19 @@ def run_spec(
     poll_interval: float = 0.2,
     *,
     lease_seconds: float | None = None,
+    plan=None,
 ) -> RunSummary:
     """Run every cell of ``spec`` not yet in ``store`` on ``executor``.
 
     Each row is committed by this (the driver) process as soon as it arrives, with the git
     revision added. Other runners may work on the same store at the same time: cells are
     leased (``lease_seconds``, default ``HIERLEARN_LEASE_SECONDS`` or 60; see the module
-    docstring). ``executor`` is left open (the caller closes it).
+    docstring). ``executor`` is left open (the caller closes it). ``plan``: the spec's
+    :func:`make_plan` when the caller already made it (to check the spec before writing).
     """
     start = time.monotonic()
     lease_seconds = lease_seconds or lease_seconds_from_env()
-    plan = make_plan(spec)
+    plan = make_plan(spec) if plan is None else plan
     revision = git_revision()
     summary = RunSummary()
     progress = progress or Progress(enabled=False)

@@ -157,13 +157,20 @@ def run_into_store(
 
         if not torch.cuda.is_available():
             raise InputError("device: the spec asks for 'cuda' but no CUDA device is available")
-    make_plan(spec)  # resolves every cell config (estimator defaults included) before writing
+    plan = make_plan(spec)  # resolves every cell config (estimator defaults included) first
     pool = executor.make()
     try:
         with Store(store_path, create=True) as store:
             display = Progress(enabled=progress)
             summary = run_spec(
-                spec, store, pool, spec_text, retry_failed, display, lease_seconds=lease_seconds
+                spec,
+                store,
+                pool,
+                spec_text,
+                retry_failed,
+                display,
+                lease_seconds=lease_seconds,
+                plan=plan,
             )
             display.close()
     finally:
