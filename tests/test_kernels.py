@@ -358,3 +358,61 @@ def test_nan_inputs_are_refused():
         ntk(X)
     with pytest.raises(ValueError, match="NaN"):
         ntk(np.ones((3, 2)), X)
+
+
+def _closed_form_matrix(kind, activation, X):
+    """The raw-input kernel straight from the dual's (c, q1, q2) formula on whole matrices."""
+    trainable = trainable_activation(activation)
+    dual = trainable.ntk_dual if kind == "ntk" else trainable.nngp_dual
+    gram = X @ X.T
+    q = (X * X).sum(1) / X.shape[1]
+    value = dual(gram / X.shape[1], q[:, None], q[None, :])
+    return value * gram if kind == "ntk" else value
+
+
+@pytest.mark.parametrize("kind", ["ntk", "nngp"])
+@pytest.mark.parametrize("activation", ["relu", "relu2", "relu3"])
+def test_arc_cosine_fast_path_equals_the_closed_form(kind, activation):
+    """The blockwise path (rho from unit-norm inputs, per-point scales, out= writes, mirrored
+    blocks) equals the dual's formula evaluated on the whole matrices, rectangular blocks
+    included."""
+    X = _inputs(n=130, d=5)
+    kernel = InfiniteWidthKernel(kind, activation, memory_budget=200_000)
+    assert kernel.entries < 130 * 130  # several blocks
+    expected = _closed_form_matrix(kind, activation, X)
+    scale = float(expected.abs().max())
+    symmetric = kernel.matrix(X)
+    assert torch.equal(symmetric, symmetric.T)
+    # Off the diagonal (there the whole-matrix formula's rho = <x,x>/|x|^2 is 1 only up to
+    # rounding, which arccos amplifies to ~1e-8).
+    off = ~torch.eye(130, dtype=torch.bool)
+    torch.testing.assert_close(symmetric[off], expected[off], rtol=0, atol=1e-12 * scale)
+    rectangle = kernel.matrix(X[:50], X)
+    torch.testing.assert_close(
+        rectangle[off[:50]], expected[:50][off[:50]], rtol=0, atol=1e-12 * scale
+    )
+    # A point with itself has correlation exactly 1: the diagonal has no arccos rounding.
+    trainable = trainable_activation(activation)
+    dual = trainable.ntk_dual if kind == "ntk" else trainable.nngp_dual
+    q = (X * X).sum(1) / X.shape[1]
+    diagonal = dual(q[:, None], q[:, None], q[:, None])[:, 0]
+    if kind == "ntk":
+        diagonal = diagonal * (X * X).sum(1)
+    torch.testing.assert_close(symmetric.diagonal(), diagonal, rtol=1e-14, atol=0)
+
+
+def test_arc_cosine_fast_path_with_a_representation_equals_the_series_path():
+    """With a representation the fast path forms rho from Sigma_L and per-point inverse
+    roots; it equals the dual's (c, q1, q2) formula applied to the whole Sigma_L block."""
+    X = _inputs(n=60, d=4)
+    spec = {"activation": "relu", "depth": 2, "bias_std": 0.3}
+    for kind in ("ntk", "nngp"):
+        fast = InfiniteWidthKernel(kind, "relu2", spec).matrix(X)
+        # The same kernel with the top map forced onto the generic call dual(c, q1, q2).
+        generic = InfiniteWidthKernel(kind, "relu2", spec)
+        generic.top_map.arccos = None
+        points = generic.prepare(X)
+        points = type(points)(points.X, points.layers, points.center, points.top)
+        slow = generic.block(points, points, diagonal=True)
+        slow = (slow + slow.T) * 0.5
+        torch.testing.assert_close(fast, slow, rtol=1e-12, atol=1e-14)

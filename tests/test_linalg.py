@@ -99,15 +99,21 @@ def test_nystrom_preconditioner():
     vectors = torch.randn(300, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
     # All points as centres: the preconditioner is the exact inverse.
     exact = NystromPreconditioner(K.clone(), torch.arange(300))
-    basis = exact.basis
-    torch.testing.assert_close(
-        basis.T @ basis, torch.eye(basis.shape[1], dtype=torch.float64), atol=1e-8, rtol=0
-    )
     product = K @ vectors + vectors * shifts
     torch.testing.assert_close(exact.apply(product, shifts), vectors, rtol=1e-6, atol=1e-6)
-    # 60 centres: far fewer iterations than plain CG to the same answer.
+    # 60 centres: the inverse of K_M + lambda I, K_M = C A^+ C^T formed explicitly ...
     index = torch.randperm(300, generator=torch.Generator().manual_seed(10))[:60].sort().values
     preconditioner = NystromPreconditioner(K[:, index].clone(), index)
+    columns = K[:, index]
+    approximation = columns @ torch.linalg.pinv(K[index][:, index], hermitian=True) @ columns.T
+    eye = torch.eye(300, dtype=torch.float64)
+    for shift in (1e-2, 1.0):
+        inverse = torch.linalg.inv(approximation + shift * eye)
+        applied = preconditioner.apply(eye, torch.full((300,), shift, dtype=torch.float64))
+        scale = float(inverse.abs().max())
+        torch.testing.assert_close(applied, inverse, rtol=0, atol=1e-8 * scale)
+    assert preconditioner.rank == 60
+    # ... and far fewer iterations than plain CG to the same answer.
     rhs = vectors.clone()
     plain, plain_iterations, _ = conjugate_gradients(lambda v: K @ v, rhs, shifts, tol=1e-10)
     fast, fast_iterations, converged = conjugate_gradients(
@@ -135,3 +141,34 @@ def test_ridge_path_cholesky_grid_equals_the_eigendecomposition():
     torch.testing.assert_close(by_cholesky.predictions, by_eigh.predictions[:, :3])
     direct = torch.linalg.solve(K + 60 * 1e-3 * torch.eye(60, dtype=torch.float64), y)
     torch.testing.assert_close(by_cholesky.coefficients[:, 1], direct)
+
+
+def test_cached_kernel_products_equal_uncached_ones_and_skip_evaluations():
+    """A BlockCache keeps the blocks that fit; products with it equal those without, bit for
+    bit, whether it holds every block, some or none, and held blocks are not evaluated again."""
+    from hierlearn.kernels import InfiniteWidthKernel, blocks
+
+    X = torch.randn(230, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    kernel = InfiniteWidthKernel("ntk", memory_budget=200_000)
+    points = kernel.prepare(X)
+    calls = []
+    evaluate = kernel.evaluator(points, points)
+
+    def counted(rows, cols, out=None):
+        calls.append((rows.start, cols.start))
+        return evaluate(rows, cols, out)
+
+    vectors = torch.randn(230, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    plain = blocks.symmetric_product(counted, 230, vectors, kernel.entries)
+    per_product = len(calls)
+    assert per_product > 3
+    torch.testing.assert_close(plain, kernel.matrix(X) @ vectors, rtol=1e-12, atol=1e-12)
+    for capacity in (0, 100_000, 10**9):
+        cache = blocks.BlockCache(capacity)
+        calls.clear()
+        first = blocks.symmetric_product(counted, 230, vectors, kernel.entries, cache)
+        second = blocks.symmetric_product(counted, 230, vectors, kernel.entries, cache)
+        assert torch.equal(first, plain) and torch.equal(second, plain)
+        assert len(calls) == 2 * per_product - len(cache)
+        assert cache.used * 8 <= capacity
+    assert len(cache) == per_product  # the large cache holds every block

@@ -70,7 +70,8 @@ def _correlation(c: torch.Tensor, q1: torch.Tensor, q2: torch.Tensor):
     return rho.clamp_(-1.0, 1.0), scale
 
 
-def arccos_dual(order: int, coefficient: float = 1.0) -> Dual:
+@dataclass(frozen=True)
+class ArcCosineDual:
     """Gaussian dual of t -> coefficient * relu(t)^order (order 0: the step 1{t >= 0}).
 
     Cho & Saul's arc-cosine kernels: with rho = cos(theta) = c / sqrt(q1 q2),
@@ -83,28 +84,57 @@ def arccos_dual(order: int, coefficient: float = 1.0) -> Dual:
     J_n(theta) = (-1)^n sin^{2n+1} (1/sin d/dtheta)^n ((pi - theta)/sin) (Cho & Saul 2009,
     eq. (3)). A point with q = 0 is treated as the limit of a small variance (for the step this
     differs from 1{0 >= 0} = 1; it never arises for non-zero inputs).
+
+    The map factors into a function of the correlation alone and the per-point scales
+    q^{n/2}: :meth:`of_correlation` is the first factor, which lets a kernel compute rho once
+    per block from per-point norms (:mod:`hierlearn.kernels.analytic`) and apply the scales
+    as row and column factors.
+
+    Attributes:
+        order: n in {0, 1, 2, 3}.
+        coefficient: the activation's constant factor.
     """
-    if order not in (0, 1, 2, 3):
-        raise ValueError(f"order must be 0, 1, 2 or 3, got {order!r}")
-    factor = coefficient * coefficient / (2.0 * math.pi)
 
-    def dual(c: torch.Tensor, q1: torch.Tensor, q2: torch.Tensor) -> torch.Tensor:
-        rho, scale = _correlation(c, q1, q2)
-        angle = torch.acos(rho).neg_().add_(math.pi)  # pi - theta
-        if order == 0:
-            return angle.mul_(factor)
-        sine = (1.0 - rho * rho).clamp_(min=0.0).sqrt_()
-        if order == 1:
-            value = angle.mul_(rho).add_(sine)
-        elif order == 2:
-            value = angle.mul_(2.0 * rho * rho + 1.0).add_(sine.mul_(rho).mul_(3.0))
+    order: int
+    coefficient: float = 1.0
+
+    def __post_init__(self):
+        if self.order not in (0, 1, 2, 3):
+            raise ValueError(f"order must be 0, 1, 2 or 3, got {self.order!r}")
+
+    @property
+    def factor(self) -> float:
+        """coefficient^2 / (2 pi)."""
+        return self.coefficient * self.coefficient / (2.0 * math.pi)
+
+    def of_correlation(self, rho: torch.Tensor) -> torch.Tensor:
+        """factor * J_n(theta) at correlations ``rho`` in [-1, 1] (a new tensor; rho is kept)."""
+        factor = self.factor
+        # acos(rho) - pi = -(pi - theta): the sign is folded into the constant factors below.
+        angle = torch.acos(rho).sub_(math.pi)
+        if self.order == 0:
+            return angle.mul_(-factor)
+        sine = torch.mul(rho, rho).neg_().add_(1.0).clamp_(min=0.0).sqrt_()
+        if self.order == 1:
+            value = angle.mul_(rho).sub_(sine)
+        elif self.order == 2:
+            even = torch.mul(rho, rho).mul_(2.0).add_(1.0)
+            value = angle.mul_(even).sub_(sine.mul_(rho).mul_(3.0))
         else:
-            square = rho * rho
-            odd = rho * (6.0 * square + 9.0)
-            value = angle.mul_(odd).add_(sine.mul_(square.mul_(11.0).add_(4.0)))
-        return value.mul_(scale.pow_(order).mul_(factor))
+            square = torch.mul(rho, rho)
+            odd = square.mul(6.0).add_(9.0).mul_(rho)
+            value = angle.mul_(odd).sub_(sine.mul_(square.mul_(11.0).add_(4.0)))
+        return value.mul_(-factor)
 
-    return dual
+    def __call__(self, c: torch.Tensor, q1: torch.Tensor, q2: torch.Tensor) -> torch.Tensor:
+        rho, scale = _correlation(c, q1, q2)
+        value = self.of_correlation(rho)
+        return value if self.order == 0 else value.mul_(scale.pow_(self.order))
+
+
+def arccos_dual(order: int, coefficient: float = 1.0) -> ArcCosineDual:
+    """The :class:`ArcCosineDual` of t -> coefficient * relu(t)^order (order 0: the step)."""
+    return ArcCosineDual(order, coefficient)
 
 
 def _sign_dual(c, q1, q2):

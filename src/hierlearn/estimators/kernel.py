@@ -41,6 +41,7 @@ from ._common import ridge_grid, with_input_bias
 SOLVERS = ("auto", "cholesky", "iterative")
 WORKSPACE_CAP = 256 * 2**20  # bytes of kernel-block working memory at most
 EIGH_MATRICES = 4  # n x n matrices alive in torch.linalg.eigh (measured), the ridge path
+_CHUNK = 8192  # rows of the Nystrom factor solved at once
 
 
 def _workspace(budget: int, itemsize: int) -> int:
@@ -102,9 +103,10 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
     memory about one n x n matrix); for a list of ridges it uses one eigendecomposition of K
     for the whole grid (about 4 n x n matrices, and much slower than a Cholesky on CPU).
     ``iterative`` runs preconditioned conjugate gradients with a Nystrom preconditioner of
-    ``n_centers`` random centres, recomputing the kernel blocks at every iteration and never
-    holding K; the ridges of a grid share the preconditioner and every kernel pass. ``auto``
-    takes ``cholesky`` when it fits in ``memory_budget``.
+    ``n_centers`` random centres, never holding K: the kernel blocks that the budget leaves
+    room for are kept between iterations (a :class:`~hierlearn.kernels.blocks.BlockCache`),
+    the others recomputed at every iteration; the ridges of a grid share the preconditioner
+    and every kernel pass. ``auto`` takes ``cholesky`` when it fits in ``memory_budget``.
 
     Args:
         kernel: "ntk", "nngp" or "linear".
@@ -324,7 +326,11 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("ridge must be > 0 with solver='iterative'")
         n, itemsize = len(points), points.X.element_size()
         vectors = 8 * n * len(ridges) * itemsize  # CG's vectors
-        centres = min(self.n_centers, n, max(0, (budget - vectors) // (2 * n * itemsize)))
+        # The preconditioner holds B (n x M) and, while it is built, a few M x M matrices
+        # and two row chunks of M (see NystromPreconditioner).
+        wanted = min(self.n_centers, n)
+        per_centre = (n + 4 * wanted + 2 * _CHUNK) * itemsize
+        centres = min(wanted, max(0, (budget - vectors) // per_centre))
         if centres < 1:
             raise ValueError(
                 f"memory_budget={self.memory_budget!r} is too small for the "
@@ -334,14 +340,17 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         index = torch.randperm(n, generator=generator)[:centres].sort().values
         index = index.to(points.X.device)
         columns = kernel.matrix(points, points.take(index))
-        preconditioner = NystromPreconditioner(columns, index)
+        preconditioner = NystromPreconditioner(columns, index, _CHUNK)
         shifts = torch.as_tensor(
             [n * r for r in ridges], dtype=points.X.dtype, device=points.X.device
         )
         evaluate = kernel.evaluator(points, points)
+        # What the budget leaves once the preconditioner is built keeps kernel blocks
+        # between iterations (all of them up to n of about 20,000 with 4 GiB).
+        cache = blocks.BlockCache(budget - vectors - (n + centres) * centres * itemsize)
 
         def matvec(vectors_):
-            return blocks.symmetric_product(evaluate, n, vectors_, kernel.entries)
+            return blocks.symmetric_product(evaluate, n, vectors_, kernel.entries, cache)
 
         rhs = targets[:, None].repeat(1, len(ridges))
         alphas, iterations, converged = conjugate_gradients(

@@ -56,6 +56,7 @@ import torch
 
 from .._validation import check_choice, check_float, check_int, resolve_dtype
 from ..activations import (
+    ArcCosineDual,
     Dual,
     Elementwise,
     parse_representation_activation,
@@ -112,16 +113,23 @@ def as_representation(value, name: str = "representation") -> RepresentationSpec
 
 
 class _GaussianMap:
-    """E[f(u) f(u')] for one activation: a closed-form dual or a Hermite series."""
+    """E[f(u) f(u')] for one activation: a closed-form dual or a Hermite series.
+
+    Arc-cosine duals (relu and its powers, the step) take the fast path of
+    :meth:`hierlearn.activations.ArcCosineDual.of_correlation`: the correlation rho is formed
+    with per-point inverse standard deviations computed once (two row / column products, no
+    square root or division per entry), and the scales q^{n/2} are applied the same way.
+    """
 
     def __init__(self, function: Elementwise, dual: Dual | None, degree: int | None = None):
         self.function = function
         self.dual = dual
         self.degree = degree
+        self.arccos = dual if isinstance(dual, ArcCosineDual) else None
 
     def points(self, variance: torch.Tensor) -> _MapPoints:
         series = None if self.dual is not None else expand(self.function, variance, self.degree)
-        return _MapPoints(variance, series)
+        return _MapPoints.of(variance, series)
 
     def diagonal(self, points: _MapPoints) -> torch.Tensor:
         """E[f(u)^2] for u ~ N(0, q) at every point."""
@@ -130,15 +138,42 @@ class _GaussianMap:
         q = points.variance[:, None]
         return self.dual(q, q, q)[:, 0]
 
-    def block(
-        self, covariance: torch.Tensor, points1: _MapPoints, points2: _MapPoints
+    @staticmethod
+    def correlation(
+        covariance: torch.Tensor, points1: _MapPoints, points2: _MapPoints, diagonal: bool
     ) -> torch.Tensor:
-        q1, q2 = points1.variance[:, None], points2.variance[None, :]
+        """rho = c / sqrt(q1 q2) in [-1, 1], in place of ``covariance`` (0 where q = 0).
+
+        With ``diagonal`` (the same points) rho is set to exactly 1 on the diagonal: arccos
+        and the series are steep at rho = 1, where a rounding error of 1e-16 would become
+        ~1e-8.
+        """
+        rho = covariance.mul_(points1.inverse_root[:, None]).mul_(points2.inverse_root[None, :])
+        rho.clamp_(-1.0, 1.0)
+        if diagonal:
+            rho.diagonal().copy_(points1.inverse_root > 0)
+        return rho
+
+    def block(
+        self,
+        covariance: torch.Tensor,
+        points1: _MapPoints,
+        points2: _MapPoints,
+        diagonal: bool = False,
+    ) -> torch.Tensor:
+        """The map on a covariance block (which it may overwrite)."""
+        if self.arccos is not None:
+            rho = self.correlation(covariance, points1, points2, diagonal)
+            value = self.arccos.of_correlation(rho)
+            order = self.arccos.order
+            if order:
+                scale1, scale2 = points1.root.pow(order), points2.root.pow(order)
+                value.mul_(scale1[:, None]).mul_(scale2[None, :])
+            return value
         if self.dual is not None:
+            q1, q2 = points1.variance[:, None], points2.variance[None, :]
             return self.dual(covariance, q1, q2)
-        # sqrt(q q) = q exactly: rho = 1 exactly on the diagonal (see _covariance).
-        scale = torch.sqrt(q1 * q2).clamp_min_(torch.finfo(covariance.dtype).tiny)
-        rho = covariance.div_(scale).clamp_(-1.0, 1.0)
+        rho = self.correlation(covariance, points1, points2, diagonal)
         return series_block(rho, points1.series, points2.series, self.function)
 
 
@@ -146,10 +181,18 @@ class _GaussianMap:
 class _MapPoints:
     variance: torch.Tensor  # (n,) pre-activation variances q
     series: SeriesPoints | None  # Hermite coefficients when there is no closed form
+    root: torch.Tensor  # (n,) sqrt(q)
+    inverse_root: torch.Tensor  # (n,) 1 / sqrt(q), 0 where q = 0
+
+    @classmethod
+    def of(cls, variance: torch.Tensor, series: SeriesPoints | None = None) -> _MapPoints:
+        root = variance.sqrt()
+        inverse = torch.where(root > 0, root.reciprocal(), torch.zeros_like(root))
+        return cls(variance, series, root, inverse)
 
     def take(self, rows) -> _MapPoints:
         series = None if self.series is None else self.series.select(rows)
-        return _MapPoints(self.variance[rows], series)
+        return _MapPoints(self.variance[rows], series, self.root[rows], self.inverse_root[rows])
 
 
 @dataclass(frozen=True)
@@ -161,12 +204,18 @@ class PreparedInputs:
         layers: per representation layer, the input variances (and series coefficients).
         center: (n,) m(x) when the kernel is centred, else None.
         top: the trainable layer's variances (and coefficients), None for ``linear``.
+        unit: (n, d) inputs scaled to unit norm (zero rows stay zero), for the correlation of
+            raw inputs with an arc-cosine trainable layer; else None.
+        scale: (n,) per-point factor of the arc-cosine fast path (see
+            :meth:`InfiniteWidthKernel.block`), else None.
     """
 
     X: torch.Tensor
     layers: tuple[_MapPoints, ...]
     center: torch.Tensor | None
     top: _MapPoints | None
+    unit: torch.Tensor | None = None
+    scale: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.X.shape[0]
@@ -178,6 +227,8 @@ class PreparedInputs:
             tuple(layer.take(rows) for layer in self.layers),
             None if self.center is None else self.center[rows],
             None if self.top is None else self.top.take(rows),
+            None if self.unit is None else self.unit[rows],
+            None if self.scale is None else self.scale[rows],
         )
 
 
@@ -272,7 +323,7 @@ class InfiniteWidthKernel:
                 points = self.layer_map.points(variance + bias_variance)
                 layers.append(points)
                 variance = self.layer_map.diagonal(points)  # Sigma_l(x, x)
-        return PreparedInputs(X, tuple(layers), None, _MapPoints(variance, None))
+        return PreparedInputs(X, tuple(layers), None, _MapPoints.of(variance))
 
     def prepare(self, X) -> PreparedInputs:
         """Per-point quantities of ``X`` (array or tensor of shape (n, d))."""
@@ -283,7 +334,19 @@ class InfiniteWidthKernel:
             centre = self._row_means(prepared, self.reference)
             variance = (variance - 2.0 * centre + self.reference_mean).clamp_min_(0.0)
         top = None if self.top_map is None else self.top_map.points(variance)
-        return PreparedInputs(prepared.X, prepared.layers, centre, top)
+        unit = scale = None
+        if top is not None and self.top_map.arccos is not None:
+            # The per-point factor a of block(): K = J(rho) [rho] a a'.
+            scale = top.root.pow(self.top_map.arccos.order)
+            if self.kind == "ntk":
+                # The inner-product factor: <x, x'> = rho |x| |x'| on raw inputs, else
+                # Sigma_L(x, x') = rho sqrt(q q').
+                raw = self.representation is None
+                scale = scale * (prepared.X.norm(dim=1) if raw else top.root)
+            if self.representation is None:
+                norm = prepared.X.norm(dim=1, keepdim=True)
+                unit = prepared.X * torch.where(norm > 0, norm.reciprocal(), 0.0)
+        return PreparedInputs(prepared.X, prepared.layers, centre, top, unit, scale)
 
     def _covariance(
         self, points1: PreparedInputs, points2: PreparedInputs, diagonal: bool = False
@@ -307,7 +370,7 @@ class InfiniteWidthKernel:
                 covariance.add_(bias_variance)
                 if diagonal:
                     covariance.diagonal().copy_(layer1.variance)
-                covariance = self.layer_map.block(covariance, layer1, layer2)
+                covariance = self.layer_map.block(covariance, layer1, layer2, diagonal)
             if points1.center is not None:
                 covariance.sub_(points1.center[:, None]).sub_(points2.center[None, :])
                 covariance.add_(self.reference_mean)
@@ -316,32 +379,64 @@ class InfiniteWidthKernel:
         return covariance, gram
 
     def block(
-        self, points1: PreparedInputs, points2: PreparedInputs, diagonal: bool = False
+        self,
+        points1: PreparedInputs,
+        points2: PreparedInputs,
+        diagonal: bool = False,
+        out: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """The kernel between two prepared point sets, shape (n1, n2).
+
+        With an arc-cosine trainable layer (relu and its powers) the block is
+
+            K = J(rho) a a'           (nngp),
+            K = J(rho) rho a a'       (ntk: the inner-product factor is rho times scales),
+
+        with J the dual's correlation map, rho the top-layer correlation (one product of the
+        unit-norm inputs on raw inputs) and a the per-point factor of :meth:`prepare`; each
+        block costs a matrix product and a few elementwise passes.
 
         Args:
             points1: a prepared point set (the rows).
             points2: a prepared point set (the columns).
             diagonal: the two sets are the same points (a diagonal block of a symmetric
                 matrix); see :meth:`_covariance`.
+            out: optional (n1, n2) tensor (a view into a larger matrix is fine) to write into.
         """
+        if points1.scale is not None:
+            if points1.unit is not None:
+                rho = (points1.unit @ points2.unit.T).clamp_(-1.0, 1.0)
+                if diagonal:
+                    rho.diagonal().copy_(points1.top.inverse_root > 0)
+            else:
+                covariance = self._covariance(points1, points2, diagonal)[0]
+                rho = self.top_map.correlation(covariance, points1.top, points2.top, diagonal)
+            value = self.top_map.arccos.of_correlation(rho)
+            if self.kind == "ntk":
+                value.mul_(rho)
+            column = points2.scale[None, :]
+            if out is None:
+                return value.mul_(points1.scale[:, None]).mul_(column)
+            return torch.mul(value, points1.scale[:, None], out=out).mul_(column)
         covariance, gram = self._covariance(points1, points2, diagonal)
         if self.kind == "linear":
-            return gram if gram is not None else covariance
-        inner = gram if gram is not None else covariance
-        if self.kind == "nngp":
-            return self.top_map.block(covariance, points1.top, points2.top)
-        # The NTK's inner-product factor must survive the map, which may work in place.
-        inner = inner.clone() if inner is covariance else inner
-        return self.top_map.block(covariance, points1.top, points2.top).mul_(inner)
+            result = gram if gram is not None else covariance
+        elif self.kind == "nngp":
+            result = self.top_map.block(covariance, points1.top, points2.top, diagonal)
+        else:
+            # The NTK's inner-product factor must survive the map, which may work in place.
+            inner = gram if gram is not None else covariance.clone()
+            result = self.top_map.block(covariance, points1.top, points2.top, diagonal)
+            result.mul_(inner)
+        return result if out is None else out.copy_(result)
 
     def evaluator(self, points1: PreparedInputs, points2: PreparedInputs):
-        """The block callable ``(rows, cols) -> block`` of :mod:`hierlearn.kernels.blocks`."""
+        """The block callable ``(rows, cols, out=None) -> block`` of
+        :mod:`hierlearn.kernels.blocks`."""
 
-        def evaluate(rows: slice, cols: slice) -> torch.Tensor:
+        def evaluate(rows: slice, cols: slice, out: torch.Tensor | None = None) -> torch.Tensor:
             diagonal = points1 is points2 and rows == cols
-            return self.block(points1.take(rows), points2.take(cols), diagonal)
+            return self.block(points1.take(rows), points2.take(cols), diagonal, out)
 
         return evaluate
 

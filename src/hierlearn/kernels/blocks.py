@@ -1,10 +1,11 @@
 """Blockwise evaluation of kernel matrices under a memory budget.
 
-A kernel is evaluated through a callable ``evaluate(rows, cols) -> block`` (two ``slice``
-objects into the row and column point sets). The helpers here cut an (n1, n2) matrix into
-blocks whose working memory fits the budget, and either write the blocks into a matrix, or
-multiply them with a few vectors without ever holding the matrix (the matrix-free products of
-the iterative solver).
+A kernel is evaluated through a callable ``evaluate(rows, cols, out=None) -> block`` (two
+``slice`` objects into the row and column point sets; with ``out``, a tensor of the block's
+shape - often a view into the matrix being filled - the block is written there and returned).
+The helpers here cut an (n1, n2) matrix into blocks whose working memory fits the budget, and
+either write the blocks into a matrix, or multiply them with a few vectors without ever holding
+the matrix (the matrix-free products of the iterative solver).
 
 Budget accounting: one block of ``rows x cols`` entries costs
 ``WORKSPACE_TEMPORARIES * rows * cols * itemsize`` bytes (the block itself and the temporaries
@@ -39,7 +40,7 @@ _UNITS = {
 }
 _BUDGET = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][+-]?[0-9]+)?)\s*([A-Za-z]*)\s*$")
 
-Evaluate = Callable[[slice, slice], torch.Tensor]
+Evaluate = Callable[..., torch.Tensor]  # (rows, cols, out=None) -> block
 
 
 def parse_memory_budget(value, name: str = "memory_budget") -> int:
@@ -117,46 +118,110 @@ def fill(
         rows, cols = block_shape(n1, n2, entries)
         for i in range(0, n1, rows):
             for j in range(0, n2, cols):
-                out[i : i + rows, j : j + cols] = evaluate(slice(i, i + rows), slice(j, j + cols))
+                evaluate(slice(i, i + rows), slice(j, j + cols), out[i : i + rows, j : j + cols])
         return out
     side = min(n1, max(1, math.isqrt(entries)))
     for i in range(0, n1, side):
         rows = slice(i, i + side)
         for j in range(i, n1, side):
             cols = slice(j, j + side)
-            block = evaluate(rows, cols)
             if i == j:
-                out[rows, cols] = (block + block.T) * 0.5
+                block = evaluate(rows, cols)
+                torch.add(block, block.T, out=out[rows, cols]).mul_(0.5)
             else:
-                out[rows, cols] = block
+                block = evaluate(rows, cols, out[rows, cols])
                 if not upper_only:
-                    out[cols, rows] = block.T
+                    out[cols, rows].copy_(block.T)
     return out
 
 
+class BlockCache:
+    """Kernel blocks kept between matrix-free products, up to ``capacity`` bytes.
+
+    The iterative solver multiplies by the same K at every iteration; the blocks that fit
+    are evaluated once, straight into the cache's storage, and reused (first come, first
+    kept; exactly the same values, so a cached product equals an uncached one). The storage
+    is one tensor of at most ``capacity`` bytes, allocated at the first block (on the CPU its
+    pages are only touched as blocks are written).
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = max(0, int(capacity))
+        self.used = 0  # entries
+        self.blocks: dict[tuple[int, int], torch.Tensor] = {}
+        self._storage: torch.Tensor | None = None
+
+    def get(self, key: tuple[int, int]) -> torch.Tensor | None:
+        """The block stored under ``key``, or None."""
+        return self.blocks.get(key)
+
+    def reserve(
+        self, key: tuple[int, int], shape: tuple[int, int], like: torch.Tensor, total: int
+    ) -> torch.Tensor | None:
+        """Storage for a block of ``shape`` (dtype and device of ``like``), or None if full.
+
+        ``total``: entries of all the blocks that will be offered, which bounds the storage.
+        """
+        entries = shape[0] * shape[1]
+        if self._storage is None:
+            size = min(self.capacity // like.element_size(), total)
+            if size < entries:
+                return None
+            self._storage = like.new_empty(size)
+        if self.used + entries > self._storage.numel():
+            return None
+        view = self._storage[self.used : self.used + entries].view(shape)
+        self.used += entries
+        self.blocks[key] = view
+        return view
+
+    def __len__(self) -> int:
+        return len(self.blocks)
+
+
 def symmetric_product(
-    evaluate: Evaluate, n: int, vectors: torch.Tensor, entries: int
+    evaluate: Evaluate,
+    n: int,
+    vectors: torch.Tensor,
+    entries: int,
+    cache: BlockCache | None = None,
 ) -> torch.Tensor:
     """K @ vectors for a symmetric kernel on n points, without holding K.
 
     Each block above the diagonal is evaluated once and used twice (K_IJ v_J and
-    K_IJ^T v_I), which halves the kernel evaluations.
+    K_IJ^T v_I), which halves the kernel evaluations; with a ``cache``, blocks it holds are
+    not evaluated again and new ones are stored while it has room.
 
     Args:
         evaluate: block callable on the n points.
         n: number of points.
         vectors: (n, k) tensor.
         entries: block size in entries.
+        cache: optional :class:`BlockCache` shared by the products with the same kernel.
     """
     result = torch.zeros_like(vectors)
     side = min(n, max(1, math.isqrt(entries)))
+    buffer = vectors.new_empty(side * side)  # blocks that are not cached are written here
+    upper = sum(min(side, n - i) * (n - i) for i in range(0, n, side))  # entries on and above
     for i in range(0, n, side):
         rows = slice(i, i + side)
+        height = min(side, n - i)
         for j in range(i, n, side):
             cols = slice(j, j + side)
-            block = evaluate(rows, cols)
+            block = None if cache is None else cache.get((i, j))
+            if block is None:
+                shape = (height, min(side, n - j))
+                slot = None if cache is None else cache.reserve((i, j), shape, vectors, upper)
+                scratch = buffer[: shape[0] * shape[1]].view(shape)
+                if i == j:
+                    raw = evaluate(rows, cols, scratch)
+                    if slot is None:
+                        block = (raw + raw.T) * 0.5
+                    else:
+                        block = torch.add(raw, raw.T, out=slot).mul_(0.5)
+                else:
+                    block = evaluate(rows, cols, scratch if slot is None else slot)
             if i == j:
-                block = (block + block.T) * 0.5
                 result[rows] += block @ vectors[rows]
             else:
                 result[rows] += block @ vectors[cols]
