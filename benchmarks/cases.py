@@ -236,8 +236,9 @@ def sweep(params: dict) -> dict:
     """Cells per minute of a spec run by the harness, as ``hierlearn run spec.yaml --workers W``.
 
     Each repetition runs every cell of the spec into a fresh SQLite store through
-    ``run_spec`` on a new ``make_executor(workers=W)`` (pool start-up included, as on the
-    command line), then once more on the same, now warm, pool into another fresh store. The
+    ``run_spec`` on a new ``make_executor(workers=W)``, timed from the call that creates the
+    pool (its start-up included, as on the command line) to the last stored row, then once
+    more on the same, now warm, pool into another fresh store. The
     ideal rate is what W workers would reach if the driver, the pool and the store cost
     nothing: 60 W cells / (sum of the cells' own run time, the ``seconds`` field of their rows),
     for each run separately.
@@ -247,30 +248,33 @@ def sweep(params: dict) -> dict:
     spec, text = load_spec(params["spec"])
     rates, warm_rates, ideal, warm_ideal, cells = [], [], [], [], []
 
-    def run(executor, folder: str, name: str):
+    def run(executor, folder: str, name: str, started: float):
         with Store(Path(folder) / name, create=True) as store:
             summary = run_spec(spec, store, executor, spec_text=text)
             rows = store.rows()
+        wall = time.perf_counter() - started
         if summary.statuses.get("ok", 0) != summary.ran:
             raise RuntimeError(f"cells did not all succeed: {dict(summary.statuses)}")
         # workers = 0 runs the cells in the driver: one at a time.
         busy = sum(row["seconds"] for row in rows)
-        return summary, 60.0 * max(1, params["workers"]) * summary.ran / busy
+        ideal = 60.0 * max(1, params["workers"]) * summary.ran / busy
+        return 60.0 * summary.ran / wall, ideal, summary.ran
 
     for _ in range(params["repeats"]):
         with tempfile.TemporaryDirectory() as folder:
+            started = time.perf_counter()  # the pool's start-up is part of the cold run
             executor = make_executor(workers=params["workers"])
             try:
-                summary, best = run(executor, folder, "cold.sqlite")
+                rate, best, ran = run(executor, folder, "cold.sqlite", started)
                 # The same sweep again on the now warm pool: the start-up cost left out.
-                warm, warm_best = run(executor, folder, "warm.sqlite")
+                warm_rate, warm_best, _ = run(executor, folder, "warm.sqlite", time.perf_counter())
             finally:
                 executor.close()
-        rates.append(summary.cells_per_minute)
-        warm_rates.append(warm.cells_per_minute)
+        rates.append(rate)
+        warm_rates.append(warm_rate)
         ideal.append(best)
         warm_ideal.append(warm_best)
-        cells.append(summary.ran)
+        cells.append(ran)
     return {
         "cells_per_minute": rates,
         "warm_pool_cells_per_minute": warm_rates,

@@ -172,3 +172,40 @@ def test_resume_skips_finished_and_retries_failed_only_when_asked(tmp_path, retr
         assert summary.ran == (4 if retry else 0)
         assert summary.statuses.get("failed", 0) == (4 if retry else 0)
         assert len(store.rows()) == 8
+
+
+def test_pool_workers_with_several_threads_start_from_a_clean_fork_server():
+    """Workers are forked from a fork server that imported the cell code and ran no torch
+    operation: a worker with 2 torch threads runs cells after this process has used its own
+    OpenMP threads (a child forked from such a process deadlocks in its first parallel
+    operation), and gives the results a cell run here gives (to rounding: the thread counts
+    differ)."""
+    import multiprocessing
+    import time
+
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    torch.randn(600, 600).exp().sum()  # this process's OpenMP pool has run
+    torch.set_num_threads(previous)
+    spec = parse_spec(copy.deepcopy(SWEEP))
+    configs = [cell_config(learner_config(spec, "ntk", 4), 48, seed) for seed in (0, 1)]
+    pool = LocalPoolExecutor(1, threads=2)
+    try:
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            assert pool._context.get_start_method() == "forkserver"
+        for config in configs:
+            pool.submit(config)
+        rows, deadline = [], time.monotonic() + HANG
+        while len(rows) < 2 and time.monotonic() < deadline:
+            rows += pool.poll(0.5)
+        assert len(rows) == 2, "a pool worker with 2 threads did not finish its cells"
+    finally:
+        pool.close()
+    here = {row["key"]: row for row in (execute_cell(config, 1) for config in configs)}
+    assert {row["key"] for row in rows} == set(here)
+    for row in rows:
+        assert row["status"] == here[row["key"]]["status"] == "ok"
+        expected = here[row["key"]]["relative_test_error"]
+        assert row["relative_test_error"] == pytest.approx(expected, rel=1e-9)
