@@ -235,18 +235,20 @@ def krr_direct(params: dict) -> dict:
 def sweep(params: dict) -> dict:
     """Cells per minute of a spec run by the harness, as ``hierlearn run spec.yaml --workers W``.
 
-    Each repetition runs every cell of the spec into a fresh SQLite store through
+    In this (fresh) process, every cell of the spec runs into a fresh SQLite store through
     ``run_spec`` on a new ``make_executor(workers=W)``, timed from the call that creates the
-    pool (its start-up included, as on the command line) to the last stored row, then once
-    more on the same, now warm, pool into another fresh store. The
-    ideal rate is what W workers would reach if the driver, the pool and the store cost
-    nothing: 60 W cells / (sum of the cells' own run time, the ``seconds`` field of their rows),
-    for each run separately.
+    pool (its start-up included, as on the command line) to the last stored row: the *cold*
+    run. Then the same sweep again, into fresh stores: on the same, now warm, pool (*warm*),
+    and on a second pool created after closing the first (*next pool*: what a second spec of
+    the same driver process sees, e.g. ``hierlearn reproduce``'s control run). The ideal rate
+    is what W workers would reach if the driver, the pool and the store cost nothing: 60 W
+    cells / (sum of the cells' own run time, the ``seconds`` field of their rows), for each
+    run separately.
     """
     from hierlearn.experiments import Store, load_spec, make_executor, run_spec
 
     spec, text = load_spec(params["spec"])
-    rates, warm_rates, ideal, warm_ideal, cells = [], [], [], [], []
+    workers = params["workers"]
 
     def run(executor, folder: str, name: str, started: float):
         with Store(Path(folder) / name, create=True) as store:
@@ -257,31 +259,30 @@ def sweep(params: dict) -> dict:
             raise RuntimeError(f"cells did not all succeed: {dict(summary.statuses)}")
         # workers = 0 runs the cells in the driver: one at a time.
         busy = sum(row["seconds"] for row in rows)
-        ideal = 60.0 * max(1, params["workers"]) * summary.ran / busy
-        return 60.0 * summary.ran / wall, ideal, summary.ran
+        return {
+            "cells": summary.ran,
+            "cells_per_minute": 60.0 * summary.ran / wall,
+            "ideal_cells_per_minute": 60.0 * max(1, workers) * summary.ran / busy,
+        }
 
-    for _ in range(params["repeats"]):
-        with tempfile.TemporaryDirectory() as folder:
-            started = time.perf_counter()  # the pool's start-up is part of the cold run
-            executor = make_executor(workers=params["workers"])
-            try:
-                rate, best, ran = run(executor, folder, "cold.sqlite", started)
-                # The same sweep again on the now warm pool: the start-up cost left out.
-                warm_rate, warm_best, _ = run(executor, folder, "warm.sqlite", time.perf_counter())
-            finally:
-                executor.close()
-        rates.append(rate)
-        warm_rates.append(warm_rate)
-        ideal.append(best)
-        warm_ideal.append(warm_best)
-        cells.append(ran)
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        started = time.perf_counter()
+        executor = make_executor(workers=workers)
+        try:
+            results["cold"] = run(executor, folder, "cold.sqlite", started)
+            results["warm"] = run(executor, folder, "warm.sqlite", time.perf_counter())
+        finally:
+            executor.close()
+        started = time.perf_counter()
+        executor = make_executor(workers=workers)
+        try:
+            results["next_pool"] = run(executor, folder, "next.sqlite", started)
+        finally:
+            executor.close()
     return {
-        "cells_per_minute": rates,
-        "warm_pool_cells_per_minute": warm_rates,
-        "ideal_cells_per_minute": ideal,
-        "warm_pool_ideal_cells_per_minute": warm_ideal,
-        "cells": cells,
-        "workers": params["workers"],
+        **results,
+        "workers": workers,
         "driver_peak_memory_mib": process_peak_mib(),
         "worker_peak_memory_mib": children_peak_mib(),
     }

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -31,6 +32,8 @@ def test_tiny_end_to_end(tmp_path, capsys):
     assert main(["run", str(EXAMPLES / "tiny.yaml"), "--store", str(store), "--workers", "2"]) == 0
     captured = capsys.readouterr()
     assert "ran 150 cells (150 ok)" in captured.out
+    busy = re.search(r"2 cell slot\(s\) busy (\d+)% of the ([0-9.]+) s", captured.out)
+    assert busy is not None and 0 < int(busy.group(1)) <= 100
     assert "150/150 cells" in captured.err  # plain progress lines: stderr is not a terminal
     assert "\r" not in captured.err
 

@@ -61,6 +61,10 @@ def test_local_pool_and_dask_give_identical_rows(tmp_path):
     spec = parse_spec(copy.deepcopy(SWEEP))
     summary, pool_rows = run_into(tmp_path / "pool.sqlite", spec, LocalPoolExecutor(2, threads=1))
     assert summary.ran == 16 and summary.statuses == {"ok": 16}
+    # Utilisation: the cells' own run times over the slots' wall time.
+    assert summary.slots == 2
+    assert summary.busy_seconds == pytest.approx(sum(row["seconds"] for row in pool_rows))
+    assert 0 < summary.utilisation() <= 1
     cluster = LocalCluster(
         n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
     )

@@ -188,10 +188,19 @@ class RunSummary:
     seconds: float = 0.0  # wall time of the call
     plan: dict = field(default_factory=dict)  # GridPlan / AdaptivePlan summary
     owner: str = ""  # this runner's id in the store's leases
+    busy_seconds: float = 0.0  # the run times of the cells run in this call, summed
+    slots: int = 1  # cells the executor runs at once
 
     @property
     def cells_per_minute(self) -> float:
         return 60.0 * self.ran / self.seconds if self.seconds > 0 else 0.0
+
+    def utilisation(self, wall: float | None = None) -> float:
+        """The fraction of the slots' time spent in cells: busy / (slots x ``wall``), with
+        ``wall`` this call's wall time by default (pass a longer one to count, e.g., the
+        pool's start-up). 1 means no slot ever waited for the driver, the pool or the plan."""
+        wall = self.seconds if wall is None else wall
+        return self.busy_seconds / (self.slots * wall) if wall > 0 else 0.0
 
 
 def make_plan(spec: Spec):
@@ -229,6 +238,7 @@ def run_spec(
     progress = progress or Progress(enabled=False)
     owner = Owner.this_process()
     summary.owner = owner.id
+    summary.slots = max(1, getattr(executor, "capacity", 1))
     with stop_signals():
         with deferred_stop():
             store.add_spec(
@@ -369,6 +379,7 @@ def _sweep(
                 store.put(row, owner)
             stored[row["key"]] = (row["status"], row["relative_test_error"])
             summary.ran += 1
+            summary.busy_seconds += float(row.get("seconds") or 0.0)
             summary.statuses[row["status"]] += 1
             plan.observe(config, row["status"], row["relative_test_error"])
         show()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,6 +159,7 @@ def run_into_store(
         if not torch.cuda.is_available():
             raise InputError("device: the spec asks for 'cuda' but no CUDA device is available")
     plan = make_plan(spec)  # resolves every cell config (estimator defaults included) first
+    started = time.monotonic()
     pool = executor.make()
     try:
         with Store(store_path, create=True) as store:
@@ -182,6 +184,13 @@ def run_into_store(
         + (f" ({summary.elsewhere} by other runners meanwhile)" if summary.elsewhere else ""),
         file=out,
     )
+    if summary.ran:
+        wall = time.monotonic() - started
+        print(
+            f"  {summary.slots} cell slot(s) busy {100 * summary.utilisation(wall):.0f}% of the "
+            f"{wall:.1f} s since the executor started (the rest: start-up, scheduling, waits)",
+            file=out,
+        )
     if summary.plan.get("mode") == "adaptive":
         print(
             f"adaptive n* search: {summary.plan['cells']} cells; a geometric grid of the same "
