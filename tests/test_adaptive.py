@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from hierlearn.experiments.adaptive import AdaptivePlan, NStarSearch, usable_error
+from hierlearn.experiments.adaptive import AdaptivePlan, NStarSearch, decided_side, usable_error
 from hierlearn.experiments.analysis import analyse
 from hierlearn.experiments.executors import InlineExecutor
 from hierlearn.experiments.runner import run_spec
@@ -135,26 +135,81 @@ def test_plan_requests_every_seed_of_a_size():
         (8, 8, 1),
         (8, 8, 2),
     ]
-    for config in ready[:2]:
-        plan.observe(config, "ok", 0.9)
-    assert plan.ready() == []  # waits for the third seed
+    plan.observe(ready[0], "ok", 0.9)
+    plan.observe(ready[1], "ok", 0.05)
+    assert plan.ready() == []  # one above eps = 0.1, one below: the third seed decides
     plan.observe(ready[2], "ok", 0.9)
     assert [c["n"] for c in plan.ready()] == [8, 8, 8]
+    # Two of three seeds above eps: the median is above whatever the third gives, so the
+    # next size is requested before it arrives.
+    plan.observe(ready[3], "ok", 0.9)
+    plan.observe(ready[4], "ok", 0.9)
+    assert [(c["d"], c["n"]) for c in plan.ready()] == [(8, 16)] * 3
+    plan.observe(ready[5], "ok", 0.01)
+    assert plan.searches["ntk", 8].medians[8] == 0.9  # the median of all three, once in
 
 
-@pytest.mark.parametrize("growth, precision", [(2.0, 0.1), (1.5, 0.05), (3.0, 0.25)])
-def test_remaining_bound_is_an_upper_bound_that_never_grows(growth, precision):
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        low = int(rng.integers(1, 50))
-        high = low * int(rng.integers(2, 400))
-        n_star = float(np.exp(rng.uniform(np.log(low) - 1, np.log(high) + 1)))
-        search = NStarSearch(low, high, eps=0.5, growth=growth, rel_precision=precision)
-        bound = search.remaining_bound()
-        tried = 0
-        while search.next_n is not None:
-            n = search.next_n
-            search.observe(n, [0.4 if n >= n_star else 0.6])
-            tried += 1
-            assert tried + search.remaining_bound() <= bound, (low, high, n_star)
-        assert search.remaining_bound() == 0
+def _fake_error(n, seed, rng_seed):
+    """A noisy decreasing learning curve, with some failed and diverged cells."""
+    rng = np.random.default_rng([rng_seed, n, seed])
+    draw = rng.random()
+    if draw < 0.1:
+        return "failed", None
+    if draw < 0.15:
+        return "diverged", None
+    return "ok", float(50.0 / n * math.exp(rng.standard_normal()))
+
+
+def test_deciding_on_a_majority_visits_the_sizes_of_waiting_for_every_seed():
+    """The plan requests the next size as soon as the seeds in hand decide the median's side
+    of eps; fed the cells in any finishing order, it visits exactly the sizes, and finds the
+    outcome, of the search that waits for every seed (90 random curves and orders)."""
+    early = 0  # next sizes requested while cells of the previous size were still running
+    for case in range(90):
+        seeds = [3, 4, 5][case % 3]
+        data = copy.deepcopy(ADAPTIVE_DATA)
+        data.update(seeds=seeds, dimensions=[4], eps=0.12)
+        data["samples"] = {"mode": "adaptive", "bracket": ["d", "64*d"]}
+        spec = parse_spec(data)
+        reference = NStarSearch(4, 256, 0.12, spec.samples.growth, spec.samples.rel_precision)
+        while reference.next_n is not None:
+            n = reference.next_n
+            rows = [_fake_error(n, seed, case) for seed in range(seeds)]
+            usable = [e for e in (usable_error(*row) for row in rows) if e is not None]
+            reference.observe(n, usable)
+        plan = AdaptivePlan(spec)
+        rng = np.random.default_rng(case)
+        pending = []
+        while not plan.finished() or pending:
+            pending += plan.ready()
+            config = pending.pop(int(rng.integers(len(pending))))  # any cell may end next
+            plan.observe(config, *_fake_error(config["n"], config["seed"], case))
+            requested = plan._ready
+            early += bool(requested) and any(c["n"] == config["n"] for c in pending)
+        search = plan.searches["ntk", 4]
+        assert search.medians == pytest.approx(reference.medians), case
+        assert (search.outcome, search.good, search.bad) == (
+            reference.outcome,
+            reference.good,
+            reference.bad,
+        ), case
+    assert early > 20
+
+
+@pytest.mark.parametrize(
+    ("results", "seeds", "side"),
+    [
+        ([0.5, 0.5], 3, "above"),  # 2 of 3 above: the median is above whatever comes
+        ([0.5, 0.01], 3, None),
+        ([0.11, 0.11], 4, None),  # 2 of 4 above: two more at 0 give a median of 0.055
+        ([0.11, 0.11, 0.11], 4, "above"),
+        ([0.01, 0.01], 4, None),  # two more at 1 give a median of 0.505
+        ([0.01, 0.01, 0.01], 4, "below"),
+        ([0.5, None], 3, None),  # the failed seed leaves 2 that count: 1 of 2 is no majority
+        ([0.5, None, None], 3, "above"),
+        ([None, None, None], 3, None),  # nothing usable: undecided, not a side
+        ([math.inf, math.inf, math.inf, None], 5, "above"),  # diverged cells count as above
+    ],
+)
+def test_decided_side_needs_a_majority_of_the_seeds_that_can_count(results, seeds, side):
+    assert decided_side(results, seeds, 0.1) == side

@@ -10,7 +10,9 @@ The adaptive search (:class:`NStarSearch`), for one learner at one d, with a bra
 
 If n = low is already at or below eps, n* <= low (censored below). Every size is run for all
 seeds; a "failed" cell (an exception) is left out of the median, a "diverged" or "timeout"
-cell counts as an infinite error (the learner did not get below eps). The search visits about
+cell counts as an infinite error (the learner did not get below eps). The next size is
+requested as soon as the seeds in hand fix the median's side of eps (:func:`decided_side`),
+while the other seeds of the size still run: the sizes visited are those of waiting for all. The search visits about
 log_g(n*/low) + log2(log g / log(1 + rho)) sizes, against log(high/low) / log(1 + rho) for a
 geometric grid of the same resolution over the bracket.
 
@@ -36,6 +38,29 @@ def usable_error(status: str, relative_test_error: float | None) -> float | None
         return float(relative_test_error)
     if status in ("diverged", "timeout"):
         return math.inf
+    return None
+
+
+def decided_side(results: list[float | None], seeds: int, eps: float) -> str | None:
+    """Which side of eps the median over all ``seeds`` errors falls on, if the ``results``
+    in hand (usable errors, None for failed cells) already fix it whatever the others are:
+    "above" when more than half of the seeds that can still count are above eps, "below"
+    when more than half are at or below it, else None.
+
+    The median leaves failed cells out, so a pending seed may count or not; with k_above >
+    (seeds - failed) / 2 the errors above eps are a majority of every possible usable set,
+    and both middle values of an even count lie above eps too (likewise below).
+    """
+    failed = sum(e is None for e in results)
+    above = sum(e is not None and e > eps for e in results)
+    below = sum(e is not None and e <= eps for e in results)
+    countable = seeds - failed
+    if countable <= 0:
+        return None
+    if 2 * above > countable:
+        return "above"
+    if 2 * below > countable:
+        return "below"
     return None
 
 
@@ -140,6 +165,7 @@ class AdaptivePlan:
         self._bases: dict[tuple[str, int], dict] = {}
         self._results: dict[tuple[str, int, int], list] = defaultdict(list)
         self._ready: list[dict] = []
+        self._decided: set[tuple[str, int, int]] = set()  # sizes whose side of eps is known
         for d in spec.all_dimensions():
             for name, learner in spec.learners.items():
                 if d not in spec.learner_dimensions(name):
@@ -162,12 +188,24 @@ class AdaptivePlan:
         return cells
 
     def observe(self, config: dict, status: str, error: float | None) -> None:
+        """Record a finished cell. A size is decided as soon as the seeds in hand fix which
+        side of eps the median over all seeds falls on (see :func:`decided_side`): the next
+        size is requested then, while the other seeds of this one still run; the size's
+        median is updated when they arrive. The sizes visited are those of waiting for every
+        seed, whatever order the cells finish in."""
         name, d, n = config["learner"], config["d"], config["n"]
         results = self._results[name, d, n]
         results.append(usable_error(status, error))
-        if len(results) == len(self.seeds):
-            search = self.searches[name, d]
-            search.observe(n, [e for e in results if e is not None])
+        search = self.searches[name, d]
+        usable = [e for e in results if e is not None]
+        if (name, d, n) in self._decided:
+            if len(results) == len(self.seeds) and usable:
+                search.medians[n] = float(np.median(usable))
+            return
+        complete = len(results) == len(self.seeds)
+        if complete or decided_side(results, len(self.seeds), search.eps) is not None:
+            self._decided.add((name, d, n))
+            search.observe(n, usable)
             self._request(name, d)
 
     def finished(self) -> bool:
