@@ -73,23 +73,35 @@ class Recorder:
     peak resident memory seen during the call is kept (the maximum over calls).
     """
 
-    def __init__(self):
+    def __init__(self, device: str = "cpu"):
         self.seconds: dict[str, list[float]] = {}
         self.cpu_seconds: dict[str, list[float]] = {}  # process CPU time, all threads
         self.peak_mib: dict[str, float] = {}
+        self.gpu_peak_mib: dict[str, float] = {}
         self.scope = "phase" if reset_peak() else "process"
+        self.cuda = str(device).startswith("cuda")
 
     def run(self, name: str, call: Callable, setup: Callable | None = None, record: bool = True):
+        import torch
+
         arguments = setup() if setup is not None else ()
         reset_peak()
+        if self.cuda:  # the GPU's queue is empty and its peak reset before the clock starts
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
         start, start_cpu = time.perf_counter(), time.process_time()
         value = call(*arguments)
+        if self.cuda:  # CUDA calls return before the work is done
+            torch.cuda.synchronize()
         elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
         peak = process_peak_mib()
         if record:
             self.seconds.setdefault(name, []).append(elapsed)
             self.cpu_seconds.setdefault(name, []).append(cpu)
         self.peak_mib[name] = max(self.peak_mib.get(name, 0.0), peak)
+        if self.cuda:
+            gpu = torch.cuda.max_memory_allocated() / 2**20
+            self.gpu_peak_mib[name] = max(self.gpu_peak_mib.get(name, 0.0), gpu)
         return value
 
     def interleave(self, calls: dict[str, tuple], repeats: dict[str, int], warmup: int = 1):
@@ -121,6 +133,7 @@ class Recorder:
             "median_seconds": {name: self.median(name) for name in self.seconds},
             "cpu_seconds": self.cpu_seconds,
             "peak_memory_mib": self.peak_mib,
+            "gpu_peak_memory_mib": self.gpu_peak_mib,
             "peak_scope": self.scope,
         }
 

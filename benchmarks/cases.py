@@ -89,19 +89,21 @@ def quad_step(params: dict) -> dict:
     epochs)) / (E2 - E1), which adds the training loop's own work (loss checks) to the step.
     """
     n, D, m = params["n"], params["D"], params["m"]
+    device = params.get("device", "cpu")
     generator = torch.Generator().manual_seed(params["seed"])
     z = torch.randn(n, D, generator=generator)
     y = torch.randn(n, generator=generator)
     X, y_np = z.numpy(), y.numpy()
     estimator = hl.QuadraticTaylorRegressor(
-        width=m, epochs=1, input_bias=0.0, random_state=params["seed"]
+        width=m, epochs=1, input_bias=0.0, random_state=params["seed"], device=device
     )
     estimator.fit(X, y_np)
+    z, y = z.to(device), y.to(device)
     objective = estimator._objective(z, y)
     reference = autograd_taylor_objective(
         z, y, estimator.W0_, estimator.a_, estimator.scale_, estimator.activation
     )
-    start = torch.randn(m, D, generator=generator)
+    start = torch.randn(m, D, generator=generator).to(device)
 
     loss, grad = objective(start, None)
     reference_loss, reference_grad = reference(start)
@@ -123,14 +125,14 @@ def quad_step(params: dict) -> dict:
 
         return step
 
-    B = torch.randn(D, m, generator=generator)
-    C = torch.randn(m, n, generator=generator)
+    B = torch.randn(D, m, generator=generator).to(device)
+    C = torch.randn(m, n, generator=generator).to(device)
 
     def matmuls():
         torch.mm(z, B)
         torch.mm(C, z)
 
-    recorder = Recorder()
+    recorder = Recorder(device)
     recorder.interleave(
         {
             "hierlearn": (stepper(objective), None),
@@ -151,7 +153,7 @@ def quad_step(params: dict) -> dict:
         for epochs in (low, high):
             start_time = time.perf_counter()
             hl.QuadraticTaylorRegressor(
-                width=m, epochs=epochs, input_bias=0.0, random_state=params["seed"]
+                width=m, epochs=epochs, input_bias=0.0, random_state=params["seed"], device=device
             ).fit(X, y_np)
             times.append(time.perf_counter() - start_time)
         fit_seconds.append((times[1] - times[0]) / (high - low))
@@ -171,8 +173,9 @@ def ntk_kernel(params: dict) -> dict:
     Times ``repeats`` calls after one untimed call, then compares the matrix with the
     reference's (saved by ``reference_ntk.py``): the largest absolute difference.
     """
-    X = np.load(params["inputs"])
-    recorder = Recorder()
+    device = params.get("device", "cpu")
+    X = torch.as_tensor(np.load(params["inputs"]), dtype=torch.float64, device=device)
+    recorder = Recorder(device)
 
     def evaluate():
         return hl.kernels.ntk(X, activation="relu")
@@ -180,7 +183,7 @@ def ntk_kernel(params: dict) -> dict:
     recorder.interleave({"hierlearn": (evaluate, None)}, {"hierlearn": params["repeats"]})
     result = recorder.summary()
     if params.get("reference_matrix"):
-        ours = evaluate().numpy()
+        ours = evaluate().cpu().numpy()
         reference = np.load(params["reference_matrix"], mmap_mode="r")
         result["max_abs_difference"] = float(np.max(np.abs(ours - reference)))
         result["max_abs_entry"] = float(np.max(np.abs(reference)))
@@ -199,9 +202,10 @@ def krr_direct(params: dict) -> dict:
     checked by its relative residual.
     """
     n, d = params["n"], params["d"]
+    device = params.get("device", "cpu")
     generator = torch.Generator().manual_seed(params["seed"])
-    X = torch.randn(n, d, generator=generator, dtype=torch.float64)
-    y = torch.randn(n, generator=generator, dtype=torch.float64)
+    X = torch.randn(n, d, generator=generator, dtype=torch.float64).to(device)
+    y = torch.randn(n, generator=generator, dtype=torch.float64).to(device)
     shift = n * params["ridge"]
 
     def kernel():
@@ -212,7 +216,7 @@ def krr_direct(params: dict) -> dict:
         K.diagonal().add_(shift)
         return (K,)
 
-    recorder = Recorder()
+    recorder = Recorder(device)
     recorder.interleave(
         {
             "hierlearn": (lambda K: solve_psd_(K, y, shift), kernel),
@@ -247,12 +251,13 @@ def sweep(params: dict) -> dict:
     """
     from hierlearn.experiments import Store, load_spec, make_executor, run_spec
 
-    spec, text = load_spec(params["spec"])
+    spec, _ = load_spec(params["spec"])
+    spec = spec.model_copy(update={"device": params.get("device", "cpu")})
     workers = params["workers"]
 
     def run(executor, folder: str, name: str, started: float):
         with Store(Path(folder) / name, create=True) as store:
-            summary = run_spec(spec, store, executor, spec_text=text)
+            summary = run_spec(spec, store, executor)
             rows = store.rows()
         wall = time.perf_counter() - started
         if summary.statuses.get("ok", 0) != summary.ran:
@@ -309,6 +314,7 @@ def adaptive_search(params: dict) -> dict:
         "validation_size": 100,
         "test_size": 1000,
         "eps": 0.1,
+        "device": params.get("device", "cpu"),
         "learners": {
             "ntk": {
                 "theory": "ntk-x",

@@ -76,6 +76,7 @@ def run_case(args) -> dict:
         max_iter=args.max_iter,
         input_bias=1.0,
         random_state=args.seed,
+        device=args.device,
     )
     start = time.perf_counter()
     model.fit(X, y)
@@ -87,7 +88,10 @@ def run_case(args) -> dict:
         np.save(args.save_predictions, prediction)
     matrix_mib = args.n * args.n * 8 / 2**20
     peak = _memory_mib("VmHWM")
+    cuda = args.device == "cuda"
     return {
+        "device": args.device,
+        "gpu_peak_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
         "n": args.n,
         "solver": model.solver_,
         "iterations": int(model.n_iter_),
@@ -130,6 +134,8 @@ def _spawn(args, n: int, solver: str, budget: str, save: str | None) -> dict:
         str(args.seed),
         "--threads",
         str(args.threads),
+        "--device",
+        args.device,
     ]
     if save:
         command += ["--save-predictions", save]
@@ -162,6 +168,7 @@ def main(argv=None) -> int:
         help="torch threads per case (0: torch's default); on a shared machine "
         "1 avoids oversubscribed OpenMP threads",
     )
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
     if args.case:

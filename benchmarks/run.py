@@ -183,9 +183,11 @@ class Suite:
         timeout: float | None,
         threads: int | None = None,
         log=print,
+        device: str = "cpu",
     ):
         self.preset = preset
         self.threads = threads
+        self.device = device
         self.sizes = PRESETS[preset]
         self.reference_python = reference_python
         self.folder = folder
@@ -199,6 +201,7 @@ class Suite:
         cases, whose workers share out the cores themselves)."""
         result_path = self.folder / f"{name}.json"
         result_path.unlink(missing_ok=True)
+        params = {**params, "device": self.device}
         command = [
             sys.executable,
             str(HERE / "cases.py"),
@@ -481,6 +484,8 @@ class Suite:
             params["memory_budget"],
             "--threads",
             str(self.threads or 0),
+            "--device",
+            self.device,
         ]
         for option in ("n_centers", "n_test"):
             if option in params:
@@ -681,6 +686,7 @@ def machine() -> dict:
         "python": platform.python_version(),
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "hierlearn": hierlearn.__version__,
         "git_revision": git_revision(),
         "platform": platform.platform(),
@@ -752,15 +758,35 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--timeout", type=float, default=3600.0, help="seconds allowed for each benchmark process"
     )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda"),
+        default="cpu",
+        help="where hierlearn computes (default cpu); the neural-tangents reference stays on "
+        "the CPU of its environment",
+    )
     args = parser.parse_args(argv)
     preset = "smoke" if args.smoke else "quick" if args.quick else "full"
+    if args.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            parser.error("--device cuda: no CUDA device is available to torch here")
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hierlearn-bench-") as folder:
-        suite = Suite(preset, args.reference_python, Path(folder), args.timeout, args.threads, log)
+        suite = Suite(
+            preset,
+            args.reference_python,
+            Path(folder),
+            args.timeout,
+            args.threads,
+            log,
+            device=args.device,
+        )
         for name in args.only or list(BENCHMARKS):
             log(f"{name} ...")
             try:
@@ -774,16 +800,15 @@ def main(argv=None) -> int:
     report = {
         "preset": preset,
         "machine": machine(),
+        "device": args.device,
         "threads": args.threads,
         "seconds": seconds,
         "load_average": suite.loads,
         "entries": suite.entries,
     }
     print(table(suite.entries))
-    print(
-        f"\npreset {preset}: {seconds:.0f} s on {report['machine']['cpu']}, "
-        f"{report['machine']['cores']} cores"
-    )
+    where = report["machine"]["gpu"] if args.device == "cuda" else report["machine"]["cpu"]
+    print(f"\npreset {preset}: {seconds:.0f} s on {where}, {report['machine']['cores']} cores")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2), encoding="utf-8")

@@ -118,3 +118,34 @@ def test_smoke_suite_runs_every_case(tmp_path):
     report, _ = run_smoke(tmp_path)
     run = load_run_module()
     check_entries(report, [name for names in run.BENCHMARKS.values() for name in names])
+
+
+def test_device_cuda_is_refused_without_a_gpu_and_runs_with_one(tmp_path):
+    """``--device cuda`` runs every case on the GPU; without one it is a usage error that
+    names the option (exit 2)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        completed = subprocess.run(
+            [sys.executable, str(RUN), "--smoke", "--device", "cuda"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert completed.returncode == 2
+        assert "--device cuda" in completed.stderr
+        return
+    out = tmp_path / "bench.json"
+    completed = subprocess.run(
+        [sys.executable, str(RUN), "--smoke", "--device", "cuda", "--json", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["device"] == "cuda" and report["machine"]["gpu"]
+    run = load_run_module()
+    check_entries(report, [name for names in run.BENCHMARKS.values() for name in names])
