@@ -82,8 +82,8 @@ class Recorder:
         self.cuda = str(device).startswith("cuda")
 
     def run(self, name: str, call: Callable, setup: Callable | None = None, record: bool = True):
-        import torch
-
+        if self.cuda:  # the reference environment has no torch, and needs none on the CPU
+            import torch
         arguments = setup() if setup is not None else ()
         reset_peak()
         if self.cuda:  # the GPU's queue is empty and its peak reset before the clock starts

@@ -329,7 +329,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         # The preconditioner holds B (n x M) and, while it is built, a few M x M matrices
         # and two row chunks of M (see NystromPreconditioner).
         wanted = min(self.n_centers, n)
-        per_centre = (n + 4 * wanted + 2 * _CHUNK) * itemsize
+        per_centre = (n + 4 * wanted + 2 * min(_CHUNK, n)) * itemsize
         centres = min(wanted, max(0, (budget - vectors) // per_centre))
         if centres < 1:
             raise ValueError(
