@@ -12,9 +12,9 @@ If n = low is already at or below eps, n* <= low (censored below). Every size is
 seeds; a "failed" cell (an exception) is left out of the median, a "diverged" or "timeout"
 cell counts as an infinite error (the learner did not get below eps). The next size is
 requested as soon as the seeds in hand fix the median's side of eps (:func:`decided_side`),
-while the other seeds of the size still run: the sizes visited are those of waiting for all. The search visits about
-log_g(n*/low) + log2(log g / log(1 + rho)) sizes, against log(high/low) / log(1 + rho) for a
-geometric grid of the same resolution over the bracket.
+while the other seeds of the size still run: the sizes visited are those of waiting for all.
+The search visits about log_g(n*/low) + log2(log g / log(1 + rho)) sizes, against
+log(high/low) / log(1 + rho) for a geometric grid of the same resolution over the bracket.
 
 :class:`GridPlan` and :class:`AdaptivePlan` share the interface the driver uses:
 ``ready()`` returns the cells to run next, ``observe(config, status, error)`` reports a
