@@ -79,28 +79,32 @@ class Recorder:
         self.peak_mib: dict[str, float] = {}
         self.gpu_peak_mib: dict[str, float] = {}
         self.scope = "phase" if reset_peak() else "process"
-        self.cuda = str(device).startswith("cuda")
+        self.cuda = None  # torch.cuda when timing a GPU (the reference environment has no torch)
+        if str(device).startswith("cuda"):
+            import torch
+
+            self.cuda = torch.cuda
 
     def run(self, name: str, call: Callable, setup: Callable | None = None, record: bool = True):
-        if self.cuda:  # the reference environment has no torch, and needs none on the CPU
-            import torch
         arguments = setup() if setup is not None else ()
         reset_peak()
-        if self.cuda:  # the GPU's queue is empty and its peak reset before the clock starts
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
+        if (
+            self.cuda is not None
+        ):  # the GPU's queue is empty and its peak reset before the clock starts
+            self.cuda.synchronize()
+            self.cuda.reset_peak_memory_stats()
         start, start_cpu = time.perf_counter(), time.process_time()
         value = call(*arguments)
-        if self.cuda:  # CUDA calls return before the work is done
-            torch.cuda.synchronize()
+        if self.cuda is not None:  # CUDA calls return before the work is done
+            self.cuda.synchronize()
         elapsed, cpu = time.perf_counter() - start, time.process_time() - start_cpu
         peak = process_peak_mib()
         if record:
             self.seconds.setdefault(name, []).append(elapsed)
             self.cpu_seconds.setdefault(name, []).append(cpu)
         self.peak_mib[name] = max(self.peak_mib.get(name, 0.0), peak)
-        if self.cuda:
-            gpu = torch.cuda.max_memory_allocated() / 2**20
+        if self.cuda is not None:
+            gpu = self.cuda.max_memory_allocated() / 2**20
             self.gpu_peak_mib[name] = max(self.gpu_peak_mib.get(name, 0.0), gpu)
         return value
 

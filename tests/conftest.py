@@ -65,12 +65,13 @@ def _learner(model, search, theory, representation) -> dict:
 
 def sweep(name: str, *, dimensions, samples, learners: dict, **fields) -> dict:
     """A small valid spec as a dict: a degree-2 Hermite target, two seeds, 100 validation and
-    200 test points unless ``fields`` say otherwise."""
+    200 test points unless ``fields`` say otherwise; ``samples`` a list of sizes or a
+    ``samples`` block (a mapping)."""
     spec = {
         "name": name,
         "target": {"degrees": 2},
         "dimensions": list(dimensions),
-        "samples": list(samples),
+        "samples": dict(samples) if isinstance(samples, dict) else list(samples),
         "seeds": 2,
         "validation_size": 100,
         "test_size": 200,

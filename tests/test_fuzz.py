@@ -13,6 +13,7 @@ import yaml
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from conftest import hermite2_features, ntk_learner, quad_learner, sweep
 from hierlearn.cli import main
 from hierlearn.experiments.expressions import FUNCTIONS, MAX_LENGTH, Expression, ExpressionError
 from hierlearn.experiments.runner import make_plan
@@ -294,40 +295,31 @@ def test_arbitrary_text_either_parses_like_the_reference_or_is_refused(text):
 
 # ---------------------------------------------------------------- specs
 
-VALID = {
-    "name": "fuzz",
-    "inputs": "gaussian",
-    "target": {"degrees": 2, "basis": "hermite"},
-    "dimensions": [3, 4],
-    "samples": {"mode": "grid", "start": "2*d", "stop": "8*d", "num": 3},
-    "seeds": 2,
-    "validation_size": 20,
-    "test_size": 40,
-    "eps": 0.3,
-    "time_limit": 30,
-    "learners": {
-        "quad_h": {
-            "theory": "quad-h",
-            "representation": {
-                "kind": "random_network",
-                "width": "d**2",
-                "activation": "hermite-2",
-                "n_unlabeled": "max(4*D, 100)",
-            },
-            "model": {
-                "kind": "quadratic_taylor",
-                "params": {"width": 8, "lr": 0.05, "epochs": 10},
-                "search": {"reg": [0.0, 1e-3]},
-            },
-        },
-        "ntk_x": {"model": {"kind": "ntk", "params": {"width": 16, "ridge": 1e-3}}},
+VALID = sweep(
+    "fuzz",
+    inputs="gaussian",
+    target={"degrees": 2, "basis": "hermite"},
+    dimensions=[3, 4],
+    samples={"mode": "grid", "start": "2*d", "stop": "8*d", "num": 3},
+    validation_size=20,
+    test_size=40,
+    eps=0.3,
+    time_limit=30,
+    learners={
+        "quad_h": quad_learner(
+            8,
+            theory="quad-h",
+            representation=hermite2_features("d**2", "max(4*D, 100)"),
+            search={"reg": [0.0, 1e-3]},
+            lr=0.05,
+            epochs=10,
+        ),
+        "ntk_x": ntk_learner(16, ridge=1e-3),
         "kern": {"model": {"kind": "kernel", "params": {"kernel": "ntk"}}},
-        "adaptive_bracket": {
-            "model": {"kind": "ntk", "params": {"width": 8}},
-            "dimensions": [3],
-        },
+        "adaptive_bracket": {**ntk_learner(8), "dimensions": [3]},
     },
-}
+)
+
 ADAPTIVE = {**VALID, "samples": {"mode": "adaptive", "bracket": ["d", "16*d"]}}
 ADAPTIVE["learners"] = {
     **VALID["learners"],

@@ -18,9 +18,9 @@ _TINY = 1e-300  # a target that is 0 everywhere: the error is the prediction's s
 def relative_error(prediction, target) -> float:
     """The relative squared error of one prediction vector, in float64 (numpy or torch)."""
     if isinstance(prediction, torch.Tensor) or isinstance(target, torch.Tensor):
-        prediction = torch.as_tensor(prediction).reshape(-1).to(torch.float64)
-        target = torch.as_tensor(target, device=prediction.device).reshape(-1).to(torch.float64)
-        return float(((prediction - target) ** 2).mean() / (target**2).mean().clamp_min(_TINY))
+        prediction = torch.as_tensor(prediction).reshape(-1, 1)
+        target = torch.as_tensor(target, device=prediction.device).reshape(-1)
+        return relative_errors(prediction, target)[0]
     prediction = np.asarray(prediction, dtype=np.float64).reshape(-1)
     target = np.asarray(target, dtype=np.float64).reshape(-1)
     return float(np.mean((prediction - target) ** 2) / max(np.mean(target**2), _TINY))

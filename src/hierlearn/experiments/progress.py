@@ -138,8 +138,9 @@ class Progress:
         rate = self.rate()
         if rate is not None:
             timing.append(f"{60 * rate:.1f} cells/min")
-        if self.left():
-            timing.append(self.left())
+        left = self.left()
+        if left:
+            timing.append(left)
         return "progress: " + ", ".join(parts) + "; " + ", ".join(timing)
 
     # ------------------------------------------------------------------ drawing

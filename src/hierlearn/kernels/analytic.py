@@ -336,16 +336,16 @@ class InfiniteWidthKernel:
         top = None if self.top_map is None else self.top_map.points(variance)
         unit = scale = None
         if top is not None and self.top_map.arccos is not None:
+            raw = self.representation is None
+            norm = prepared.X.norm(dim=1) if raw else None
             # The per-point factor a of block(): K = J(rho) [rho] a a'.
             scale = top.root.pow(self.top_map.arccos.order)
             if self.kind == "ntk":
                 # The inner-product factor: <x, x'> = rho |x| |x'| on raw inputs, else
                 # Sigma_L(x, x') = rho sqrt(q q').
-                raw = self.representation is None
-                scale = scale * (prepared.X.norm(dim=1) if raw else top.root)
-            if self.representation is None:
-                norm = prepared.X.norm(dim=1, keepdim=True)
-                unit = prepared.X * torch.where(norm > 0, norm.reciprocal(), 0.0)
+                scale = scale * (norm if raw else top.root)
+            if raw:
+                unit = prepared.X * torch.where(norm > 0, norm.reciprocal(), 0.0)[:, None]
         return PreparedInputs(prepared.X, prepared.layers, centre, top, unit, scale)
 
     def _covariance(

@@ -94,6 +94,11 @@ def block_shape(n1: int, n2: int, entries: int) -> tuple[int, int]:
     return rows, cols
 
 
+def symmetrised(block: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+    """(block + block^T) / 2 (into ``out`` if given): a diagonal block made exactly symmetric."""
+    return torch.add(block, block.T, out=out).mul_(0.5)
+
+
 def fill(
     evaluate: Evaluate,
     out: torch.Tensor,
@@ -126,8 +131,7 @@ def fill(
         for j in range(i, n1, side):
             cols = slice(j, j + side)
             if i == j:
-                block = evaluate(rows, cols)
-                torch.add(block, block.T, out=out[rows, cols]).mul_(0.5)
+                symmetrised(evaluate(rows, cols), out[rows, cols])
             else:
                 block = evaluate(rows, cols, out[rows, cols])
                 if not upper_only:
@@ -214,11 +218,7 @@ def symmetric_product(
                 slot = None if cache is None else cache.reserve((i, j), shape, vectors, upper)
                 scratch = buffer[: shape[0] * shape[1]].view(shape)
                 if i == j:
-                    raw = evaluate(rows, cols, scratch)
-                    if slot is None:
-                        block = (raw + raw.T) * 0.5
-                    else:
-                        block = torch.add(raw, raw.T, out=slot).mul_(0.5)
+                    block = symmetrised(evaluate(rows, cols, scratch), slot)
                 else:
                     block = evaluate(rows, cols, scratch if slot is None else slot)
             if i == j:
