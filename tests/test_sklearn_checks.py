@@ -8,6 +8,7 @@ import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hierlearn as hl
+from hierlearn.estimators import QuadraticFormRegressor
 
 FAST = [
     hl.NTKRegressor(width=32),
@@ -15,6 +16,8 @@ FAST = [
     hl.TwoLayerRegressor(width=32, epochs=100, lr=0.1),
     hl.KernelRegressor(),
     hl.KernelRegressor(solver="iterative", ridge=1e-2),
+    QuadraticFormRegressor(max_iter=50),
+    QuadraticFormRegressor(solver="factored", max_iter=50),
     hl.RandomNetworkRepresentation(width=8),
 ]
 
@@ -73,6 +76,7 @@ BATCHED = [
         lambda: hl.TwoLayerRegressor(width=64, epochs=100, random_state=0),
         FLOAT64_RTOL,
     ),
+    ("quadratic_form", lambda: QuadraticFormRegressor(random_state=0), FLOAT64_RTOL),
     ("kernel", lambda: hl.KernelRegressor(random_state=0), ARCCOS_RTOL),
     ("kernel_float32", lambda: hl.KernelRegressor(dtype="float32", random_state=0), ARCCOS_RTOL),
     (

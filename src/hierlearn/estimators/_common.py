@@ -24,11 +24,17 @@ def with_input_bias(X: np.ndarray, input_bias: float) -> np.ndarray:
     return np.hstack([X, np.full((X.shape[0], 1), input_bias, dtype=X.dtype)])
 
 
-def ridge_grid(ridge) -> list[float]:
-    """``ridge`` as a non-empty list of floats >= 0 (a number or a sequence of numbers)."""
-    if isinstance(ridge, np.ndarray):
-        ridge = ridge.tolist()
-    values = list(ridge) if isinstance(ridge, Sequence) and not isinstance(ridge, str) else [ridge]
+def penalty_grid(name: str, value) -> list[float]:
+    """A penalty parameter (``name``: a kernel's ``ridge``, a quadratic form's ``reg``) as a
+    non-empty list of floats >= 0, from a number or a sequence of numbers (a path)."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else [value]
     if not values:
-        raise ValueError("ridge must be a number >= 0 or a non-empty list of them")
-    return [check_float("ridge", value, minimum=0.0) for value in values]
+        raise ValueError(f"{name} must be a number >= 0 or a non-empty list of them")
+    return [check_float(name, v, minimum=0.0) for v in values]
+
+
+def ridge_grid(ridge) -> list[float]:
+    """``ridge`` as a non-empty list of floats >= 0 (see :func:`penalty_grid`)."""
+    return penalty_grid("ridge", ridge)

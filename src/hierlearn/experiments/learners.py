@@ -17,9 +17,13 @@ ESTIMATORS = {
     "quadratic_taylor": ("hierlearn.estimators", "QuadraticTaylorRegressor"),
     "two_layer": ("hierlearn.estimators", "TwoLayerRegressor"),
     "kernel": ("hierlearn.estimators.kernel", "KernelRegressor"),
+    "quadratic_form": ("hierlearn.estimators.quadratic_form", "QuadraticFormRegressor"),
 }
+# Kind -> the parameter that may be a list, solved as one path (one factorisation for a
+# ridge, warm starts for a penalty) and chosen on validation data by the estimator itself.
+PATH_PARAMETERS = {"ntk": "ridge", "kernel": "ridge", "quadratic_form": "reg"}
 # Kinds whose ``ridge`` may be a list, chosen on validation data with one factorisation.
-RIDGE_LIST_KINDS = ("ntk", "kernel")
+RIDGE_LIST_KINDS = tuple(kind for kind, name in PATH_PARAMETERS.items() if name == "ridge")
 # Set by the harness for every cell.
 HARNESS_PARAMETERS = ("device", "random_state")
 
@@ -59,7 +63,7 @@ def representation_defaults() -> dict:
 
 
 def build_estimator(kind: str, params: dict, device: str, random_state: int):
-    """A fresh estimator with the given parameters (a ridge list stays a list)."""
+    """A fresh estimator with the given parameters (a ridge or penalty list stays a list)."""
     return estimator_class(kind)(**params, device=device, random_state=random_state)
 
 

@@ -192,6 +192,23 @@ class KernelParams(Frozen):
         return self
 
 
+class QuadraticFormParams(Frozen):
+    """Parameters of :class:`hierlearn.estimators.QuadraticFormRegressor` (Quad-infinity).
+
+    A list of ``reg`` values (a penalty path chosen on validation data) comes from the tuning
+    protocol's ``tuning.quadratic_form.reg``; here ``reg`` is one value.
+    """
+
+    reg: NonNegativeFloat | None = None  # weight of the penalty on A
+    penalty: Literal["nuclear", "taylor"] | None = None  # reg ||A||_* or the exact image
+    input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)
+    solver: Literal["auto", "proximal", "factored"] | None = None  # convex solver
+    max_rank: PositiveInt | None = None  # columns of each factor (factored solver)
+    tol: PositiveFloat | None = None  # certificate threshold
+    max_iter: PositiveInt | None = None  # iterations per reg value at most
+    dtype: Dtype | None = None  # compute dtype
+
+
 def _search_model(params: type[Frozen]) -> type[Frozen]:
     """A model with, for each parameter, an optional non-empty list of candidate values."""
     fields = {}
@@ -207,6 +224,7 @@ NTKSearch = _search_model(NTKParams)
 QuadraticSearch = _search_model(QuadraticParams)
 TwoLayerSearch = _search_model(TwoLayerParams)
 KernelSearch = _search_model(KernelParams)
+QuadraticFormSearch = _search_model(QuadraticFormParams)
 
 
 class _Model(Frozen):
@@ -239,10 +257,18 @@ class KernelModel(_Model):
     search: KernelSearch = KernelSearch()  # no search; a ridge list uses one factorisation
 
 
+class QuadraticFormModel(_Model):
+    kind: Literal["quadratic_form"]
+    params: QuadraticFormParams = QuadraticFormParams()  # every parameter at its default
+    search: QuadraticFormSearch = QuadraticFormSearch()  # no search; a reg list is one path
+
+
 Model = Annotated[
-    NTKModel | QuadraticModel | TwoLayerModel | KernelModel, Field(discriminator="kind")
+    NTKModel | QuadraticModel | TwoLayerModel | KernelModel | QuadraticFormModel,
+    Field(discriminator="kind"),
 ]
-MODEL_KINDS = ("ntk", "quadratic_taylor", "two_layer", "kernel")
+MODEL_KINDS = ("ntk", "quadratic_taylor", "two_layer", "kernel", "quadratic_form")
 # Which section of a spec's ``tuning`` protocol governs each model kind.
 GRADIENT_KINDS = ("quadratic_taylor", "two_layer")
 RIDGE_KINDS = ("ntk", "kernel")
+PENALTY_PATH_KINDS = ("quadratic_form",)

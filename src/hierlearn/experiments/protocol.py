@@ -2,7 +2,9 @@
 
 A spec's ``tuning`` section (docs/theory.md §3) gives every gradient-trained learner the same
 training parameters and validation search (``tuning.gradient``) and every ridge-solved
-learner the same ridge grid (``tuning.kernel``). :func:`check_protocol` refuses a learner that
+learner the same ridge grid (``tuning.kernel``), and every convex quadratic-form learner
+(``quadratic_form``, docs/quadratic-form.md) the same penalty grid
+(``tuning.quadratic_form``). :func:`check_protocol` refuses a learner that
 sets a key the protocol sets, so no learner can be handed a value of its own.
 """
 
@@ -12,7 +14,14 @@ from typing import Annotated
 
 from pydantic import Field, NonNegativeFloat
 
-from .params import GRADIENT_KINDS, RIDGE_KINDS, Frozen, GradientParams, GradientSearch
+from .params import (
+    GRADIENT_KINDS,
+    PENALTY_PATH_KINDS,
+    RIDGE_KINDS,
+    Frozen,
+    GradientParams,
+    GradientSearch,
+)
 
 
 class GradientTuning(Frozen):
@@ -35,11 +44,20 @@ class KernelTuning(Frozen):
     ridge: Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)]
 
 
+class QuadraticFormTuning(Frozen):
+    """The protocol of every convex quadratic-form learner (``quadratic_form``): one grid of
+    penalties, solved as a path (largest first, warm-started) and chosen on validation data."""
+
+    # Penalties reg of (1/n) sum (y - u^T A u)^2 + reg ||A||_* (or the "taylor" penalty).
+    reg: Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)]
+
+
 class Tuning(Frozen):
     """One tuning protocol for every learner of a spec, printed in its report."""
 
     gradient: GradientTuning | None = None  # quadratic_taylor and two_layer learners
     kernel: KernelTuning | None = None  # kernel and ntk learners
+    quadratic_form: QuadraticFormTuning | None = None  # quadratic_form learners
 
     def for_kind(self, kind: str) -> tuple[dict, dict, str | None]:
         """(params, search, section) the protocol sets for a model kind, JSON-ready.
@@ -54,6 +72,8 @@ class Tuning(Frozen):
             return params, search, "tuning.gradient"
         if kind in RIDGE_KINDS and self.kernel is not None:
             return {}, {"ridge": list(self.kernel.ridge)}, "tuning.kernel"
+        if kind in PENALTY_PATH_KINDS and self.quadratic_form is not None:
+            return {}, {"reg": list(self.quadratic_form.reg)}, "tuning.quadratic_form"
         return {}, {}, None
 
     def governs(self, kind: str) -> dict[str, str]:
