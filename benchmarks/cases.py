@@ -311,7 +311,6 @@ def adaptive_search(params: dict) -> dict:
         "target": {"degrees": 1},
         "dimensions": params["dims"],
         "seeds": params["seeds"],
-        "validation_size": 100,
         "test_size": 1000,
         "eps": 0.1,
         "device": params.get("device", "cpu"),

@@ -73,8 +73,8 @@ def sweep(name: str, *, dimensions, samples, learners: dict, **fields) -> dict:
         "dimensions": list(dimensions),
         "samples": dict(samples) if isinstance(samples, dict) else list(samples),
         "seeds": 2,
-        "validation_size": 100,
         "test_size": 200,
+        "design_size": 200,
         "learners": learners,
     }
     spec.update(fields)

@@ -71,8 +71,9 @@ ADAPTIVE_DATA = {
     "target": {"degrees": 1},  # a linear target: n* grows like d
     "dimensions": [4, 8],
     "seeds": 3,
-    "validation_size": 100,
+    "validation_fraction": 0.25,  # n = d = 4 holds one validation label
     "test_size": 1000,
+    "design_size": 1000,
     "eps": 0.1,
     "learners": {
         "ntk": {

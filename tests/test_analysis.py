@@ -49,8 +49,13 @@ def test_first_crossing_and_censoring():
     # Likewise an early dip below eps at n_min is no longer an upper bound when the next
     # sizes pool it back above eps.
     assert n_star([10, 20, 40], [0.05, 0.3, 0.01], 0.1).kind == "finite"
-    # No slope to follow from an infinite median: the crossing size itself.
-    assert n_star([10, 20], [math.inf, 0.05], 0.1) == NStar("finite", 20.0)
+    # No slope to follow from an infinite median: n* is only known to lie in (10, 20].
+    after_inf = n_star([10, 20], [math.inf, 0.05], 0.1)
+    assert after_inf == NStar("interval", 20.0, lower=10.0)
+    assert after_inf.to_json() == {"interval": [10.0, 20.0]}
+    assert after_inf.log_range() == (math.log(10.0), math.log(20.0))
+    assert NStar("lower_bound", 40.0).log_range() == (math.log(40.0), math.inf)
+    assert NStar("upper_bound", 40.0).log_range() == (-math.inf, math.log(40.0))
     assert n_star([10, 20], [0.5, 0.0], 0.1).value == pytest.approx(10.0, rel=1e-2)
     assert NStar("lower_bound", 40.0).to_json() == {"lower_bound": 40.0}
     assert NStar("finite", 12.5).to_json() == 12.5
@@ -62,6 +67,8 @@ def test_fit_exponent():
     slope, intercept = fit_exponent(d, 5.0 * d**2.5)
     assert slope == pytest.approx(2.5) and math.exp(intercept) == pytest.approx(5.0)
     assert fit_exponent([8], [100.0]) is None
+    # Two dimensions fit any line: an exponent needs three.
+    assert fit_exponent([8, 16], [100.0, 400.0]) is None
 
 
 def synthetic_rows(
@@ -158,8 +165,8 @@ def test_censored_dimensions_are_bounds_and_not_fitted():
 
 
 def test_several_specs_are_kept_apart():
-    rows = synthetic_rows(2.0, dimensions=(4, 8))
-    other = [{**r, "spec": "other"} for r in synthetic_rows(1.0, dimensions=(4, 8))]
+    rows = synthetic_rows(2.0, dimensions=(4, 8, 16))
+    other = [{**r, "spec": "other"} for r in synthetic_rows(1.0, dimensions=(4, 8, 16))]
     analysis = analyse(rows + other, 0.1, 20)
     assert set(analysis.learners) == {"synthetic:quad_h", "other:quad_h"}
     assert analysis.learners["other:quad_h"].exponent == pytest.approx(1.0, abs=0.1)
@@ -198,8 +205,10 @@ def test_isotonic_fit_pools_adjacent_violators():
     # A cascade: pooling (1, 3) gives 2 > 0 and (0, 2) then pools too; already monotone stays.
     assert isotonic_decreasing([0.0, 1.0, 3.0]) == pytest.approx([4 / 3] * 3)
     assert isotonic_decreasing([3.0, 2.0, 2.0, 1.0]) == pytest.approx([3.0, 2.0, 2.0, 1.0])
-    # Infinite medians are clipped, not dropped: they still count as far above eps.
-    assert np.isfinite(log_fit([math.inf, 0.5])).all()
+    # Infinite medians stay infinite (no constant stands in for them), and a block that pools
+    # one is infinite: they count as above every eps.
+    assert log_fit([math.inf, 0.5]).tolist() == [math.inf, math.log(0.5)]
+    assert log_fit([0.5, math.inf, 0.05]).tolist() == [math.inf, math.inf, math.log(0.05)]
 
 
 def test_isotonic_n_star_on_a_noisy_curve():
@@ -232,7 +241,7 @@ def test_flat_crossing_is_flagged():
     assert n_star(SIZES, NOISY, 0.01).local_slope is None  # censored
 
 
-def test_unconverged_cells_flag_the_n_star_resting_on_them():
+def test_capped_cells_flag_the_n_star_resting_on_them():
     rows = synthetic_rows(2.0, dimensions=(4, 8))
     bracket = analyse(rows, 0.1, 0).learners["quad_h"].n_star[8].sizes
     assert len(bracket) == 2
@@ -240,20 +249,23 @@ def test_unconverged_cells_flag_the_n_star_resting_on_them():
     elsewhere = sizes_8[0]
     assert elsewhere not in bracket
     for row in rows:
-        converged = not (row["d"] == 8 and row["seed"] == 2 and row["n"] in (bracket[1], elsewhere))
-        row["details"] = {"training": {"converged": converged, "epochs": 5}}
+        plateau = not (row["d"] == 8 and row["seed"] == 2 and row["n"] in (bracket[1], elsewhere))
+        row["details"] = {"training": {"stopped_by_plateau": plateau, "epochs": 5}}
     analysis = analyse(rows, 0.1, 20)
     learner = analysis.learners["quad_h"]
-    assert learner.unconverged == 2
-    assert learner.n_star[8].flags == ("unconverged",)
+    assert learner.capped == 2
+    assert learner.n_star[8].flags == ("capped",)
     assert learner.n_star[4].flags == ()
     content = exponents_json(analysis)
-    assert content["learners"]["quad_h"]["unconverged"] == 2
-    assert content["learners"]["quad_h"]["by_eps"]["0.1"]["flags"]["8"] == ["unconverged"]
-    assert "(unconverged)" in comparison_table(analysis)
+    assert content["learners"]["quad_h"]["capped"] == 2
+    assert content["learners"]["quad_h"]["by_eps"]["0.1"]["flags"]["8"] == ["capped"]
+    assert "(capped)" in comparison_table(analysis)
+    # A solver short of its tolerance is capped too.
+    rows[0]["details"] = {"training": {"converged": False}}
+    assert analyse(rows, 0.1, 0).learners["quad_h"].capped == 3
     # Only the cells at the sizes n* rests on count: flagging the smallest size alone does not.
     for row in rows:
-        row["details"]["training"]["converged"] = row["n"] != elsewhere
+        row["details"] = {"training": {"stopped_by_plateau": row["n"] != elsewhere}}
     assert analyse(rows, 0.1, 0).learners["quad_h"].n_star[8].flags == ()
 
 

@@ -24,6 +24,7 @@ CELLS_SWEEP = sweep(
     dimensions=[4],
     samples=[30, 60],
     test_size=300,
+    design_size=300,
     learners={
         "ntk": ntk_learner(32, input_bias=1.0, theory="ntk-x", search={"ridge": [1e-6, 1e-3, 1.0]}),
         "quad_h": quad_learner(
@@ -74,16 +75,47 @@ def test_learners_share_data_and_training_sets_are_nested():
     ntk, quad = config_for("ntk", n=60), config_for("quad_h", n=60)
     assert data_seed(ntk) == data_seed(quad)
     a, b = draw_data(ntk), draw_data(quad)
-    np.testing.assert_array_equal(a.X_test, b.X_test)
-    np.testing.assert_array_equal(a.f_test, b.f_test)
-    np.testing.assert_array_equal(a.X_val, b.X_val)
+    for name in ("X", "y", "X_val", "y_val", "X_design", "f_design", "X_test", "f_test"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
     small = draw_data(config_for("ntk", n=30))
-    np.testing.assert_array_equal(small.X, a.X[:30])
-    np.testing.assert_array_equal(small.y, a.y[:30])
+    # Every label counts in n: 30 = 24 training + 6 validation labels (every 5th label).
+    assert (len(small.X), len(small.X_val), len(a.X), len(a.X_val)) == (24, 6, 48, 12)
+    # Both kinds of labels are nested across n, and the design and test sets do not move.
+    np.testing.assert_array_equal(small.X, a.X[:24])
+    np.testing.assert_array_equal(small.y, a.y[:24])
+    np.testing.assert_array_equal(small.X_val, a.X_val[:6])
+    np.testing.assert_array_equal(small.X_test, a.X_test)
+    np.testing.assert_array_equal(small.X_design, a.X_design)
+    assert not np.allclose(a.X_design[: len(a.X_test)], a.X_test[: len(a.X_design)])
     other_seed = draw_data(config_for("ntk", n=60, seed=1))
     assert not np.allclose(other_seed.X_test, a.X_test)
-    # The test targets are the noise-free f*, normalised to unit second moment.
+    # The test targets are the noise-free f*, of exact unit second moment.
+    assert a.target.second_moment == pytest.approx(1.0, rel=1e-12)
     assert np.mean(a.f_test**2) == pytest.approx(1.0, abs=0.2)
+
+
+def test_the_validation_split_is_every_fifth_label_of_the_stream():
+    from hierlearn.experiments.spec import validation_count, validation_labels
+
+    held = validation_labels(23, 0.2)
+    assert np.flatnonzero(held).tolist() == [4, 9, 14, 19]
+    assert validation_count(23, 0.2) == 4
+    for n in (1, 7, 30, 1000, 1001):
+        for fraction in (0.2, 0.25, 1 / 3, 0.1):
+            mask = validation_labels(n, fraction)
+            assert mask.sum() == validation_count(n, fraction) == int(n * fraction + 1e-9)
+            # Nested: the split of the first n labels is the start of the split of 2n.
+            np.testing.assert_array_equal(validation_labels(2 * n, fraction)[:n], mask)
+
+
+def test_representation_and_model_seeds_do_not_change_with_n():
+    from hierlearn.experiments.cells import curve_key
+
+    small, large = config_for("quad_h", n=30), config_for("quad_h", n=60)
+    assert cell_key(small) != cell_key(large)
+    assert curve_key(small) == curve_key(large)
+    assert curve_key(small) != curve_key(config_for("quad_h", n=30, seed=1))
+    assert curve_key(small) != curve_key(config_for("ntk", n=30))
 
 
 def test_label_noise_enters_training_and_validation_labels_only():
@@ -104,13 +136,21 @@ def test_run_cell_is_reproducible_and_matches_a_direct_fit():
     # The same learner fitted by hand on the same data gives the same test error.
     data = draw_data(config)
     params = {**config["model"]["params"], "ridge": first["hyperparameters"]["ridge"]}
-    from hierlearn.experiments.cells import derive_seed
+    from hierlearn.experiments.cells import curve_key, derive_seed
 
-    model = NTKRegressor(**params, random_state=derive_seed(first["key"], "model"))
+    model = NTKRegressor(**params, random_state=derive_seed(curve_key(config), "model"))
     model.fit(data.X, data.y)
-    assert first["relative_test_error"] == pytest.approx(
-        relative_error(model.predict(data.X_test), data.f_test), rel=1e-9
+    # Divided by the exact E f*^2 = 1, not by the sample mean of f*^2 over the test set.
+    squared = (model.predict(data.X_test) - data.f_test) ** 2
+    assert first["relative_test_error"] == pytest.approx(np.mean(squared), rel=1e-9)
+    assert first["relative_test_error"] != pytest.approx(
+        relative_error(model.predict(data.X_test), data.f_test), rel=1e-6
     )
+    se = np.std(squared, ddof=1) / np.sqrt(len(squared))
+    assert first["details"]["test_error_se"] == pytest.approx(se, rel=1e-9)
+    design = np.mean((model.predict(data.X_design) - data.f_design) ** 2)
+    assert first["details"]["relative_design_error"] == pytest.approx(design, rel=1e-9)
+    assert first["details"]["n_train"] + first["details"]["n_validation"] == 60
     assert first["hyperparameters"]["ridge"] in (1e-6, 1e-3, 1.0)
     assert first["library_version"] and first["seconds"] > 0 and first["peak_memory_mb"] > 0
 

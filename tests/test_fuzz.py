@@ -301,7 +301,6 @@ VALID = sweep(
     target={"degrees": 2, "basis": "hermite"},
     dimensions=[3, 4],
     samples={"mode": "grid", "start": "2*d", "stop": "8*d", "num": 3},
-    validation_size=20,
     test_size=40,
     eps=0.3,
     time_limit=30,

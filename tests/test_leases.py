@@ -31,7 +31,6 @@ SWEEP = {  # 100 cells of about 0.1 s each
     "dimensions": [3, 4],
     "samples": [8, 12, 16, 24, 32],
     "seeds": 5,
-    "validation_size": 20,
     "test_size": 50,
     "learners": {
         "quad_a": {"model": QUAD},
@@ -167,7 +166,6 @@ SMALL = {
     "dimensions": [3],
     "samples": [8, 16],
     "seeds": 2,
-    "validation_size": 20,
     "test_size": 50,
     "learners": {
         "ntk": {"model": {"kind": "ntk", "params": {"width": 8, "ridge": 1e-3}}},
@@ -230,7 +228,7 @@ def test_two_runners_share_an_adaptive_search(tmp_path):
         "dimensions": [3, 4],
         "seeds": 3,
         "eps": 0.1,
-        "samples": {"mode": "adaptive", "bracket": ["d", "64*d"], "rel_precision": 0.3},
+        "samples": {"mode": "adaptive", "bracket": ["2*d", "64*d"], "rel_precision": 0.3},
         "learners": {"ntk": {"model": {"kind": "ntk", "params": {"width": 32, "ridge": 1e-3}}}},
     }
     spec = parse_spec(data)

@@ -123,13 +123,29 @@ def test_a_censored_learner_gives_a_bound_on_the_ratio():
     ratio = level["ratio"]["16"]
     assert ratio["value"] is None and ratio["ci"] is None
     assert ratio["b"] == {"lower_bound": analysis.learners["B"].n_star[16].value}
-    assert ratio["bound"] == {"upper_bound": ratio["a"] / ratio["b"]["lower_bound"]}
+    assert ratio["bound"] == {
+        "upper_bound": pytest.approx(ratio["a"] / ratio["b"]["lower_bound"], rel=1e-12)
+    }
     assert ratio["bound"]["upper_bound"] >= 16  # n*_A / n*_B <= bound, and the truth is 16
+
     # The other combinations of ratio_bound.
-    assert ratio_bound(NStar("lower_bound", 100.0), NStar("finite", 10.0)) == {"lower_bound": 10.0}
-    assert ratio_bound(NStar("finite", 50.0), NStar("upper_bound", 10.0)) == {"lower_bound": 5.0}
-    assert ratio_bound(NStar("upper_bound", 10.0), NStar("finite", 40.0)) == {"upper_bound": 0.25}
+    def close(bound):
+        return {k: pytest.approx(v, rel=1e-12) for k, v in bound.items()}
+
+    assert ratio_bound(NStar("lower_bound", 100.0), NStar("finite", 10.0)) == close(
+        {"lower_bound": 10.0}
+    )
+    assert ratio_bound(NStar("finite", 50.0), NStar("upper_bound", 10.0)) == close(
+        {"lower_bound": 5.0}
+    )
+    assert ratio_bound(NStar("upper_bound", 10.0), NStar("finite", 40.0)) == close(
+        {"upper_bound": 0.25}
+    )
     assert ratio_bound(NStar("lower_bound", 10.0), NStar("lower_bound", 40.0)) is None
+    # An interval n* (after non-finishing cells) bounds the ratio on both sides.
+    assert ratio_bound(NStar("interval", 20.0, lower=10.0), NStar("finite", 5.0)) == {
+        "interval": [pytest.approx(2.0), pytest.approx(4.0)]
+    }
 
 
 def test_eps_levels_are_analysed_separately():
@@ -155,7 +171,7 @@ def test_eps_levels_are_analysed_separately():
             assert level["flags"][d] == []
     cells = sum(r["learner"] == "A" for r in paired_rows(seeds=range(6)))
     assert entry["cells"] == {"ok": cells}
-    assert entry["unconverged"] == 0
+    assert entry["capped"] == 0
 
 
 def write_store(path, rows, spec_text):
@@ -185,7 +201,7 @@ def test_report_reads_eps_levels_and_comparisons_from_the_spec(tmp_path):
     for name in ("n_star.png", "n_star_all.png", "summary.md"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     summary = (tmp_path / "out" / "summary.md").read_text()
-    for section in ("## Paired comparisons", "## Convergence", "## Tuning protocol"):
+    for section in ("## Paired comparisons", "## Training ends", "## Tuning protocol"):
         assert section in summary
     assert "| A - B | 0.1 |" in summary and "| A - B | 0.2 |" in summary
     assert "input_bias per d: d=4: 4, d=8: 8, d=16: 16" in summary
@@ -220,12 +236,12 @@ def test_tables_and_figure_read_files_without_the_new_fields(tmp_path):
         "eps": content["eps"],
         "n_bootstrap": 20,
         "learners": {
-            name: {k: v for k, v in entry.items() if k not in ("by_eps", "cells", "unconverged")}
+            name: {k: v for k, v in entry.items() if k not in ("by_eps", "cells", "capped")}
             for name, entry in content["learners"].items()
         },
     }
     assert exponents_table(old)[2:] == [
-        line.replace(" (unconverged)", "") for line in exponents_table(content)[2:]
+        line.replace(" (capped)", "") for line in exponents_table(content)[2:]
     ]
     assert comparisons_table(old) == []
     plot_comparison(old, tmp_path / "old.png", "old file")

@@ -16,7 +16,6 @@ PROTOCOL_DATA = {
     "dimensions": [4, 9],
     "samples": [40],
     "seeds": 1,
-    "validation_size": 100,
     "test_size": 200,
     "tuning": {
         "gradient": {
@@ -130,7 +129,8 @@ def test_cells_record_how_training_ended():
     assert row["status"] == "ok", row["error"]
     training = row["details"]["training"]
     assert len(row["search"]) == 4  # reg x input_bias
-    assert isinstance(training["converged"], bool)
+    assert isinstance(training["stopped_by_plateau"], bool)
+    assert "converged" not in training
     assert 0 < training["best_epoch"] <= training["epochs"] <= 300
     assert training["train_loss"] >= 0
     assert training["validation_error"] == row["relative_validation_error"]

@@ -44,7 +44,7 @@ def test_presets_parse_and_name_the_paper_learners(preset):
 def _shrunk(text: str, name: str) -> tuple:
     """The preset's spec at toy size: two small d, tiny brackets and few epochs."""
     data = yaml.safe_load(text)
-    data.update(name=name, dimensions=[3, 4], seeds=2, validation_size=60, test_size=100)
+    data.update(name=name, dimensions=[3, 4], seeds=2, test_size=100, design_size=100)
     data["samples"].update(bracket=["4*d", "16*d"], rel_precision=0.5)
     data["tuning"]["gradient"]["params"].update(epochs=20, n_iter_no_change=2)
     for learner in data["learners"].values():

@@ -211,7 +211,7 @@ def test_shorthands_and_modes():
     spec = parse_spec(with_change("samples", [100, "10*d", "ceil(d**1.5)"]))
     assert isinstance(spec.samples, ListSamples)
     assert sample_sizes(spec, 8) == [23, 80, 100]
-    spec = parse_spec(with_change("samples", {"mode": "adaptive", "bracket": ["d", "d**2"]}))
+    spec = parse_spec(with_change("samples", {"mode": "adaptive", "bracket": ["2*d", "d**2"]}))
     assert isinstance(spec.samples, AdaptiveSamples)
     assert spec.samples.growth == 2.0
     spec = parse_spec(with_change("seeds", [7, 3]))

@@ -43,7 +43,8 @@ def make_row(key="k1", status="ok", error=0.25, n=10, seed=0):
         "error": None if status == "ok" else "Traceback ...\nValueError: boom",
         "hyperparameters": {"ridge": 0.01},
         "search": [{"params": {"ridge": [0.01, 0.1]}}],
-        "details": {},
+        # The design-set error steers adaptive searches (docs/theory.md §3).
+        "details": {"relative_design_error": 2 * error} if status == "ok" else {},
         "config": {"d": 4, "n": n, "seed": seed, "learner": "ntk"},
     }
 
@@ -59,7 +60,7 @@ def test_round_trip(tmp_path):
         assert row["hyperparameters"] == {"ridge": 0.01}
         assert row["config"]["n"] == 10
         assert row["relative_test_error"] == 0.25
-        assert store.results() == {"k1": ("ok", 0.25)}
+        assert store.results() == {"k1": ("ok", 0.5)}
         assert store.statuses() == {"k1": "ok"}
         assert len(store.specs()) == 1
         assert store.integrity_check() == "ok"
@@ -208,7 +209,7 @@ def test_claims_are_exclusive_and_end_with_the_put(tmp_path):
         store.register(me, 1, 60)
         store.put(make_row(key="k0"))
         claim = store.claim(me, cells("k0", "k1", "k2", "k3"), 2, 60)
-        assert claim.claimed == ["k1", "k2"] and claim.done == {"k0": ("ok", 0.25)}
+        assert claim.claimed == ["k1", "k2"] and claim.done == {"k0": ("ok", 0.5)}
         assert claim.busy == {}
         theirs = store.claim(other, cells("k1", "k2", "k3"), 5, 60)
         assert theirs.claimed == ["k3"] and set(theirs.busy) == {"k1", "k2"}
@@ -216,7 +217,7 @@ def test_claims_are_exclusive_and_end_with_the_put(tmp_path):
         store.put(make_row(key="k1", seed=1), owner=me)
         assert {x["key"] for x in store.leases()} == {"k2", "k3"}
         assert [a["outcome"] for a in store.attempts("k1")] == ["stored"]
-        assert store.claim(other, cells("k1"), 5, 60).done == {"k1": ("ok", 0.25)}
+        assert store.claim(other, cells("k1"), 5, 60).done == {"k1": ("ok", 0.5)}
         assert store.unregister(me) == 1  # k2 released
         assert [a["outcome"] for a in store.attempts("k2")] == ["released"]
         assert store.claim(other, cells("k2"), 5, 60).claimed == ["k2"]

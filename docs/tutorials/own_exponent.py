@@ -54,7 +54,6 @@ samples:
   growth: 2.0
   rel_precision: 0.25
 seeds: {seeds}
-validation_size: 500
 test_size: 2000
 eps: 0.2
 report_eps: [0.5]

@@ -35,8 +35,7 @@ target: {degrees: 2}
 dimensions: [4, 8]
 samples: [32, 64, 128, 256]
 seeds: 3
-validation_size: 200
-test_size: 500
+test_size: 2000
 learners:
   kernel_x:
     model:

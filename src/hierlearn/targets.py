@@ -78,6 +78,8 @@ class LowRankPolynomial:
     Attributes:
         directions: (r, d) tensor with orthonormal rows beta_s (float64).
         coefficients: (r,) tensor of the rescaled alpha_s.
+        second_moment: E f*^2 under ``input_law``, exact (alpha^T G alpha with the
+            closed-form Gram matrix G; 1 up to rounding).
         degrees: tuple of the r degrees.
         input_law: "gaussian" or "sphere".
     """
@@ -119,6 +121,9 @@ class LowRankPolynomial:
         if second_moment <= 0:
             raise ValueError("coefficients give a target that is identically zero")
         self.coefficients = alpha / math.sqrt(second_moment)
+        # E f*^2 of the rescaled target, from the closed-form Gram matrix (1 up to rounding):
+        # the exact normaliser of every relative error (docs/theory.md §3).
+        self.second_moment = float(self.coefficients @ gram @ self.coefficients)
 
     @staticmethod
     def _resolve_degrees(degrees, rank) -> tuple[int, ...]:

@@ -3,12 +3,15 @@
 The adaptive search (:class:`NStarSearch`), for one learner at one d, with a bracket
 [low, high], a growth factor g and a relative precision rho:
 
-1. *grow*: try n = low, then n <- min(high, ceil(g n)), until the median relative test error
-   over the seeds is <= eps (or n = high is still above eps: n* is censored, n* > high);
+1. *grow*: try n = low, then n <- min(high, ceil(g n)), until the median relative *design*
+   error over the seeds is <= eps (or n = high is still above eps: n* is censored, n* > high);
 2. *bisect* in log n between the largest size known above eps and the smallest known at or
    below it: try round(sqrt(n_bad n_good)) until n_good / n_bad <= 1 + rho.
 
-If n = low is already at or below eps, n* <= low (censored below). Every size is run for all
+The design error is measured on fresh noise-free points that are neither test nor validation
+points (``details.relative_design_error`` of a row): the test set only gives the reported
+number, so the sizes the search visits do not depend on the test noise that n* is then read
+from. If n = low is already at or below eps, n* <= low (censored below). Every size is run for all
 seeds; a "failed" cell (an exception) is left out of the median, a "diverged" or "timeout"
 cell counts as an infinite error (the learner did not get below eps). The next size is
 requested as soon as the seeds in hand fix the median's side of eps (:func:`decided_side`),
@@ -32,10 +35,10 @@ from .cells import cell_config, learner_config
 from .spec import AdaptiveSamples, Spec
 
 
-def usable_error(status: str, relative_test_error: float | None) -> float | None:
+def usable_error(status: str, error: float | None) -> float | None:
     """The error a row contributes to a median: None for "failed", inf when it did not finish."""
     if status == "ok":
-        return float(relative_test_error)
+        return float(error)
     if status in ("diverged", "timeout"):
         return math.inf
     return None

@@ -11,15 +11,24 @@ Definitions (``docs/theory.md``; arXiv 2006.13436 for the predicted exponents):
   (log n, log fitted error) from the size before. It is *censored* when no size reaches eps
   (n* > n_max, a lower bound) or the smallest size already does (n* <= n_min, an upper
   bound); censored values are shown as bounds and never enter a fit. Flags: "flat" (the
-  fitted curve falls slower than n^-0.25 where it crosses eps) and "unconverged" (a cell at
-  a size n* rests on, see :class:`NStar` ``sizes``, has ``details.training.converged``
-  false; rows without that record are not counted);
+  fitted curve falls slower than n^-0.25 where it crosses eps) and "capped" (a cell at a
+  size n* rests on, see :class:`NStar` ``sizes``, ended its training at the epoch cap,
+  ``details.training.stopped_by_plateau`` false, or a solver short of its tolerance,
+  ``details.training.converged`` false; rows without a record are not counted);
 * the exponent is the least-squares slope of log n* against log d over the dimensions with a
-  finite n* (at least two), and its confidence interval the 2.5 and 97.5 percentiles of that
-  slope over bootstrap replicates that resample, at every d, the seeds with replacement
-  (replicates with fewer than two finite n* are dropped; ``bootstrap_used`` counts the rest);
-* the interval of n* at one d is the 2.5 and 97.5 percentiles of n* over the same replicates
-  where it is finite, None when fewer than half of them are;
+  finite n* (at least :data:`MIN_DIMENSIONS`, else n/a);
+* its 95% interval is an *interval-censored* percentile bootstrap: every replicate resamples,
+  at every d, the seeds with replacement and recomputes n* at the point estimate's fitted
+  dimensions. A replicate in which one of them is censored or an interval is never refitted
+  on fewer d: its n* is a range of log n* (:meth:`NStar.log_range`), so its slope is a range
+  [s_lo, s_hi] (the least-squares slope is linear in the log n*, so the ends are reached at
+  the ends of the ranges; a half-line gives an infinite end). The interval is [the 2.5th
+  percentile of s_lo, the 97.5th percentile of s_hi] (order statistics, no interpolation):
+  the plain percentile interval when every replicate is finite, unbounded on a side where
+  more than 2.5% of the replicates are censored towards it. ``bootstrap_censored`` counts
+  the replicates whose slope is a range;
+* the interval of n* at one d (only for a finite n*) is built the same way from the ranges
+  of n* over the replicates; an infinite end is reported as None;
 * the per-seed n* is n* of one seed's own curve (isotonic too);
 * all of it is computed at every threshold of ``eps_levels``; the primary ``eps`` is also
   reported at the top level of :func:`exponents_json`.
@@ -54,12 +63,14 @@ __all__ = [
     "n_star",
 ]
 
-MIN_FINITE_SHARE = 0.5  # an n* interval needs a finite n* in at least this share of replicates
+MIN_FINITE_SHARE = 0.5  # a ratio interval needs both n* finite in this share of replicates
+MIN_DIMENSIONS = 3  # an exponent needs a finite n* at this many distinct d (two fit any line)
 
 
 def fit_exponent(dimensions, values) -> tuple[float, float] | None:
-    """(slope, intercept) of log value = intercept + slope log d, or None with < 2 distinct d."""
-    if len(set(dimensions)) < 2:
+    """(slope, intercept) of log value = intercept + slope log d, or None with fewer than
+    :data:`MIN_DIMENSIONS` distinct d."""
+    if len(set(dimensions)) < MIN_DIMENSIONS:
         return None
     slope, intercept = np.polyfit(np.log(dimensions), np.log(values), 1)
     return float(slope), float(intercept)
@@ -73,6 +84,42 @@ def percentile_interval(values) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
+def censored_interval(lows, highs) -> tuple[float, float] | None:
+    """[2.5th percentile of ``lows``, 97.5th percentile of ``highs``] as order statistics
+    (no interpolation, so infinite ends stay infinite); None when empty."""
+    if len(lows) == 0:
+        return None
+    low = float(np.percentile(np.asarray(lows, dtype=float), 2.5, method="lower"))
+    high = float(np.percentile(np.asarray(highs, dtype=float), 97.5, method="higher"))
+    return low, high
+
+
+def slope_weights(dimensions) -> np.ndarray:
+    """c_i with slope = sum_i c_i log n*_i for the least-squares fit against log d_i."""
+    x = np.log(np.asarray(dimensions, dtype=float))
+    centred = x - x.mean()
+    return centred / np.sum(centred**2)
+
+
+def slope_range(weights: np.ndarray, ranges) -> tuple[float, float]:
+    """The least and largest least-squares slope over log n*_i in [lo_i, hi_i] (``ranges``):
+    each end takes lo_i or hi_i by the sign of c_i; infinite ends give infinite slopes."""
+    low = high = 0.0
+    for c, (lo, hi) in zip(weights, ranges, strict=True):
+        if c > 0:
+            low, high = low + c * lo, high + c * hi
+        elif c < 0:
+            low, high = low + c * hi, high + c * lo
+    return low, high
+
+
+def interval_json(ci) -> list | None:
+    """An interval for JSON: infinite ends as None."""
+    if ci is None:
+        return None
+    return [value if math.isfinite(value) else None for value in ci]
+
+
 @dataclass
 class EpsResult:
     """n* and the exponent of one learner at one threshold eps."""
@@ -83,8 +130,9 @@ class EpsResult:
     n_star_ci: dict[int, tuple[float, float] | None] = field(default_factory=dict)
     exponent: float | None = None
     intercept: float | None = None
-    ci: tuple[float, float] | None = None
+    ci: tuple[float, float] | None = None  # may have infinite ends (censored replicates)
     bootstrap_used: int = 0
+    bootstrap_censored: int = 0  # replicates whose slope is a range, not a number
 
     def fitted_dimensions(self) -> list[int]:
         """The dimensions with a finite n*, ascending."""
@@ -94,11 +142,9 @@ class EpsResult:
         """The ``by_eps`` entry of :func:`exponents_json`."""
         return {
             "exponent": self.exponent,
-            "ci": list(self.ci) if self.ci else None,
+            "ci": interval_json(self.ci),
             "n_star": {str(d): s.to_json() for d, s in sorted(self.n_star.items())},
-            "n_star_ci": {
-                str(d): list(ci) if ci else None for d, ci in sorted(self.n_star_ci.items())
-            },
+            "n_star_ci": {str(d): interval_json(ci) for d, ci in sorted(self.n_star_ci.items())},
             "n_star_per_seed": {
                 str(d): {str(s): v.to_json() for s, v in sorted(by_seed.items())}
                 for d, by_seed in sorted(self.per_seed.items())
@@ -107,6 +153,7 @@ class EpsResult:
             "flags": {str(d): list(s.flags) for d, s in sorted(self.n_star.items())},
             "fitted_dimensions": self.fitted_dimensions(),
             "bootstrap_used": self.bootstrap_used,
+            "bootstrap_censored": self.bootstrap_censored,
         }
 
 
@@ -126,7 +173,7 @@ class LearnerAnalysis:
     primary_eps: float = 0.1
     by_eps: dict[float, EpsResult] = field(default_factory=dict)
     statuses: dict[str, int] = field(default_factory=dict)
-    unconverged_cells: dict[int, dict[int, set[int]]] = field(default_factory=dict)
+    capped_cells: dict[int, dict[int, set[int]]] = field(default_factory=dict)
     models: dict[int, dict] = field(default_factory=dict)  # d -> config["model"]
     representations: dict[int, dict] = field(default_factory=dict)  # d -> representation
 
@@ -155,9 +202,9 @@ class LearnerAnalysis:
         return self.primary.bootstrap_used
 
     @property
-    def unconverged(self) -> int:
-        """The number of "ok" cells whose training record says converged = false."""
-        return sum(len(s) for by_n in self.unconverged_cells.values() for s in by_n.values())
+    def capped(self) -> int:
+        """The "ok" cells whose training ended at its cap (see :func:`training_capped`)."""
+        return sum(len(s) for by_n in self.capped_cells.values() for s in by_n.values())
 
     def medians(self, d: int) -> tuple[list[int], list[float]]:
         """Sizes (ascending) and raw median errors over seeds at dimension d."""
@@ -192,12 +239,17 @@ def learner_label(row: dict, several_specs: bool) -> str:
     return f"{row['spec']}:{row['learner']}" if several_specs else row["learner"]
 
 
-def training_converged(row: dict) -> bool | None:
-    """``details["training"]["converged"]`` of a row, None when the row has no record."""
+def training_capped(row: dict) -> bool | None:
+    """Whether a row's training ended at its cap: ``details.training.stopped_by_plateau``
+    false (a gradient-trained model ran to its epoch cap) or ``converged`` false (a solver
+    short of its tolerance); None when the row has no record."""
     training = (row.get("details") or {}).get("training")
-    if not isinstance(training, dict) or "converged" not in training:
+    if not isinstance(training, dict):
         return None
-    return bool(training["converged"])
+    for flag in ("stopped_by_plateau", "converged"):
+        if flag in training:
+            return not bool(training[flag])
+    return None
 
 
 def _collect(rows: list[dict], eps: float) -> dict[str, LearnerAnalysis]:
@@ -215,13 +267,13 @@ def _collect(rows: list[dict], eps: float) -> dict[str, LearnerAnalysis]:
         d = row["d"]
         learner.representations.setdefault(d, config.get("representation") or {"kind": "identity"})
         if "model" in config:
-            model = {**config["model"], "validation_size": config.get("validation_size")}
+            model = {**config["model"], "validation_fraction": config.get("validation_fraction")}
             learner.models.setdefault(d, model)
         error = usable_error(row["status"], row["relative_test_error"])
         if error is not None:
             learner.errors.setdefault(d, {}).setdefault(row["n"], {})[row["seed"]] = error
-        if row["status"] == "ok" and training_converged(row) is False:
-            learner.unconverged_cells.setdefault(d, {}).setdefault(row["n"], set()).add(row["seed"])
+        if row["status"] == "ok" and training_capped(row):
+            learner.capped_cells.setdefault(d, {}).setdefault(row["n"], set()).add(row["seed"])
     for name, learner in learners.items():
         learner.statuses = dict(statuses[name])
         if learner.theory_learner:
@@ -257,7 +309,7 @@ def _analyse_learner(learner: LearnerAnalysis, levels, n_bootstrap: int, generat
     for d, (sizes, seeds, errors) in matrices.items():
         full = curve_n_stars(sizes, errors, np.arange(len(seeds)), levels)
         for eps, estimate in full.items():
-            learner.by_eps[eps].n_star[d] = _mark_unconverged(learner, d, estimate)
+            learner.by_eps[eps].n_star[d] = _mark_capped(learner, d, estimate)
         for j, s in enumerate(seeds):
             for eps, estimate in curve_n_stars(sizes, errors, [j], levels).items():
                 learner.by_eps[eps].per_seed.setdefault(d, {})[s] = estimate
@@ -266,41 +318,55 @@ def _analyse_learner(learner: LearnerAnalysis, levels, n_bootstrap: int, generat
         fitted = fit_exponent(list(finite), list(finite.values()))
         if fitted is not None:
             result.exponent, result.intercept = fitted
-    draws, slopes = _bootstrap(matrices, levels, n_bootstrap, generator)
+    fitted = {
+        eps: result.fitted_dimensions() if result.exponent is not None else []
+        for eps, result in learner.by_eps.items()
+    }
+    draws, slopes = _bootstrap(matrices, levels, fitted, n_bootstrap, generator)
     for eps, result in learner.by_eps.items():
-        result.bootstrap_used = len(slopes[eps])
+        lows, highs = slopes[eps]
+        result.bootstrap_used = len(lows)
         if result.exponent is not None:
-            result.ci = percentile_interval(slopes[eps])
-        for d, values in draws[eps].items():
-            finite = [v for v in values if math.isfinite(v)]
-            enough = values and len(finite) >= MIN_FINITE_SHARE * len(values)
-            result.n_star_ci[d] = percentile_interval(finite) if enough else None
+            result.ci = censored_interval(lows, highs)
+            censored = sum(lo != hi for lo, hi in zip(lows, highs, strict=True))
+            result.bootstrap_censored = int(censored)
+        for d, ranges in draws[eps].items():
+            finite = result.n_star[d].kind == "finite"
+            if finite and ranges:
+                low, high = censored_interval(*zip(*ranges, strict=True))
+                result.n_star_ci[d] = (_exp(low), _exp(high))
+            else:
+                result.n_star_ci[d] = None
 
 
-def _mark_unconverged(learner: LearnerAnalysis, d: int, estimate: NStar) -> NStar:
-    cells = learner.unconverged_cells.get(d, {})
+def _exp(log_value: float) -> float:
+    # An unbounded end stays infinite (-inf below, so that JSON writes it as None).
+    return math.exp(log_value) if math.isfinite(log_value) else log_value
+
+
+def _mark_capped(learner: LearnerAnalysis, d: int, estimate: NStar) -> NStar:
+    cells = learner.capped_cells.get(d, {})
     if any(cells.get(int(n)) for n in estimate.sizes):
-        return replace(estimate, flags=(*estimate.flags, "unconverged"))
+        return replace(estimate, flags=(*estimate.flags, "capped"))
     return estimate
 
 
-def _bootstrap(matrices, levels, replicates: int, generator):
-    """Seed-resampled n* at every d and eps, and the fitted slopes of each replicate."""
+def _bootstrap(matrices, levels, fitted: dict, replicates: int, generator):
+    """Seed-resampled ranges of log n* at every d and eps, and each replicate's slope range
+    over the point estimate's ``fitted`` dimensions (see the module docstring)."""
     draws = {eps: {d: [] for d in matrices} for eps in levels}
-    slopes: dict[float, list[float]] = {eps: [] for eps in levels}
+    slopes: dict[float, tuple[list, list]] = {eps: ([], []) for eps in levels}
+    weights = {eps: slope_weights(fitted[eps]) for eps in levels if fitted[eps]}
     for _ in range(replicates):
-        points: dict[float, dict[int, float]] = {eps: {} for eps in levels}
         for d, (sizes, seeds, errors) in matrices.items():
             columns = generator.integers(0, len(seeds), size=len(seeds))
             for eps, estimate in curve_n_stars(sizes, errors, columns, levels).items():
-                finite = estimate.kind == "finite"
-                draws[eps][d].append(estimate.value if finite else math.nan)
-                if finite:
-                    points[eps][d] = estimate.value
-        for eps in levels:
-            fitted = fit_exponent(list(points[eps]), list(points[eps].values()))
-            if fitted is not None:
-                slopes[eps].append(fitted[0])
+                draws[eps][d].append(estimate.log_range())
+        for eps, c in weights.items():
+            ranges = [draws[eps][d][-1] for d in fitted[eps]]
+            low, high = slope_range(c, ranges)
+            slopes[eps][0].append(low)
+            slopes[eps][1].append(high)
     return draws, slopes
 
 
@@ -311,11 +377,11 @@ def exponents_json(analysis: Analysis, comparisons: list[dict] | None = None) ->
     "exponent": x or null, "ci": [lo, hi] or null, "theory": t or null, "theory_learner":
     "quad-h", "degree": p, "n_star": {"8": n, "16": {"lower_bound": n_max}, "4":
     {"upper_bound": n_min}}, "fitted_dimensions": [...], "bootstrap_used": k, "cells":
-    {status: count}, "unconverged": count, "by_eps": {"0.3": {...}, "0.1": {...}}}},
+    {status: count}, "capped": count, "by_eps": {"0.3": {...}, "0.1": {...}}}},
     "comparisons": [...]}``. The top-level learner fields are those of the primary eps;
     ``by_eps`` (keys ``f"{eps:g}"``) holds, at every level, ``exponent``, ``ci``,
     ``n_star``, ``n_star_ci`` ({d: [lo, hi] or null}), ``n_star_per_seed`` ({d: {seed:
-    n*}}), ``local_slope`` ({d: x or null}), ``flags`` ({d: ["flat", "unconverged"]}),
+    n*}}), ``local_slope`` ({d: x or null}), ``flags`` ({d: ["flat", "capped"]}),
     ``fitted_dimensions`` and ``bootstrap_used``. ``exponent`` is null when fewer than two
     dimensions have a finite n*; censored n* appear as bounds (see :class:`NStar`).
     ``comparisons`` are the entries of :func:`hierlearn.experiments.comparisons.compare`.
@@ -325,7 +391,7 @@ def exponents_json(analysis: Analysis, comparisons: list[dict] | None = None) ->
         primary = learner.primary
         learners[name] = {
             "exponent": primary.exponent,
-            "ci": list(primary.ci) if primary.ci else None,
+            "ci": interval_json(primary.ci),
             "theory": learner.theory,
             "theory_learner": learner.theory_learner,
             "degree": learner.degree,
@@ -333,7 +399,7 @@ def exponents_json(analysis: Analysis, comparisons: list[dict] | None = None) ->
             "fitted_dimensions": primary.fitted_dimensions(),
             "bootstrap_used": primary.bootstrap_used,
             "cells": dict(sorted(learner.statuses.items())),
-            "unconverged": learner.unconverged,
+            "capped": learner.capped,
             "by_eps": {eps_key(e): r.to_json() for e, r in learner.by_eps.items()},
         }
     return {

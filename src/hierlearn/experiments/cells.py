@@ -7,21 +7,27 @@ computation (``theory``, ``time_limit``), cut to 24 hex digits. The spec's name 
 the config, so two specs never share cells; the harness version is too, so a change in how
 cells draw their data invalidates old keys.
 
-Seeding (no global RNG anywhere):
+Seeding (no global RNG anywhere; docs/theory.md §3):
 
 * the data seed is derived from (inputs, target, d, seed) only, so every learner at a given
-  (d, seed) sees the same target directions, validation set and test set, and the training set
-  of size n is the first n points of one stream, so training sets are nested across n;
-* the representation and model seeds are derived from the cell key.
+  (d, seed) sees the same target directions, labelled stream, design set and test set; the n
+  labels of a cell are the first n of one stream, so they are nested across n;
+* the representation and model seeds are derived from the *curve key*, the key of the config
+  without n: one seed's learning curve uses the same h and the same W0 at every n.
+
+Labels: every label a learner sees counts in n. The first n labels of the stream are split by
+:func:`~.spec.validation_labels` (every 1/f-th label, f = ``validation_fraction``) into
+training and validation labels, both nested across n; the validation labels choose the
+penalty, the ridge and the stopping epoch.
 
 :func:`run_cell` draws the data, fits the representation once (on the training inputs, or on
 fresh unlabelled ones), then for every candidate of the search space fits a scikit-learn
 :class:`~sklearn.pipeline.Pipeline` of the frozen representation and the model, with the
-validation set routed to the model's ``fit`` and transformed by the representation on the way
-(see :func:`learner_pipeline`; a ridge list of the NTK and kernel models goes to the estimator
-whole, which solves it with one factorisation), keeps the candidate with the smallest
-validation error and returns the result row. The training set alone is the n of the cell:
-the validation labels serve early stopping and the choice among candidates only.
+validation labels routed to the model's ``fit`` and transformed by the representation on the
+way (see :func:`learner_pipeline`; a ridge list of the NTK and kernel models goes to the
+estimator whole, which solves it with one factorisation), keeps the candidate with the
+smallest validation error, and predicts the design set (its error steers the adaptive search)
+and the test set (the reported error, with its standard error), in chunks.
 """
 
 from __future__ import annotations
@@ -45,10 +51,10 @@ from sklearn.pipeline import Pipeline
 
 from .. import __version__
 from ..exceptions import DivergenceError
-from ..metrics import relative_error
+from ..metrics import relative_error, relative_error_and_se
 from .expressions import Expression
 from .learners import (
-    RIDGE_LIST_KINDS,
+    PATH_PARAMETERS,
     accepts_validation,
     build_estimator,
     build_representation,
@@ -61,9 +67,10 @@ from .spec import (
     Spec,
     model_input_width,
     sample_sizes,
+    validation_labels,
 )
 
-HARNESS_VERSION = 2  # bump when the meaning of a resolved config changes (data drawing, ...)
+HARNESS_VERSION = 3  # bump when the meaning of a resolved config changes (data drawing, ...)
 NON_KEY_FIELDS = ("theory", "time_limit")  # recorded, but not part of the computation
 CHUNK = 1024  # training points are drawn in chunks of this many, each from its own seed
 STATUSES = ("ok", "failed", "diverged", "timeout")
@@ -97,8 +104,15 @@ def derive_seed(*parts) -> int:
 
 
 def data_seed(config: dict) -> int:
-    """The seed of everything data: target directions, train/validation/test sets, noise."""
+    """The seed of everything data: target directions, labels, design and test sets, noise."""
     return derive_seed("data", config["inputs"], config["target"], config["d"], config["seed"])
+
+
+def curve_key(config: dict) -> str:
+    """The key of a cell's config without n: the same for every point of one seed's learning
+    curve. The representation and model seeds derive from it, so h and W0 are nested across n
+    as the data are."""
+    return cell_key({k: v for k, v in config.items() if k != "n"})
 
 
 # ---------------------------------------------------------------- resolution
@@ -172,8 +186,9 @@ def learner_config(spec: Spec, name: str, d: int) -> dict:
         "inputs": spec.inputs,
         "target": target,
         "d": d,
-        "validation_size": spec.validation_size.evaluate_size({"d": d}),
+        "validation_fraction": spec.validation_fraction,
         "test_size": spec.test_size.evaluate_size({"d": d}),
+        "design_size": spec.design_size.evaluate_size({"d": d}),
         "representation": _representation_config(spec, name, d),
         "model": _model_config(spec, name, d),
         "device": spec.device,
@@ -205,12 +220,15 @@ def grid_cells(spec: Spec) -> list[dict]:
 
 @dataclass
 class CellData:
-    """Arrays of one cell: training (noisy labels), validation (noisy), test (noise-free f*)."""
+    """Arrays of one cell: training and validation labels (noisy, together the n of the cell),
+    the design and test inputs with the noise-free f*, and the target."""
 
     X: np.ndarray
     y: np.ndarray
     X_val: np.ndarray
     y_val: np.ndarray
+    X_design: np.ndarray
+    f_design: np.ndarray
     X_test: np.ndarray
     f_test: np.ndarray
     target: object  # the LowRankPolynomial f*
@@ -236,22 +254,29 @@ def draw_data(config: dict) -> CellData:
     )
     law = make_inputs(config["inputs"], d)
 
-    def labelled(count: int, stream: str, chunk: int):
-        xs, ys = [], []
-        for j in range(math.ceil(count / chunk)):
-            X = law.sample(chunk, derive_seed(seed, stream, j))
-            xs.append(X)
-            ys.append(target.labels(X, derive_seed(seed, stream + "-noise", j)))
-        return np.concatenate([x.numpy() for x in xs])[:count], np.concatenate(
-            [np.asarray(y) for y in ys]
-        )[:count]
+    # Chunks of fixed size make the first n labels the same for every n.
+    n = config["n"]
+    xs, ys = [], []
+    for j in range(math.ceil(n / CHUNK)):
+        X = law.sample(CHUNK, derive_seed(seed, "labels", j))
+        xs.append(X.numpy())
+        ys.append(np.asarray(target.labels(X, derive_seed(seed, "labels-noise", j))))
+    X_all, y_all = np.concatenate(xs)[:n], np.concatenate(ys)[:n]
+    held = validation_labels(n, config["validation_fraction"])
 
-    # Chunks of fixed size make the first n training points the same for every n.
-    X, y = labelled(config["n"], "train", CHUNK)
-    X_val, y_val = labelled(config["validation_size"], "validation", config["validation_size"])
-    X_test = law.sample(config["test_size"], derive_seed(seed, "test")).numpy()
-    f_test = np.asarray(target(X_test))
-    return CellData(X, np.asarray(y), X_val, np.asarray(y_val), X_test, f_test, target)
+    def noise_free(size: int, stream: str):
+        X = law.sample(size, derive_seed(seed, stream)).numpy()
+        return X, np.asarray(target(X))
+
+    return CellData(
+        X_all[~held],
+        y_all[~held],
+        X_all[held],
+        y_all[held],
+        *noise_free(config["design_size"], "design"),
+        *noise_free(config["test_size"], "test"),
+        target,
+    )
 
 
 # ---------------------------------------------------------------- running
@@ -295,16 +320,18 @@ class PeakMemory:
 
 
 def _candidates(model: dict) -> list[dict]:
-    """The parameter sets to try: the product of the search lists (a ridge list stays whole)."""
+    """The parameter sets to try: the product of the search lists (a path list - a kernel's
+    ridge, a quadratic form's penalty - stays whole: the estimator solves it as one path)."""
     search = dict(model["search"])
-    ridge = search.pop("ridge", None) if model["kind"] in RIDGE_LIST_KINDS else None
+    name = PATH_PARAMETERS.get(model["kind"])
+    path = search.pop(name, None) if name is not None else None
     keys = sorted(search)
     sets = [
         dict(zip(keys, values, strict=True))
         for values in itertools.product(*(search[k] for k in keys))
     ]
-    if ridge is not None:
-        sets = [{**s, "ridge": list(ridge)} for s in sets]
+    if path is not None:
+        sets = [{**s, name: list(path)} for s in sets]
     return sets
 
 
@@ -331,8 +358,22 @@ def _fit_models(config: dict, representation, data: CellData, seed: int) -> dict
         return _search(config, representation, data, seed)
 
 
+# Rows of a prediction chunk: the largest matrix a chunk forms is about (rows, max(n, D')),
+# a kernel's test-by-training block; 2^24 float64 entries = 128 MiB.
+PREDICTION_ENTRIES = 2**24
+
+
+def predict_chunked(pipeline, X: np.ndarray, width: int) -> np.ndarray:
+    """``pipeline.predict(X)`` in row chunks whose largest matrix stays under
+    :data:`PREDICTION_ENTRIES` (``width``: the training-set size or the feature width)."""
+    rows = max(256, PREDICTION_ENTRIES // max(width, 1))
+    parts = [pipeline.predict(X[i : i + rows]) for i in range(0, len(X), rows)]
+    return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
+
+
 def _search(config: dict, representation, data: CellData, seed: int) -> dict:
     model = config["model"]
+    moment = data.target.second_moment  # the exact E f*^2: every relative error's normaliser
     best, tried = None, []
     for candidate in _candidates(model):
         params = {**model["params"], **candidate}
@@ -351,8 +392,8 @@ def _search(config: dict, representation, data: CellData, seed: int) -> dict:
         if not np.all(np.isfinite(validation_prediction)):
             tried.append({**entry, "status": "diverged", "error": "non-finite predictions"})
             continue
-        entry["validation_error"] = relative_error(validation_prediction, data.y_val)
-        for attribute in ("ridge_", "best_epoch_"):
+        entry["validation_error"] = relative_error(validation_prediction, data.y_val, moment)
+        for attribute in ("ridge_", "reg_", "best_epoch_"):
             if hasattr(estimator, attribute):
                 entry[attribute.rstrip("_")] = _plain(getattr(estimator, attribute))
         entry["training"] = training_record(estimator)
@@ -369,30 +410,43 @@ def _search(config: dict, representation, data: CellData, seed: int) -> dict:
     training = {**entry["training"], "validation_error": entry["validation_error"]}
     chosen = {k: v for k, v in entry.items() if k not in ("validation_error", "status", "training")}
     hyperparameters = {**chosen.pop("params"), **chosen}
-    test_prediction = pipeline.predict(data.X_test)
-    train_prediction = pipeline.predict(data.X)
-    if not (np.all(np.isfinite(test_prediction)) and np.all(np.isfinite(train_prediction))):
+    width = max(len(data.X), data.X.shape[1], 1)
+    test_prediction = predict_chunked(pipeline, data.X_test, width)
+    design_prediction = predict_chunked(pipeline, data.X_design, width)
+    train_prediction = predict_chunked(pipeline, data.X, width)
+    predictions = (test_prediction, design_prediction, train_prediction)
+    if not all(np.all(np.isfinite(p)) for p in predictions):
         return {"status": "diverged", "search": tried, "error": "non-finite test predictions"}
+    test_error, test_se = relative_error_and_se(test_prediction, data.f_test, moment)
     return {
         "status": "ok",
-        "relative_test_error": relative_error(test_prediction, data.f_test),
-        "relative_train_error": relative_error(train_prediction, data.y),
+        "relative_test_error": test_error,
+        "relative_train_error": relative_error(train_prediction, data.y, moment),
         "relative_validation_error": entry["validation_error"],
         "hyperparameters": hyperparameters,
         "search": tried,
         "training": training,
+        "measurement": {
+            "test_error_se": test_se,
+            "relative_design_error": relative_error(design_prediction, data.f_design, moment),
+            "n_train": len(data.X),
+            "n_validation": len(data.X_val),
+        },
     }
 
 
 def training_record(estimator) -> dict:
     """How a fitted estimator's training ended, for the row's ``details["training"]``.
 
-    ``converged``: the plateau rule stopped a gradient-trained model before its epoch cap
-    (see :func:`hierlearn.estimators._training.train`), or a solver reached its tolerance
-    (closed-form solves always do); ``epochs`` run and ``best_epoch`` kept (gradient models);
-    ``train_loss``: the training objective at the kept iterate.
+    Gradient-trained models: ``stopped_by_plateau`` (the plateau rule stopped training before
+    the epoch cap, see :func:`hierlearn.estimators._training.train`; it says the validation
+    error stopped improving, not that the objective is minimised), ``epochs`` run and
+    ``best_epoch`` kept. Solvers: ``converged`` (an iterative solver reached its tolerance or
+    certificate; closed-form solves always do). ``train_loss``: the training objective at the
+    kept iterate.
     """
-    record = {"converged": bool(getattr(estimator, "converged_", True))}
+    flag = "stopped_by_plateau" if hasattr(estimator, "n_epochs_") else "converged"
+    record = {flag: bool(getattr(estimator, "converged_", True))}
     for attribute, name in (("n_epochs_", "epochs"), ("best_epoch_", "best_epoch")):
         if hasattr(estimator, attribute):
             record[name] = int(getattr(estimator, attribute))
@@ -414,22 +468,24 @@ def run_cell(config: dict) -> dict:
     Row fields: ``key``, ``spec``, ``learner``, ``d``, ``n``, ``seed``, ``status`` ("ok",
     "failed": an exception, with its traceback in ``error``; "diverged": every candidate
     diverged; "timeout": the time limit hit, see :class:`CellTimeout`),
-    ``relative_test_error`` (mean (f_hat - f*)^2 / mean f*^2 on the noise-free test set),
-    ``relative_train_error`` (the same against the noisy training labels),
-    ``relative_validation_error`` (against the noisy validation labels, the selection
-    criterion), ``hyperparameters`` (the chosen candidate plus the chosen ``ridge`` and
+    ``relative_test_error`` (mean (f_hat - f*)^2 / E f*^2, the exact second moment, on the
+    noise-free test set), ``relative_train_error`` (the same against the noisy training
+    labels), ``relative_validation_error`` (against the noisy validation labels, the
+    selection criterion), ``hyperparameters`` (the chosen candidate plus the chosen ``ridge`` and
     ``best_epoch`` where the estimator reports them), ``search`` (every candidate tried),
-    ``details`` (representation diagnostics, and ``training``: how the chosen candidate's
-    training ended, see :func:`training_record`), ``error``, ``seconds``, ``peak_memory_mb`` (see
-    :class:`PeakMemory`), ``library_version``, ``worker`` (host:pid), ``finished_at`` (UTC)
-    and ``config``.
+    ``details`` (representation diagnostics; ``training``: how the chosen candidate's
+    training ended, see :func:`training_record`; ``test_error_se``: the test error's standard
+    error; ``relative_design_error``: the error on the design set, which steers the adaptive
+    search; ``n_train`` and ``n_validation``, which add up to n), ``error``, ``seconds``,
+    ``peak_memory_mb`` (see :class:`PeakMemory`), ``library_version``, ``worker``
+    (host:pid), ``finished_at`` (UTC) and ``config``.
     """
     row = unfinished_row(config, "failed", None, 0.0)
     start = time.perf_counter()
     memory = PeakMemory()
     try:
         with memory:
-            row.update(_run(config, row["key"], row["details"]))
+            row.update(_run(config, row["details"]))
     except CellTimeout:
         row.update(status="timeout", error=timeout_message(config))
     except Exception:  # a failing cell is recorded, and the sweep goes on
@@ -470,18 +526,20 @@ def unfinished_row(config: dict, status: str, error: str | None, seconds: float)
     }
 
 
-def _run(config: dict, key: str, details: dict) -> dict:
+def _run(config: dict, details: dict) -> dict:
     data = draw_data(config)
     representation = config["representation"]
     transformer = None
     if representation["kind"] != "identity":
         params = {k: v for k, v in representation.items() if k != "kind"}
-        transformer = build_representation(params, config["device"], derive_seed(key, "rep"))
+        curve = curve_key(config)
+        transformer = build_representation(params, config["device"], derive_seed(curve, "rep"))
         transformer.fit(data.X)  # once per cell, on the training inputs (or unlabelled ones)
         for attribute in ("n_fit_samples_", "n_floored_"):
             if hasattr(transformer, attribute):
                 details[attribute.rstrip("_")] = _plain(getattr(transformer, attribute))
-    result = _fit_models(config, transformer, data, derive_seed(key, "model"))
+    result = _fit_models(config, transformer, data, derive_seed(curve_key(config), "model"))
     if "training" in result:
         details["training"] = result.pop("training")
+    details.update(result.pop("measurement", {}))
     return result

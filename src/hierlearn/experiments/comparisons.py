@@ -7,19 +7,23 @@ difference of exponents is resolved with fewer seeds than two separate intervals
 Definitions, for learners a and b at every eps level of the analysis:
 
 * the difference is e(a) - e(b), each exponent the least-squares slope of log n* against
-  log d over the dimensions where *both* have a finite n* (``dimensions``; at least two,
-  else the difference is null);
+  log d over the dimensions where *both* have a finite n* (``dimensions``; at least
+  :data:`~.analysis.MIN_DIMENSIONS`, else the difference is null);
 * the ratio at d is n*(a) / n*(b) when both are finite. When one is censored the ratio is a
   bound (``value`` null, ``bound`` {"lower_bound": r} meaning ratio >= r or {"upper_bound":
   r} meaning ratio <= r, when the two n* imply one); the n* of each are kept in "a" and "b";
 * the crossover is the d where the two fitted lines meet (where one learner overtakes the
   other), with an interval only when the difference of exponents is resolved;
-* point estimates use the analysis' n* (all seeds). The intervals are the 2.5 and 97.5
-  percentiles over bootstrap replicates that draw, at every d both learners share, seed
-  indices with replacement from the seeds common to both at that d and use *the same* draw
-  for a and b. The difference's interval uses the replicates where it is defined
-  (``bootstrap_used`` counts them); a ratio's interval the replicates with both n* finite,
-  and is null when fewer than half of the replicates are or when the point value is null.
+* point estimates use the analysis' n* (all seeds). The intervals come from bootstrap
+  replicates that draw, at every d both learners share, seed indices with replacement from
+  the seeds common to both at that d and use *the same* draw for a and b. They are
+  interval-censored as in :mod:`.analysis`: every replicate is evaluated at the point
+  estimate's ``dimensions``; where an n* of the replicate is censored its log n* is a range,
+  the replicate's difference of slopes is the range [lo_a - hi_b, hi_a - lo_b] and a ratio's
+  log is [lo_a - hi_b, hi_a - lo_b]; the interval is [2.5th percentile of the low ends,
+  97.5th percentile of the high ends] (an unbounded end is null in JSON). The crossover's
+  interval uses the replicates whose two slopes are numbers (``bootstrap_censored`` counts
+  the others).
 """
 
 from __future__ import annotations
@@ -32,8 +36,12 @@ from .analysis import (
     MIN_FINITE_SHARE,
     Analysis,
     LearnerAnalysis,
+    censored_interval,
     fit_exponent,
+    interval_json,
     percentile_interval,
+    slope_range,
+    slope_weights,
 )
 from .isotonic import NStar, curve_n_stars
 from .tables import eps_key
@@ -83,15 +91,27 @@ def _difference(a: dict[int, float], b: dict[int, float]):
     return slope, shared, crossover
 
 
+def _exp(log_value: float) -> float:
+    # exp of a log ratio; an unbounded end stays infinite (-inf below: null in JSON).
+    return math.exp(log_value) if math.isfinite(log_value) else log_value
+
+
 def ratio_bound(a: NStar, b: NStar) -> dict | None:
-    """The bound on n*(a) / n*(b) implied by two n* of which at least one is censored."""
-    if a.value is None or b.value is None or a.kind == b.kind:
+    """The bound on n*(a) / n*(b) implied by two n* of which at least one is not finite:
+    ``{"lower_bound": r}`` (ratio > r), ``{"upper_bound": r}`` (ratio <= r), ``{"interval":
+    [lo, hi]}``, or None when they imply nothing (or one is missing)."""
+    if a.kind == "missing" or b.kind == "missing":
         return None
-    value = a.value / b.value
-    # ratio >= value when a can only be larger (a lower bound) or b only smaller (b <= b.value)
-    if a.kind == "lower_bound" or b.kind == "upper_bound":
-        return {"lower_bound": value}
-    return {"upper_bound": value}
+    low_a, high_a = a.log_range()
+    low_b, high_b = b.log_range()
+    low, high = low_a - high_b, high_a - low_b
+    if math.isfinite(low) and math.isfinite(high):
+        return {"interval": [math.exp(low), math.exp(high)]}
+    if math.isfinite(low):
+        return {"lower_bound": math.exp(low)}
+    if math.isfinite(high):
+        return {"upper_bound": math.exp(high)}
+    return None
 
 
 def _common(first: LearnerAnalysis, second: LearnerAnalysis, d: int):
@@ -125,53 +145,65 @@ def compare(analysis: Analysis, a: str, b: str, n_bootstrap: int = 1000, seed: i
     common = {d: _common(first, second, d) for d in shared}
     common = {d: c for d, c in common.items() if c[0]}
     generator = np.random.default_rng(seed)
-    differences: dict[float, list[float]] = {eps: [] for eps in levels}
+    points = {}
+    for eps in levels:
+        stars_a, stars_b = first.by_eps[eps].n_star, second.by_eps[eps].n_star
+        both = [d for d in shared if stars_a[d].kind == stars_b[d].kind == "finite"]
+        points[eps] = _difference(
+            {d: stars_a[d].value for d in both}, {d: stars_b[d].value for d in both}
+        )
+    weights = {eps: slope_weights(p[1]) for eps, p in points.items() if p[0] is not None}
+    differences = {eps: ([], []) for eps in levels}
     crossovers: dict[float, list[float]] = {eps: [] for eps in levels}
-    ratios = {eps: {d: [] for d in common} for eps in levels}
+    ratios = {eps: {d: ([], []) for d in common} for eps in levels}
     for _ in range(n_bootstrap):
-        finite_a: dict[float, dict[int, float]] = {eps: {} for eps in levels}
-        finite_b: dict[float, dict[int, float]] = {eps: {} for eps in levels}
+        ranges_a: dict[float, dict[int, tuple]] = {eps: {} for eps in levels}
+        ranges_b: dict[float, dict[int, tuple]] = {eps: {} for eps in levels}
         for d, (seeds, (sizes_a, errors_a), (sizes_b, errors_b)) in common.items():
             columns = generator.integers(0, len(seeds), size=len(seeds))
             estimates_a = curve_n_stars(sizes_a, errors_a, columns, levels)
             estimates_b = curve_n_stars(sizes_b, errors_b, columns, levels)
             for eps in levels:
-                value_a, value_b = estimates_a[eps], estimates_b[eps]
-                both = value_a.kind == value_b.kind == "finite"
-                ratios[eps][d].append(value_a.value / value_b.value if both else math.nan)
-                if both:
-                    finite_a[eps][d], finite_b[eps][d] = value_a.value, value_b.value
-        for eps in levels:
-            difference, _, crossover = _difference(finite_a[eps], finite_b[eps])
-            if difference is not None:
-                differences[eps].append(difference)
+                range_a = ranges_a[eps][d] = estimates_a[eps].log_range()
+                range_b = ranges_b[eps][d] = estimates_b[eps].log_range()
+                ratios[eps][d][0].append(range_a[0] - range_b[1])
+                ratios[eps][d][1].append(range_a[1] - range_b[0])
+        for eps, c in weights.items():
+            dimensions = points[eps][1]
+            low_a, high_a = slope_range(c, [ranges_a[eps][d] for d in dimensions])
+            low_b, high_b = slope_range(c, [ranges_b[eps][d] for d in dimensions])
+            differences[eps][0].append(low_a - high_b)
+            differences[eps][1].append(high_a - low_b)
+            if low_a == high_a and low_b == high_b:
+                values_a = {d: math.exp(ranges_a[eps][d][0]) for d in dimensions}
+                values_b = {d: math.exp(ranges_b[eps][d][0]) for d in dimensions}
+                crossover = _difference(values_a, values_b)[2]
                 crossovers[eps].append(math.inf if crossover is None else crossover)
     by_eps = {}
     for eps in levels:
         stars_a, stars_b = first.by_eps[eps].n_star, second.by_eps[eps].n_star
-        both = [d for d in shared if stars_a[d].kind == stars_b[d].kind == "finite"]
-        difference, dimensions, crossover = _difference(
-            {d: stars_a[d].value for d in both}, {d: stars_b[d].value for d in both}
-        )
+        difference, dimensions, crossover = points[eps]
+        both = {d for d in shared if stars_a[d].kind == stars_b[d].kind == "finite"}
         ratio = {}
         for d in shared:
             finite = d in both
-            draws = [r for r in ratios[eps].get(d, []) if math.isfinite(r)]
-            enough = finite and n_bootstrap and len(draws) >= MIN_FINITE_SHARE * n_bootstrap
-            ci = percentile_interval(draws) if enough else None
+            lows, highs = ratios[eps].get(d, ([], []))
+            ci = censored_interval(lows, highs) if finite and lows else None
             ratio[str(d)] = {
                 "value": stars_a[d].value / stars_b[d].value if finite else None,
-                "ci": list(ci) if ci else None,
+                "ci": interval_json(tuple(_exp(v) for v in ci)) if ci else None,
                 "bound": None if finite else ratio_bound(stars_a[d], stars_b[d]),
                 "a": stars_a[d].to_json(),
                 "b": stars_b[d].to_json(),
             }
-        interval = percentile_interval(differences[eps]) if difference is not None else None
+        lows, highs = differences[eps]
+        interval = censored_interval(lows, highs) if difference is not None else None
         by_eps[eps_key(eps)] = {
             "difference": difference,
-            "ci": list(interval) if interval else None,
+            "ci": interval_json(interval),
             "dimensions": dimensions,
-            "bootstrap_used": len(differences[eps]),
+            "bootstrap_used": len(lows),
+            "bootstrap_censored": int(sum(lo != hi for lo, hi in zip(lows, highs, strict=True))),
             "ratio": ratio,
             "crossover": _crossover(crossover, interval, crossovers[eps], dimensions),
         }

@@ -4,8 +4,9 @@ Definitions:
 
 * a learning curve is a list of sizes n_1 < ... < n_k with a median error m_i at each (over
   seeds) and a weight w_i (the number of seeds the median is taken over; 1 by default). An
-  infinite median (cells that diverged or timed out) is clipped to :data:`CLIP` and a zero
-  median to :data:`FLOOR` before taking logs;
+  infinite median (cells that diverged or timed out) stays infinite (a block that pools it is
+  infinite: no arbitrary constant enters a mean) and a zero median is raised to
+  :data:`FLOOR` before taking logs;
 * the fitted curve is the weighted least-squares non-increasing fit of y_i = log m_i in the
   order of n (pool-adjacent-violators: adjacent violating blocks are merged into one block
   whose value is their weighted mean, until the fit is non-increasing). Noise that makes the
@@ -13,15 +14,17 @@ Definitions:
 * n*(eps) is the first size n_k whose fitted value f_k <= log eps, interpolated linearly in
   (log n, log fitted error) between n_{k-1} and n_k. A block of pooled sizes is flat, so no
   interpolation is possible inside it: the crossing is always at the first size of a block and
-  the interpolation runs from the last size of the block before. When the size before holds
-  only non-finishing cells (fitted value at the clip) there is no slope to follow and n* is
-  n_k itself;
+  the interpolation runs from the last size of the block before. When the fitted value before
+  is infinite (non-finishing cells) there is no slope to follow: n* is only known to lie in
+  (n_{k-1}, n_k], an "interval" n*;
 * censoring: n* > n_max ("lower_bound") when no fitted value reaches eps; n* <= n_min
-  ("upper_bound") when the first one already does; "missing" without any size;
+  ("upper_bound") when the first one already does; "missing" without any size. Only a
+  "finite" n* enters a fit; :meth:`NStar.log_range` gives every kind as a range of log n*
+  for the interval-censored bootstrap of :mod:`.analysis`;
 * ``local_slope`` = (f_k - f_{k-1}) / (log n_k - log n_{k-1}), the slope of the fitted curve
-  in log-log over the bracketing interval (None when censored or when the size before is at
-  the clip); the flag "flat" is set when local_slope > :data:`FLAT_SLOPE`: the fitted error
-  is not clearly falling where it crosses eps, so noise decides n*.
+  in log-log over the bracketing interval (None when censored or an interval); the flag
+  "flat" is set when local_slope > :data:`FLAT_SLOPE`: the fitted error is not clearly
+  falling where it crosses eps, so noise decides n*.
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CLIP = 1e6  # an infinite median error is replaced by this before the log
 FLOOR = 1e-300  # a zero median error is replaced by this before the log
 FLAT_SLOPE = -0.25  # local_slope above this marks an n* decided by noise ("flat")
 
@@ -39,7 +41,7 @@ FLAT_SLOPE = -0.25  # local_slope above this marks an n* decided by noise ("flat
 @dataclass(frozen=True)
 class NStar:
     """n*(d; eps) at one d: ``kind`` is "finite", "lower_bound" (n* > value), "upper_bound"
-    (n* <= value) or "missing" (no usable rows).
+    (n* <= value), "interval" (``lower`` < n* <= value) or "missing" (no usable rows).
 
     Diagnostics, ignored by ``==``: ``local_slope`` and ``flags`` (see the module docstring),
     and ``sizes``, the sizes the value rests on (the two bracketing sizes of a finite n*,
@@ -51,21 +53,38 @@ class NStar:
     local_slope: float | None = field(default=None, compare=False)
     flags: tuple[str, ...] = field(default=(), compare=False)
     sizes: tuple[float, ...] = field(default=(), compare=False)
+    lower: float | None = None  # the open lower end of an "interval" n*
 
     def to_json(self):
-        """A number when finite, ``{"lower_bound": n}`` / ``{"upper_bound": n}``, or None."""
+        """A number when finite, ``{"lower_bound": n}`` / ``{"upper_bound": n}``,
+        ``{"interval": [lo, hi]}``, or None."""
         if self.kind == "finite":
             return self.value
         if self.kind == "missing":
             return None
+        if self.kind == "interval":
+            return {"interval": [self.lower, self.value]}
         return {self.kind: self.value}
+
+    def log_range(self) -> tuple[float, float]:
+        """The range of log n* this value allows: a point when finite, half-lines for the
+        bounds, both ends for an interval, the whole line when missing."""
+        if self.kind == "finite":
+            return math.log(self.value), math.log(self.value)
+        if self.kind == "lower_bound":
+            return math.log(self.value), math.inf
+        if self.kind == "upper_bound":
+            return -math.inf, math.log(self.value)
+        if self.kind == "interval":
+            return math.log(self.lower), math.log(self.value)
+        return -math.inf, math.inf
 
 
 def isotonic_decreasing(values, weights=None) -> np.ndarray:
     """The weighted least-squares non-increasing fit of ``values`` (pool adjacent violators).
 
     Minimises sum_i w_i (f_i - values_i)^2 over f_1 >= f_2 >= ... >= f_k; every fitted value
-    is the weighted mean of the values of its block.
+    is the weighted mean of the values of its block (+inf when the block holds +inf).
     """
     values = np.asarray(values, dtype=float)
     weights = np.ones_like(values) if weights is None else np.asarray(weights, dtype=float)
@@ -76,13 +95,18 @@ def isotonic_decreasing(values, weights=None) -> np.ndarray:
             mean2, weight2, count2 = blocks.pop()
             mean1, weight1, count1 = blocks.pop()
             total = weight1 + weight2
-            blocks.append([(mean1 * weight1 + mean2 * weight2) / total, total, count1 + count2])
+            if math.isinf(mean2):  # only +inf can violate; the pooled block is infinite
+                mean = math.inf
+            else:
+                mean = (mean1 * weight1 + mean2 * weight2) / total
+            blocks.append([mean, total, count1 + count2])
     return np.repeat([b[0] for b in blocks], [int(b[2]) for b in blocks])
 
 
 def log_fit(medians, weights=None) -> np.ndarray:
-    """The fitted curve in log scale: :func:`isotonic_decreasing` of log clip(medians)."""
-    medians = np.clip(np.asarray(medians, dtype=float), FLOOR, CLIP)
+    """The fitted curve in log scale: :func:`isotonic_decreasing` of log max(medians, FLOOR)
+    (an infinite median stays infinite)."""
+    medians = np.maximum(np.asarray(medians, dtype=float), FLOOR)
     return isotonic_decreasing(np.log(medians), weights)
 
 
@@ -99,8 +123,8 @@ def crossing(sizes, fitted_log, eps: float) -> NStar:
             return NStar("upper_bound", sizes[0], sizes=(sizes[0],))
         n_before, before = sizes[k - 1], float(fitted_log[k - 1])
         bracket = (n_before, sizes[k])
-        if before >= math.log(CLIP) - 1e-9:
-            return NStar("finite", sizes[k], sizes=bracket)
+        if math.isinf(before):
+            return NStar("interval", sizes[k], sizes=bracket, lower=n_before)
         log_ratio = math.log(sizes[k] / n_before)
         t = (before - level) / (before - float(value))
         slope = (float(value) - before) / log_ratio

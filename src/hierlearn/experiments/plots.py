@@ -218,7 +218,7 @@ def _n_star_panel(ax, learner: LearnerAnalysis, eps: float) -> None:
     ]
     values += [s.value for s in learner.n_star.values() if s.value is not None]
     if primary is not None:
-        values += [v for ci in primary.n_star_ci.values() if ci for v in ci]
+        values += [v for ci in primary.n_star_ci.values() if ci for v in ci if math.isfinite(v)]
         values += [
             s.value for by_seed in primary.per_seed.values() for s in by_seed.values() if s.value
         ]
@@ -235,12 +235,18 @@ def _n_star_panel(ax, learner: LearnerAnalysis, eps: float) -> None:
 
 
 def _error_bars(values, intervals) -> np.ndarray:
-    """Asymmetric error bars (2, k) from intervals [lo, hi] (none: a zero-length bar)."""
+    """Asymmetric error bars (2, k) from intervals [lo, hi] (none, or an unbounded end: a
+    zero-length bar on that side; the tables print the unbounded end)."""
     bars = np.zeros((2, len(values)))
     for i, (value, ci) in enumerate(zip(values, intervals, strict=True)):
         if ci:
-            bars[:, i] = max(value - ci[0], 0.0), max(ci[1] - value, 0.0)
+            low, high = (_finite_or(end, value) for end in ci)
+            bars[:, i] = max(value - low, 0.0), max(high - value, 0.0)
     return bars
+
+
+def _finite_or(value, fallback: float) -> float:
+    return float(value) if value is not None and math.isfinite(value) else fallback
 
 
 def _through(ds, ns, slope, grid):
@@ -322,7 +328,7 @@ def _comparison_panel(ax, content: dict, eps: float, title: str, predicted=None)
             ax.plot(ds * shift * 1.04, ns, ".", color=colour, alpha=0.45, markersize=4)
             heights += list(ns)
         label = f"{name}: " + (
-            "no fit (< 2 finite n*)"
+            "no fit (< 3 finite n*)"
             if level["exponent"] is None
             else "slope " + interval_text(level["exponent"], level["ci"])
         )
@@ -342,7 +348,8 @@ def _comparison_panel(ax, content: dict, eps: float, title: str, predicted=None)
                 markersize=6,
                 label=label,
             )
-            heights += list(ns) + [c[1] for c in intervals if c] + [c[0] for c in intervals if c]
+            ends = [e for c in intervals if c for e in c if e is not None and math.isfinite(e)]
+            heights += list(ns) + ends
             if len(ds) > 1:
                 grid = np.geomspace(ds.min(), ds.max(), 20)
                 for slope, style in ((level["exponent"], "-"), (entry.get("theory"), ":")):

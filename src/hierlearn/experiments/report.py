@@ -24,7 +24,7 @@ import yaml
 from .analysis import analyse, exponents_json, learner_label
 from .comparisons import compare
 from .store import Store
-from .tables import comparisons_table, exponents_table, n_star_table
+from .tables import comparisons_table, exponents_table, n_star_table, n_star_text
 
 
 class ReportError(ValueError):
@@ -192,8 +192,7 @@ def _prediction_text(analysis, rows, several: bool, stars: dict) -> str:
             estimate = measured.get(d)
             text = "-"
             if estimate is not None and estimate.value is not None:
-                prefix = {"lower_bound": "> ", "upper_bound": "<= "}.get(estimate.kind, "")
-                text = f"{prefix}{estimate.value:,.0f}"
+                text = n_star_text(estimate.to_json())
             shown = f"{value:,.0f}" if math.isfinite(value) else "> 1e10"
             lines.append(f"| {d} | {text} | {shown} |")
         large = {d: v for d, v in predicted.items() if d >= 16 and math.isfinite(v)}
@@ -231,8 +230,8 @@ def _markdown(analysis, content, rows, figures) -> str:
         f"bootstrap interval over seeds ({analysis.n_bootstrap} replicates). `> n` marks a "
         "censored n* (eps not reached up to n), `<= n` one already reached at the smallest n "
         "tried; neither enters a fit. `(flat)`: the fitted error falls slower than n^-0.25 "
-        "where it crosses eps, so noise decides n*; `(unconverged)`: n* rests on a cell whose "
-        "training did not converge.",
+        "where it crosses eps, so noise decides n*; `(capped)`: n* rests on a cell whose "
+        "training ended at its epoch cap (or a solver short of its tolerance).",
         "",
         *exponents_table(content),
         "",
@@ -283,13 +282,14 @@ def _markdown(analysis, content, rows, figures) -> str:
 def _convergence(analysis) -> list[str]:
     lines = [
         "",
-        "## Convergence",
+        "## Training ends",
         "",
-        "Cells whose training stopped at its epoch cap without meeting the plateau rule (or a "
-        "solver short of its tolerance) are unconverged; rows without a training record are "
-        "not counted.",
+        "Cells whose training ran to its epoch cap without the plateau rule stopping it (or "
+        "whose solver stopped short of its tolerance) are capped; rows without a training "
+        "record are not counted. The plateau rule stops when the validation error stops "
+        "improving: it does not certify that the objective is minimised.",
         "",
-        "| learner | ok cells | unconverged | n* resting on unconverged cells |",
+        "| learner | ok cells | capped | n* resting on capped cells |",
         "|---|---|---|---|",
     ]
     for name, learner in analysis.learners.items():
@@ -297,10 +297,10 @@ def _convergence(analysis) -> list[str]:
             f"d={d} (eps {eps:g})"
             for eps, result in learner.by_eps.items()
             for d, estimate in sorted(result.n_star.items())
-            if "unconverged" in estimate.flags
+            if "capped" in estimate.flags
         ]
         ok = learner.statuses.get("ok", 0)
-        lines.append(f"| {name} | {ok} | {learner.unconverged} | {', '.join(resting) or 'none'} |")
+        lines.append(f"| {name} | {ok} | {learner.capped} | {', '.join(resting) or 'none'} |")
     return lines
 
 
@@ -321,8 +321,9 @@ def _tuning(analysis) -> list[str]:
         "(every candidate is fitted, the lowest validation error kept; the test set is never "
         "looked at), as stored in the cells at the smallest d. Expressions of the spec (such "
         "as sqrt(D) or d) were evaluated at each d; parameters whose value changes with d are "
-        "listed per d. n counts training labels; the validation set is the same for every "
-        "learner and n at a (d, seed).",
+        "listed per d. n counts every label: a fixed share of the n labels (every 1/f-th of "
+        "the nested stream) is held out for validation, the same labels for every learner at "
+        "a (d, seed, n).",
     ]
     for name, learner in analysis.learners.items():
         if not learner.models:
@@ -332,11 +333,11 @@ def _tuning(analysis) -> list[str]:
         search = first.get("search") or {}
         # A searched parameter's fixed value is never used: show only its candidates.
         params = {k: v for k, v in (first.get("params") or {}).items() if k not in search}
-        validation = first.get("validation_size")
+        validation = first.get("validation_fraction")
         lines += [
             "",
             f"- **{name}** ({first.get('kind', '?')}, d = {dimensions[0]}"
-            + (f", {validation} validation points" if validation else "")
+            + (f", validation share {validation:g} of n" if validation else "")
             + "): "
             + (", ".join(f"{k}={_value_text(v)}" for k, v in sorted(params.items())) or "-"),
             "  - representation: "

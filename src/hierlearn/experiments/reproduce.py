@@ -4,12 +4,14 @@ A preset is a pair of specs shipped with the package (``hierlearn/presets/``):
 
 * the **separation**: a degree-4 He_4 target on gaussian inputs, where theory predicts
   n* ~ d^4 for NTK-x and NTK-h, d^3 (upper bound) for Quad-x and d^2 for Quad-h;
-* the **control**: a degree-2 target, where Quad-h should not beat Quad-x.
+* the **control**: a degree-2 target, where Quad-h should not beat Quad-x;
+* in ``--standard``, both again with label noise (sigma^2 = 0.1 E f*^2, docs/theory.md §3).
 
 Both run into one resumable store; each gets its own report directory, and the output
 directory receives a combined ``exponents.json`` (the separation's exponents in the harness
-format, with the control under ``"control"``) and ``summary.md``. ``--quick`` takes minutes on
-two CPU cores, ``--standard`` about an hour; ``--full`` is meant for a GPU or a Dask cluster.
+format, with every other part under its name, e.g. ``"control"``) and ``summary.md``.
+``--quick`` takes minutes on two CPU cores, ``--standard`` hours; ``--full`` is meant for a GPU
+or a Dask cluster.
 Every preset resumes after an interruption when rerun with the same ``--out``.
 """
 
@@ -19,6 +21,8 @@ import json
 import time
 from importlib import resources
 from pathlib import Path
+
+import yaml
 
 from .plots import plot_comparison
 from .spec import Spec, parse_spec_text
@@ -33,64 +37,100 @@ from .workflow import (
     run_into_store,
 )
 
+# Label noise of the noisy variants: sigma^2 = 0.1 E f*^2 (docs/theory.md §3).
+NOISE_STD = 0.1**0.5
+# Learners kept in a noisy variant: the quadratic models and the kernel on raw x (the NTK-h
+# and two-layer rows make their point in the noise-free run).
+NOISY_LEARNERS = ("quad_x", "quad_h", "quad_h_hermite2", "ntk_x")
+# Preset -> {part: preset file, or (file, "noisy") for its label-noise variant}.
 PRESETS = {
     "quick": {"separation": "quick.yaml", "control": "quick-control.yaml"},
-    "standard": {"separation": "standard.yaml", "control": "standard-control.yaml"},
+    "standard": {
+        "separation": "standard.yaml",
+        "control": "standard-control.yaml",
+        "separation-noisy": ("standard.yaml", "noisy"),
+        "control-noisy": ("standard-control.yaml", "noisy"),
+    },
     "full": {"separation": "full.yaml", "control": "full-control.yaml"},
+}
+TITLES = {
+    "separation": "Separation: degree 4",
+    "control": "Control: degree 2",
+    "separation-noisy": f"Separation with label noise (sigma^2 = {NOISE_STD**2:.2g})",
+    "control-noisy": f"Control with label noise (sigma^2 = {NOISE_STD**2:.2g})",
 }
 
 
+def noisy_variant(text: str) -> str:
+    """The YAML text of a spec's label-noise variant: ``target.noise_std`` = NOISE_STD, the
+    learners of NOISY_LEARNERS and the comparisons among them, ``-noisy`` after the name."""
+    data = yaml.safe_load(text)
+    data["name"] = f"{data['name']}-noisy"
+    data["description"] = f"{data.get('description', '')} Label noise sigma^2 = 0.1.".strip()
+    data["target"] = {**data["target"], "noise_std": NOISE_STD}
+    data["learners"] = {k: v for k, v in data["learners"].items() if k in NOISY_LEARNERS}
+    data["comparisons"] = [
+        pair for pair in data.get("comparisons", []) if set(pair) <= set(data["learners"])
+    ]
+    return yaml.safe_dump(data, sort_keys=False)
+
+
 def preset_specs(preset: str) -> dict[str, tuple[Spec, str]]:
-    """{part: (spec, yaml text)} of a preset, part in ("separation", "control")."""
+    """{part: (spec, yaml text)} of a preset (parts: "separation", "control", and in
+    --standard their label-noise variants)."""
     if preset not in PRESETS:
         raise ValueError(f"preset={preset!r} is not valid; accepted values: {', '.join(PRESETS)}")
     folder = resources.files("hierlearn") / "presets"
     specs = {}
-    for part, file_name in PRESETS[preset].items():
+    for part, entry in PRESETS[preset].items():
+        file_name, variant = (entry, None) if isinstance(entry, str) else entry
         text = (folder / file_name).read_text()
-        specs[part] = (parse_spec_text(text, source=file_name), text)
+        if variant == "noisy":
+            text = noisy_variant(text)
+        specs[part] = (parse_spec_text(text, source=f"{file_name} ({part})"), text)
     return specs
 
 
 def write_summary(out: Path, preset: str, parts: dict[str, dict], seconds: float) -> None:
     """The combined ``exponents.json`` and ``summary.md`` of a reproduce run."""
-    separation, control = parts["separation"], parts["control"]
-    combined = {**separation, "preset": preset, "seconds": round(seconds, 1), "control": control}
+    separation = parts["separation"]
+    others = {part: content for part, content in parts.items() if part != "separation"}
+    combined = {**separation, "preset": preset, "seconds": round(seconds, 1), **others}
     (out / "exponents.json").write_text(json.dumps(combined, indent=2) + "\n")
-    plot_comparison(separation, out / "separation.png", "Degree-4 target: n* against d")
-    plot_comparison(control, out / "control.png", "Degree-2 control: n* against d")
     lines = [
         f"# hierlearn reproduce --{preset}",
         "",
         "Sample complexity n*(d; eps) of each learner (the first n where a non-increasing fit "
         "of the median relative test error over seeds is <= eps; the headline eps is "
         f"{separation['eps']:g}) and the exponent of n* ~ d^e fitted over the dimensions with "
-        "a finite n*, with a 95% bootstrap interval over seeds, at every eps level. `> n` is a "
-        "censored value (eps not reached up to n) and never enters a fit; `(flat)` marks an n* "
-        "where the curve is not clearly falling, `(unconverged)` one resting on a cell whose "
-        "training hit its epoch cap. The paired comparisons resample the same seeds for both "
-        "learners. Every learner was tuned by one protocol on validation data, printed in "
-        "`separation/summary.md` and `control/summary.md` with the convergence counts "
-        "(docs/theory.md).",
-        "",
-        "## Separation: degree 4",
-        "",
-        *exponents_table(separation),
-        "",
-        *comparisons_table(separation),
-        "",
-        "![n* against d, every learner](separation.png)",
-        "",
-        "## Control: degree 2",
-        "",
-        *exponents_table(control),
-        "",
-        *comparisons_table(control),
-        "",
-        "![n* against d, every learner](control.png)",
+        "a finite n* (at least three), with a 95% bootstrap interval over seeds, at every eps "
+        "level. n counts every label a learner sees (a fifth of them are its validation "
+        "labels); errors are relative to the target's exact second moment on 100,000 test "
+        "points. `> n` is a censored value (eps not reached up to n) and never enters a fit; "
+        "`(flat)` marks an n* where the curve is not clearly falling, `(capped)` one resting on "
+        "a cell whose training hit its epoch cap; an interval end `inf` means that more than "
+        "2.5% of the bootstrap replicates are censored on that side. The paired comparisons "
+        "resample the same seeds for both learners. Every learner was tuned by one protocol on "
+        "validation labels, printed in each part's `summary.md` with the training-end counts "
+        "(docs/theory.md §3).",
+    ]
+    for part, content in parts.items():
+        title = TITLES.get(part, part)
+        plot_comparison(content, out / f"{part}.png", f"{title}: n* against d")
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            *exponents_table(content),
+            "",
+            *comparisons_table(content),
+            "",
+            f"![n* against d, every learner]({part}.png)",
+        ]
+    lines += [
         "",
         f"Wall time: {seconds / 60:.1f} min. Per-learner figures (error against n, and the "
-        "staircase view) and the full tables are in `separation/` and `control/`.",
+        f"staircase view) and the full tables are in {', '.join(f'`{p}/`' for p in parts)}.",
     ]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
 

@@ -377,10 +377,11 @@ def _sweep(
             row["git_revision"] = revision
             with deferred_stop():
                 store.put(row, owner)
-            stored[row["key"]] = (row["status"], row["relative_test_error"])
+            steering = (row.get("details") or {}).get("relative_design_error")
+            stored[row["key"]] = (row["status"], steering)
             summary.ran += 1
             summary.busy_seconds += float(row.get("seconds") or 0.0)
             summary.statuses[row["status"]] += 1
-            plan.observe(config, row["status"], row["relative_test_error"])
+            plan.observe(config, row["status"], steering)
         show()
     show(force=True)

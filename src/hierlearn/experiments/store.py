@@ -136,6 +136,9 @@ RUNNER_COLUMNS = (
     "library_version",
     "since_attempt",
 )
+# The error that steers an adaptive search (docs/theory.md §3): a cell's design-set error,
+# never its test error. Read with the status by results(), claim() and lease_states().
+STEERING_ERROR = "json_extract(details, '$.relative_design_error')"
 ATTEMPT_COLUMNS = ("id", "key", "owner", "host", "pid", "started_at", "ended_at", "outcome")
 
 _SCHEMA_1 = [
@@ -284,7 +287,7 @@ def _lease_dead(lease: dict, now: float) -> bool:
 @dataclass
 class Claim:
     """What :meth:`Store.claim` found: the keys it leased to the caller, the keys already
-    stored ({key: (status, relative_test_error)}) and the keys leased by others (their lease)."""
+    stored ({key: (status, steering error)}) and the keys leased by others (their lease)."""
 
     claimed: list
     done: dict
@@ -323,14 +326,26 @@ class Store:
             )
         except sqlite3.Error as error:
             raise StoreError(f"cannot open {self.path}: {error}") from None
-        try:
-            self._open(create)
-        except StoreError:
-            self._connection.close()
-            raise
-        except sqlite3.Error as error:
-            self._connection.close()
-            raise StoreError(describe_error(self.path, error)) from None
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                self._open(create)
+                break
+            except StoreError:
+                self._connection.close()
+                raise
+            except sqlite3.OperationalError as error:
+                # A read-only connection of another process (a status check, a report) that
+                # is recovering the WAL index after a killed writer makes the file read-only
+                # for a moment: transient, so retry; any other error is final.
+                if "readonly" in str(error) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                self._connection.close()
+                raise StoreError(describe_error(self.path, error)) from None
+            except sqlite3.Error as error:
+                self._connection.close()
+                raise StoreError(describe_error(self.path, error)) from None
 
     def _tables(self) -> set[str]:
         return {r[0] for r in self._connection.execute("SELECT name FROM sqlite_master")}
@@ -591,7 +606,7 @@ class Store:
                 if len(result.claimed) >= limit:
                     break
                 stored = connection.execute(
-                    "SELECT status, relative_test_error FROM cells WHERE key = ?", (key,)
+                    f"SELECT status, {STEERING_ERROR} FROM cells WHERE key = ?", (key,)
                 ).fetchone()
                 if stored is not None and (
                     key not in retry
@@ -658,7 +673,8 @@ class Store:
             chunk = keys[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             for key, status, error in self._connection.execute(
-                f"SELECT key, status, relative_test_error FROM cells WHERE key IN ({marks})", chunk
+                f"SELECT key, status, {STEERING_ERROR} FROM cells WHERE key IN ({marks})",
+                chunk,
             ):
                 done[key] = (status, error)
             for values in self._connection.execute(
@@ -716,8 +732,8 @@ class Store:
         return found if keys is None else {k: found[k] for k in keys if k in found}
 
     def results(self) -> dict[str, tuple[str, float | None]]:
-        """{key: (status, relative_test_error)} of every stored cell."""
-        cursor = self._connection.execute("SELECT key, status, relative_test_error FROM cells")
+        """{key: (status, steering error)} of every stored cell (see :data:`STEERING_ERROR`)."""
+        cursor = self._connection.execute(f"SELECT key, status, {STEERING_ERROR} FROM cells")
         return {key: (status, error) for key, status, error in cursor}
 
     def get(self, key: str) -> dict | None:

@@ -3,11 +3,13 @@
 They read only the JSON content, so a report written earlier, or a combined file of several
 reports, can be tabulated again. Notation: ``> n`` is a censored n* (eps not reached up to n),
 ``<= n`` one already reached at the smallest n tried; a flag in parentheses marks an n* whose
-fitted curve is flat where it crosses eps ("flat") or that rests on a cell whose training did
-not converge ("unconverged"). Intervals are 95% bootstrap percentile intervals over seeds.
+fitted curve is flat where it crosses eps ("flat") or that rests on a cell whose training ended
+at its epoch cap ("capped"). Intervals are 95% bootstrap percentile intervals over seeds.
 """
 
 from __future__ import annotations
+
+import math
 
 
 def eps_key(eps: float) -> str:
@@ -21,18 +23,30 @@ def n_star_text(value, flags=()) -> str:
         text = "-"
     elif isinstance(value, dict):
         ((kind, bound),) = value.items()
-        text = f"> {bound:,.0f}" if kind == "lower_bound" else f"<= {bound:,.0f}"
+        if kind == "interval":
+            text = f"({bound[0]:,.0f}, {bound[1]:,.0f}]"
+        else:
+            text = f"> {bound:,.0f}" if kind == "lower_bound" else f"<= {bound:,.0f}"
     else:
         text = f"{value:,.0f}"
     return text + (f" ({', '.join(flags)})" if flags else "")
 
 
 def interval_text(value, ci, digits: int = 2, missing: str = "n/a") -> str:
-    """``value [lo, hi]``, ``value`` without an interval, or ``missing``."""
+    """``value [lo, hi]``, ``value`` without an interval, or ``missing``; an unbounded end
+    (None or infinite: censored replicates) reads -inf / inf."""
     if value is None:
         return missing
     text = f"{value:.{digits}f}"
-    return text + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
+    if not ci:
+        return text
+
+    def end(bound, sign: str) -> str:
+        if bound is None or not math.isfinite(bound):
+            return f"{sign}inf"
+        return f"{bound:.{digits}f}"
+
+    return text + f" [{end(ci[0], '-')}, {end(ci[1], '')}]"
 
 
 def _levels(content: dict) -> list[float]:
@@ -102,7 +116,9 @@ def n_star_table(content: dict, eps: float) -> list[str]:
             text = n_star_text(value)
             ci = (level.get("n_star_ci") or {}).get(d)
             if ci and not isinstance(value, dict):
-                text += f" [{ci[0]:,.0f}, {ci[1]:,.0f}]"
+                low = "0" if ci[0] is None else f"{ci[0]:,.0f}"
+                high = "inf" if ci[1] is None else f"{ci[1]:,.0f}"
+                text += f" [{low}, {high}]"
             slope = (level.get("local_slope") or {}).get(d)
             if slope is not None:
                 text += f", slope {slope:.2f}"
@@ -121,6 +137,8 @@ def ratio_text(entry: dict) -> str:
     bound = entry.get("bound")
     if bound:
         ((kind, value),) = bound.items()
+        if kind == "interval":
+            return f"in [{value[0]:.2f}, {value[1]:.2f}]"
         return f">= {value:.2f}" if kind == "lower_bound" else f"<= {value:.2f}"
     return "-"
 
@@ -183,8 +201,8 @@ def report_lines(content: dict) -> list[str]:
             level = _level_entry(entry, eps, content["eps"])
             if level is not None:
                 parts.append(f"eps {eps:g}: {interval_text(level['exponent'], level['ci'])}")
-        unconverged = entry.get("unconverged")
-        note = f"; {unconverged} unconverged cells" if unconverged else ""
+        capped = entry.get("capped")
+        note = f"; {capped} capped cells" if capped else ""
         lines.append(f"{name}: exponent " + ", ".join(parts) + f" (theory {theory}){note}")
     for comparison in content.get("comparisons", []):
         parts = []
