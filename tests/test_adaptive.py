@@ -40,6 +40,32 @@ def test_brackets_a_monotone_curve(true_n_star, growth):
     assert len(visited) < search.grid_equivalent() / 4
 
 
+def test_a_margin_size_is_run_past_the_crossing():
+    """The search is steered by design errors while n* is read from test errors: one size past
+    the bracket keeps a test crossing slightly beyond n_good inside the sizes visited."""
+    eps, star = 0.1, 300
+    search = NStarSearch(10, 10_000, eps, growth=2.0, rel_precision=0.1)
+    visited = drive(search, lambda n: eps * (star / n) ** 0.7)
+    assert search.outcome == "found" and search.bad < star <= search.good
+    assert visited[-1] == search.margin == math.ceil(1.1 * search.good)
+    assert max(visited[:-1]) == search.good < search.margin
+    # A noisy margin above eps does not move the bracket.
+    noisy = NStarSearch(10, 10_000, eps, growth=2.0, rel_precision=0.1)
+    bracket = None
+    while noisy.next_n is not None:
+        n = noisy.next_n
+        if n == noisy.margin:
+            bracket = (noisy.bad, noisy.good)
+            noisy.observe(n, [1.0])
+        else:
+            noisy.observe(n, [eps * (star / n) ** 0.7])
+    assert (noisy.bad, noisy.good) == bracket and noisy.medians[noisy.margin] == 1.0
+    # At the top of the bracket there is no room for a margin.
+    top = NStarSearch(10, 320, eps, growth=2.0, rel_precision=0.1)
+    assert max(drive(top, lambda n: eps * (star / n) ** 0.7)) == 320
+    assert top.outcome == "found" and top.good == 320 and top.margin is None
+
+
 def test_censored_above_and_below():
     above = NStarSearch(10, 1000, 0.1)
     assert drive(above, lambda n: 0.5) == [10, 20, 40, 80, 160, 320, 640, 1000]

@@ -109,13 +109,17 @@ def test_the_validation_split_is_every_fifth_label_of_the_stream():
 
 
 def test_representation_and_model_seeds_do_not_change_with_n():
-    from hierlearn.experiments.cells import curve_key
+    from hierlearn.experiments.cells import curve_key, model_seed, representation_seed
 
     small, large = config_for("quad_h", n=30), config_for("quad_h", n=60)
     assert cell_key(small) != cell_key(large)
     assert curve_key(small) == curve_key(large)
     assert curve_key(small) != curve_key(config_for("quad_h", n=30, seed=1))
     assert curve_key(small) != curve_key(config_for("ntk", n=30))
+    for seed_of in (representation_seed, model_seed):
+        assert seed_of(small) == seed_of(large)
+        assert seed_of(small) != seed_of(config_for("quad_h", n=30, seed=1))
+    assert representation_seed(small) != model_seed(small)
 
 
 def test_label_noise_enters_training_and_validation_labels_only():
@@ -136,9 +140,9 @@ def test_run_cell_is_reproducible_and_matches_a_direct_fit():
     # The same learner fitted by hand on the same data gives the same test error.
     data = draw_data(config)
     params = {**config["model"]["params"], "ridge": first["hyperparameters"]["ridge"]}
-    from hierlearn.experiments.cells import curve_key, derive_seed
+    from hierlearn.experiments.cells import model_seed
 
-    model = NTKRegressor(**params, random_state=derive_seed(curve_key(config), "model"))
+    model = NTKRegressor(**params, random_state=model_seed(config))
     model.fit(data.X, data.y)
     # Divided by the exact E f*^2 = 1, not by the sample mean of f*^2 over the test set.
     squared = (model.predict(data.X_test) - data.f_test) ** 2

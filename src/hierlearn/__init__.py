@@ -9,6 +9,7 @@ from . import activations, kernels, taylor, theory
 from .estimators import (
     KernelRegressor,
     NTKRegressor,
+    QuadraticFormRegressor,
     QuadraticTaylorRegressor,
     TwoLayerRegressor,
 )
@@ -25,6 +26,7 @@ __all__ = [
     "KernelRegressor",
     "LowRankPolynomial",
     "NTKRegressor",
+    "QuadraticFormRegressor",
     "QuadraticTaylorRegressor",
     "RandomNetworkRepresentation",
     "SphereInputs",

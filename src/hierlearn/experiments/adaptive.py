@@ -6,7 +6,11 @@ The adaptive search (:class:`NStarSearch`), for one learner at one d, with a bra
 1. *grow*: try n = low, then n <- min(high, ceil(g n)), until the median relative *design*
    error over the seeds is <= eps (or n = high is still above eps: n* is censored, n* > high);
 2. *bisect* in log n between the largest size known above eps and the smallest known at or
-   below it: try round(sqrt(n_bad n_good)) until n_good / n_bad <= 1 + rho.
+   below it: try round(sqrt(n_bad n_good)) until n_good / n_bad <= 1 + rho;
+3. *margin*: one more size, min(high, ceil((1 + rho) n_good)), past the crossing. The search
+   is steered by the design error while n* is read from the test error; their crossings
+   differ by sampling noise, and without a size past n_good the test curve could cross just
+   beyond the largest size visited and read as censored.
 
 The design error is measured on fresh noise-free points that are neither test nor validation
 points (``details.relative_design_error`` of a row): the test set only gives the reported
@@ -83,6 +87,7 @@ class NStarSearch:
         # "found", "above" (n* > high), "below" (n* <= low) or "undecided" (all cells failed).
         self.outcome: str | None = None
         self.next_n: int | None = low  # the size to run next; None when the search is over
+        self.margin: int | None = None  # the size run past the crossing once it is found
 
     def observe(self, n: int, errors: list[float]) -> None:
         """Report the usable errors (see :func:`usable_error`) of all seeds at size ``n``."""
@@ -91,6 +96,9 @@ class NStarSearch:
             return
         median = float(np.median(errors))
         self.medians[n] = median
+        if n == self.margin:  # recorded for the curve; it does not move the bracket
+            self.next_n = None
+            return
         if median <= self.eps:
             self.good = n if self.good is None else min(self.good, n)
         else:
@@ -109,7 +117,11 @@ class NStarSearch:
         middle = round(math.sqrt(self.bad * self.good))
         if self.good / self.bad <= 1 + self.rel_precision or not self.bad < middle < self.good:
             self.outcome = "found"
-            return None
+            margin = min(self.high, math.ceil(self.good * (1 + self.rel_precision)))
+            if margin <= self.good or margin in self.medians:
+                return None
+            self.margin = margin
+            return margin
         return middle
 
     def remaining_bound(self) -> int:
@@ -122,12 +134,14 @@ class NStarSearch:
             halvings = math.log(ratio) / math.log1p(self.rel_precision)
             return max(0, math.ceil(math.log2(halvings))) if halvings > 1 else 0
 
+        if self.next_n == self.margin:
+            return 1
         if self.good is None:  # growing: next_n, g next_n, ... up to high, then bisecting
             grow = 1
             if self.next_n < self.high:
                 grow += math.ceil(math.log(self.high / self.next_n) / math.log(self.growth))
-            return grow + bisections(self.growth)
-        return bisections(self.good / self.bad)
+            return grow + bisections(self.growth) + 1
+        return bisections(self.good / self.bad) + 1
 
     def grid_equivalent(self) -> int:
         """Sizes in a geometric grid over [low, high] with ratio 1 + rel_precision."""

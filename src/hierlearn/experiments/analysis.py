@@ -334,14 +334,9 @@ def _analyse_learner(learner: LearnerAnalysis, levels, n_bootstrap: int, generat
             finite = result.n_star[d].kind == "finite"
             if finite and ranges:
                 low, high = censored_interval(*zip(*ranges, strict=True))
-                result.n_star_ci[d] = (_exp(low), _exp(high))
+                result.n_star_ci[d] = (math.exp(low), math.exp(high))  # unbounded: 0, inf
             else:
                 result.n_star_ci[d] = None
-
-
-def _exp(log_value: float) -> float:
-    # An unbounded end stays infinite (-inf below, so that JSON writes it as None).
-    return math.exp(log_value) if math.isfinite(log_value) else log_value
 
 
 def _mark_capped(learner: LearnerAnalysis, d: int, estimate: NStar) -> NStar:

@@ -115,6 +115,16 @@ def curve_key(config: dict) -> str:
     return cell_key({k: v for k, v in config.items() if k != "n"})
 
 
+def representation_seed(config: dict) -> int:
+    """The seed of the cell's random representation h: one per learning curve."""
+    return derive_seed(curve_key(config), "rep")
+
+
+def model_seed(config: dict) -> int:
+    """The seed of the model's initialisation W0 (and mini-batch order): one per curve."""
+    return derive_seed(curve_key(config), "model")
+
+
 # ---------------------------------------------------------------- resolution
 
 
@@ -532,13 +542,12 @@ def _run(config: dict, details: dict) -> dict:
     transformer = None
     if representation["kind"] != "identity":
         params = {k: v for k, v in representation.items() if k != "kind"}
-        curve = curve_key(config)
-        transformer = build_representation(params, config["device"], derive_seed(curve, "rep"))
+        transformer = build_representation(params, config["device"], representation_seed(config))
         transformer.fit(data.X)  # once per cell, on the training inputs (or unlabelled ones)
         for attribute in ("n_fit_samples_", "n_floored_"):
             if hasattr(transformer, attribute):
                 details[attribute.rstrip("_")] = _plain(getattr(transformer, attribute))
-    result = _fit_models(config, transformer, data, derive_seed(curve_key(config), "model"))
+    result = _fit_models(config, transformer, data, model_seed(config))
     if "training" in result:
         details["training"] = result.pop("training")
     details.update(result.pop("measurement", {}))

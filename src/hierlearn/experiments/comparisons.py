@@ -91,11 +91,6 @@ def _difference(a: dict[int, float], b: dict[int, float]):
     return slope, shared, crossover
 
 
-def _exp(log_value: float) -> float:
-    # exp of a log ratio; an unbounded end stays infinite (-inf below: null in JSON).
-    return math.exp(log_value) if math.isfinite(log_value) else log_value
-
-
 def ratio_bound(a: NStar, b: NStar) -> dict | None:
     """The bound on n*(a) / n*(b) implied by two n* of which at least one is not finite:
     ``{"lower_bound": r}`` (ratio > r), ``{"upper_bound": r}`` (ratio <= r), ``{"interval":
@@ -191,7 +186,8 @@ def compare(analysis: Analysis, a: str, b: str, n_bootstrap: int = 1000, seed: i
             ci = censored_interval(lows, highs) if finite and lows else None
             ratio[str(d)] = {
                 "value": stars_a[d].value / stars_b[d].value if finite else None,
-                "ci": interval_json(tuple(_exp(v) for v in ci)) if ci else None,
+                # exp: an end unbounded below is a ratio of 0, one above is inf (null).
+                "ci": interval_json(tuple(math.exp(v) for v in ci)) if ci else None,
                 "bound": None if finite else ratio_bound(stars_a[d], stars_b[d]),
                 "a": stars_a[d].to_json(),
                 "b": stars_b[d].to_json(),

@@ -218,7 +218,9 @@ def _n_star_panel(ax, learner: LearnerAnalysis, eps: float) -> None:
     ]
     values += [s.value for s in learner.n_star.values() if s.value is not None]
     if primary is not None:
-        values += [v for ci in primary.n_star_ci.values() if ci for v in ci if math.isfinite(v)]
+        values += [
+            v for ci in primary.n_star_ci.values() if ci for v in ci if math.isfinite(v) and v > 0
+        ]
         values += [
             s.value for by_seed in primary.per_seed.values() for s in by_seed.values() if s.value
         ]
@@ -246,7 +248,9 @@ def _error_bars(values, intervals) -> np.ndarray:
 
 
 def _finite_or(value, fallback: float) -> float:
-    return float(value) if value is not None and math.isfinite(value) else fallback
+    # None, inf and 0 (an n* or ratio interval unbounded below) leave that side without a bar.
+    usable = value is not None and math.isfinite(value) and value > 0
+    return float(value) if usable else fallback
 
 
 def _through(ds, ns, slope, grid):
@@ -348,7 +352,7 @@ def _comparison_panel(ax, content: dict, eps: float, title: str, predicted=None)
                 markersize=6,
                 label=label,
             )
-            ends = [e for c in intervals if c for e in c if e is not None and math.isfinite(e)]
+            ends = [e for c in intervals if c for e in c if e is not None and 0 < e < math.inf]
             heights += list(ns) + ends
             if len(ds) > 1:
                 grid = np.geomspace(ds.min(), ds.max(), 20)

@@ -237,9 +237,10 @@ def _markdown(analysis, content, rows, figures) -> str:
         "",
         "## n* at every eps",
         "",
-        "n* with its 95% bootstrap interval over seeds (from the replicates where it is "
-        "finite; none when fewer than half are) and the local slope of the fitted curve in "
-        "log-log where it crosses eps.",
+        "n* with its 95% bootstrap interval over seeds (interval-censored: a replicate in "
+        "which n* is censored counts as its bound, so an end reads 0 or inf when more than "
+        "2.5% of the replicates are censored on that side) and the local slope of the fitted "
+        "curve in log-log where it crosses eps.",
     ]
     for eps in analysis.eps_levels:
         lines += ["", f"eps = {eps:g}:", "", *n_star_table(content, eps)]

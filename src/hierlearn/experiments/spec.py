@@ -230,8 +230,9 @@ class Spec(Frozen):
     # He_4 has E f*^4 = 639); predicted in chunks.
     test_size: SizeD = Expression(100_000)
     # Fresh noise-free points, neither test nor validation, whose error steers the adaptive
-    # search (which n to run next); the test set is used only for the reported number.
-    design_size: SizeD = Expression(10_000)
+    # search (which n to run next); the test set is used only for the reported number. As
+    # many as the test set: a smaller set reads heavy-tailed errors low.
+    design_size: SizeD = Expression(100_000)
     eps: Annotated[float, Field(gt=0.0)] = 0.1  # the n*(d; eps) adaptive search aims at
     # Thresholds at which the report also gives n* and the exponent; None: just ``eps``.
     report_eps: EpsLevels | None = None

@@ -90,7 +90,7 @@ def exponents_table(content: dict) -> list[str]:
         measured = []
         for eps in levels:
             level = _level_entry(entry, eps, primary)
-            missing = "n/a (< 2 finite n*)"
+            missing = "n/a (< 3 finite n*)"
             measured.append(interval_text(level["exponent"], level["ci"], missing=missing))
         flags = _level_entry(entry, primary, primary).get("flags") or {}
         n_stars = [
@@ -116,8 +116,8 @@ def n_star_table(content: dict, eps: float) -> list[str]:
             text = n_star_text(value)
             ci = (level.get("n_star_ci") or {}).get(d)
             if ci and not isinstance(value, dict):
-                low = "0" if ci[0] is None else f"{ci[0]:,.0f}"
                 high = "inf" if ci[1] is None else f"{ci[1]:,.0f}"
+                low = f"{ci[0]:,.0f}"
                 text += f" [{low}, {high}]"
             slope = (level.get("local_slope") or {}).get(d)
             if slope is not None:
