@@ -76,7 +76,7 @@ def plot_error_curves(learner: LearnerAnalysis, eps: float, path, predicted=None
     ax.axhline(eps, color="black", linestyle="--", linewidth=1, label=f"eps = {eps:g}")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlabel("training samples n")
+    ax.set_xlabel("labels n (training and validation)")
     ax.set_ylabel("relative test error (median over seeds)")
     ax.set_title(_title(learner), fontsize=10)
     ax.grid(True, which="major", alpha=0.3)
