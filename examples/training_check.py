@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--factor", type=float, default=4.0)
     parser.add_argument("--tol", type=float, help="also refit with this plateau tol")
+    parser.add_argument("--patience", type=int, help="... and this n_iter_no_change")
     parser.add_argument("--json", help="write the rows of the table here")
     args = parser.parse_args()
     spec, _ = preset_specs(args.preset)["separation"]
@@ -91,8 +92,13 @@ def main() -> None:
             epochs = first["details"]["training"]["epochs"]
             second = refit(config, first, epochs=int(args.factor * epochs), n_iter_no_change=None)
             tight = None
-            if args.tol is not None:
-                tight = refit(config, first, tol=args.tol)
+            rule = {
+                k: v
+                for k, v in (("tol", args.tol), ("n_iter_no_change", args.patience))
+                if v is not None
+            }
+            if rule:
+                tight = refit(config, first, **rule)
             change = second["test"] - first["relative_test_error"]
             entry = {
                 "learner": name,
@@ -116,7 +122,8 @@ def main() -> None:
                 f"{entry['epochs_long']} (best {entry['best_epoch_long']}) | "
                 f"{entry['test_long']:.4f} | {change:+.4f}{' (> 10% of eps)' * entry['exceeds']} |"
                 + (
-                    f" tol {args.tol:g}: {tight['epochs']} epochs, test {tight['test']:.4f} |"
+                    f" {rule}: {tight['epochs']} epochs (best {tight['best_epoch']}), "
+                    f"test {tight['test']:.4f} |"
                     if tight
                     else ""
                 ),
