@@ -44,6 +44,9 @@ def test_unit_second_moment(basis, law, degrees, rank):
     squares = values**2
     error = SIGMAS * float(squares.std()) / math.sqrt(N_MC)
     assert abs(float(squares.mean()) - 1.0) < error
+    # The exact second moment that every harness error divides by (docs/theory.md §3).
+    assert target.second_moment == pytest.approx(1.0, rel=1e-12)
+    assert abs(float(squares.mean()) - target.second_moment) < error
 
 
 @pytest.mark.parametrize(
