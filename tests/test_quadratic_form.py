@@ -359,3 +359,24 @@ def test_float32_and_the_path_record_their_results():
     reference = QuadraticFormRegressor(1e-2).fit(X, y)
     assert model.objective_ == pytest.approx(reference.objective_, rel=1e-4)
     assert model.n_iter_ >= 1 and model.train_loss_ <= model.objective_
+
+
+def test_heavy_tailed_features_do_not_certify_the_starting_point():
+    """On 1e5 whitened step features the worst-case Lipschitz bound (max |u|^2 over the
+    points) makes the step of the first-order residual so small that the residual read ~0
+    at A = 0 and certified it after one iteration, far from the optimum (least squares on
+    these features tests at 0.73 where A = 0 tests at 0.97). The duality gap decides now."""
+    import hierlearn as hl
+
+    d, n = 6, 100_000
+    target = hl.LowRankPolynomial(d, 4, basis="hermite", random_state=0)
+    X = hl.GaussianInputs(d).sample(n, generator=1).numpy()
+    features = hl.RandomNetworkRepresentation(
+        width=36, activation="step", bias_std=1.0, n_unlabeled=4000, random_state=0
+    )
+    Z = features.fit(X).transform(X)
+    model = QuadraticFormRegressor(reg=1e-4, solver="proximal", max_iter=30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(Z, np.asarray(target(X)))
+    assert not model.converged_ and model.n_iter_ == 30
