@@ -6,7 +6,9 @@ its path chosen on validation points) is fitted on ``--n`` noise-free points of 
 target He_4(<beta, x>)/sqrt(24) and tested on as many fresh ones. With n far above the
 number of samples the learners of the presets see, its test error is the error no
 quadratic model on this h can go below at that width: the floor that decides whether an
-n*(eps) exists at all (docs/theory.md §3: no n* below a learner's floor).
+n*(eps) exists at all (docs/theory.md §3: no n* below a learner's floor). Read the
+``converged`` column: on 1e5 heavy-tailed samples the convex solvers are slow
+(docs/quadratic-form.md), and a fit that is not converged overstates the floor.
 
     python examples/representation_floor.py --d 6 --c 1 2 4 --activation step relu
 """
