@@ -22,13 +22,13 @@ import sklearn
 from hierlearn.experiments.cells import (
     cell_config,
     draw_data,
+    fitted_representation,
     learner_config,
     learner_pipeline,
     model_seed,
-    representation_seed,
     run_cell,
 )
-from hierlearn.experiments.learners import build_estimator, build_representation
+from hierlearn.experiments.learners import build_estimator
 from hierlearn.experiments.params import GRADIENT_KINDS
 from hierlearn.experiments.reproduce import preset_specs
 from hierlearn.metrics import relative_error
@@ -40,11 +40,7 @@ def refit(config: dict, row: dict, **changes) -> dict:
     (e.g. the plateau rule off and more epochs); the best iterate on the validation labels
     is kept."""
     data = draw_data(config)
-    transformer = None
-    if config["representation"]["kind"] != "identity":
-        params = {k: v for k, v in config["representation"].items() if k != "kind"}
-        transformer = build_representation(params, config["device"], representation_seed(config))
-        transformer.fit(data.X)
+    transformer = fitted_representation(config, data.X)
     model = config["model"]
     chosen = {k: v for k, v in row["hyperparameters"].items() if k in model["search"]}
     params = {**model["params"], **chosen, **changes}

@@ -30,7 +30,10 @@ def relative_error(prediction, target, second_moment: float | None = None) -> fl
         prediction = torch.as_tensor(prediction).reshape(-1, 1)
         target = torch.as_tensor(target, device=prediction.device).reshape(-1)
         return relative_errors(prediction, target, second_moment)[0]
-    return relative_error_and_se(prediction, target, second_moment)[0]
+    prediction = np.asarray(prediction, dtype=np.float64).reshape(-1)
+    target = np.asarray(target, dtype=np.float64).reshape(-1)
+    scale = _scale(second_moment, lambda: float(np.mean(target**2)))
+    return float(np.mean((prediction - target) ** 2)) / scale
 
 
 def relative_error_and_se(

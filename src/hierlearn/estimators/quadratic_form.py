@@ -293,6 +293,9 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
             estimate = 1.05 * problem.lipschitz_estimate(generator)
             lipschitz = min(max(estimate, _TINY), self._bound)
         state, best, errors = None, None, {}
+        if len(regs) > 1:
+            U_val = as_tensor(with_input_bias(X_val, self.input_bias), dtype, device)
+            y_val = as_tensor(y_val, dtype, device)
         for reg in sorted(set(regs), reverse=True):
             if solver == "proximal":
                 result, lipschitz = self._proximal(problem, reg, state, lipschitz)
@@ -301,9 +304,8 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
                 result = self._factored(problem, reg, state)
                 state = result["factors"]
             if len(regs) > 1:
-                U_val = as_tensor(with_input_bias(X_val, self.input_bias), dtype, device)
                 prediction = ((U_val @ result["A"]) * U_val).sum(dim=1)
-                errors[reg] = relative_error(prediction, as_tensor(y_val, dtype, device))
+                errors[reg] = relative_error(prediction, y_val)
                 if best is None or errors[reg] < errors[best[0]]:
                     best = (reg, result)
             else:

@@ -536,14 +536,21 @@ def unfinished_row(config: dict, status: str, error: str | None, seconds: float)
     }
 
 
+def fitted_representation(config: dict, X: np.ndarray):
+    """The cell's representation h, fitted on the training inputs ``X`` (or on unlabelled
+    ones), seeded per learning curve; None for raw inputs."""
+    representation = config["representation"]
+    if representation["kind"] == "identity":
+        return None
+    params = {k: v for k, v in representation.items() if k != "kind"}
+    transformer = build_representation(params, config["device"], representation_seed(config))
+    return transformer.fit(X)
+
+
 def _run(config: dict, details: dict) -> dict:
     data = draw_data(config)
-    representation = config["representation"]
-    transformer = None
-    if representation["kind"] != "identity":
-        params = {k: v for k, v in representation.items() if k != "kind"}
-        transformer = build_representation(params, config["device"], representation_seed(config))
-        transformer.fit(data.X)  # once per cell, on the training inputs (or unlabelled ones)
+    transformer = fitted_representation(config, data.X)  # once per cell, not per candidate
+    if transformer is not None:
         for attribute in ("n_fit_samples_", "n_floored_"):
             if hasattr(transformer, attribute):
                 details[attribute.rstrip("_")] = _plain(getattr(transformer, attribute))
