@@ -1,14 +1,20 @@
 """The approximation floor of Quad-h: the best quadratic form in (1, h) on many samples.
 
-For a representation h of width D = c d^2 (whitened, random N(0, 1) weights and biases), the
-convex quadratic-form learner (:class:`hierlearn.QuadraticFormRegressor`, nuclear penalty,
-its path chosen on validation points) is fitted on ``--n`` noise-free points of the degree-4
+For a representation h of width D = c d^2 (whitened, random N(0, 1) weights and biases), a
+quadratic form u^T A u in u = (h, 1) is fitted on ``--n`` noise-free points of the degree-4
 target He_4(<beta, x>)/sqrt(24) and tested on as many fresh ones. With n far above the
 number of samples the learners of the presets see, its test error is the error no
 quadratic model on this h can go below at that width: the floor that decides whether an
-n*(eps) exists at all (docs/theory.md §3: no n* below a learner's floor). Read the
-``converged`` column: on 1e5 heavy-tailed samples the convex solvers are slow
-(docs/quadratic-form.md), and a fit that is not converged overstates the floor.
+n*(eps) exists at all (docs/theory.md §3: no n* below a learner's floor).
+
+Two solvers. ``lstsq`` (default): ridge least squares on the P = D'(D'+1)/2 coefficients of
+A, from the P x P Gram matrix of the features u_j u_k (accumulated in row chunks, one
+eigendecomposition for the whole ridge grid, the ridge chosen on validation points): exact,
+O(n P^2 + P^3), so up to P of about 10^4 (D' ~ 145) on a laptop; the test error exceeds the
+floor by about P/n of it (the fit's variance). ``convex``: the nuclear-norm learner
+:class:`hierlearn.QuadraticFormRegressor`, O(n D'^2) a step but slow to converge on 1e5
+heavy-tailed samples (docs/quadratic-form.md): read its ``converged`` column, a fit that is
+not converged overstates the floor.
 
     python examples/representation_floor.py --d 6 --c 1 2 4 --activation step relu
 """
@@ -19,12 +25,58 @@ import argparse
 import time
 
 import numpy as np
+import torch
 
 import hierlearn as hl
 
+# Ridges of the least-squares solver, relative to the Gram matrix's largest eigenvalue.
+LSTSQ_RIDGES = (1e-10, 1e-8, 1e-6, 1e-4)
 
-def floor(d: int, c: float, activation: str, n: int, seed: int, regs) -> dict:
-    """Fit and test the convex learner on one representation; a dict of the results."""
+
+def symmetric_features(Z: torch.Tensor) -> torch.Tensor:
+    """Rows (u_j u_k, j <= k; off-diagonal ones times sqrt(2)) of u = (z, 1): u^T A u is their
+    inner product with the matching entries of A (off-diagonal ones times sqrt(2))."""
+    U = torch.cat([Z, torch.ones(Z.shape[0], 1, dtype=Z.dtype)], dim=1)
+    rows, cols = torch.triu_indices(U.shape[1], U.shape[1])
+    scale = torch.where(rows == cols, 1.0, 2.0**0.5).to(Z.dtype)
+    return U[:, rows] * U[:, cols] * scale
+
+
+def least_squares(Z, y, Z_val, y_val, Z_test, ridges, chunk: int = 2048):
+    """Ridge least squares on :func:`symmetric_features`, the ridge chosen on validation
+    points; (test predictions, chosen ridge, number of coefficients P)."""
+    Z, Z_val, Z_test = (torch.as_tensor(a, dtype=torch.float64) for a in (Z, Z_val, Z_test))
+    y = torch.as_tensor(y, dtype=torch.float64)
+    n = Z.shape[0]
+    gram, moment = None, None
+    for start in range(0, n, chunk):
+        features = symmetric_features(Z[start : start + chunk])
+        part, target = features.T @ features, features.T @ y[start : start + chunk]
+        gram = part if gram is None else gram.add_(part)
+        moment = target if moment is None else moment.add_(target)
+    values, vectors = torch.linalg.eigh(gram / n)
+    projected = vectors.T @ (moment / n)
+    scale = values.abs().max()
+    best = None
+    for ridge in ridges:
+        coefficients = vectors @ (projected / (values.clamp_min(0.0) + ridge * scale))
+        error = float(
+            ((symmetric_features(Z_val) @ coefficients - torch.as_tensor(y_val)) ** 2).mean()
+        )
+        if best is None or error < best[0]:
+            best = (error, ridge, coefficients)
+    _, ridge, coefficients = best
+    prediction = torch.cat(
+        [
+            symmetric_features(Z_test[i : i + chunk]) @ coefficients
+            for i in range(0, len(Z_test), chunk)
+        ]
+    )
+    return prediction.numpy(), ridge, len(values)
+
+
+def floor(d: int, c: float, activation: str, n: int, seed: int, regs, solver: str) -> dict:
+    """Fit and test the best quadratic form on one representation; a dict of the results."""
     target = hl.LowRankPolynomial(d, 4, basis="hermite", random_state=seed)
     inputs = hl.GaussianInputs(d)
     X, X_val, X_test = (
@@ -41,21 +93,28 @@ def floor(d: int, c: float, activation: str, n: int, seed: int, regs) -> dict:
         random_state=seed,
     ).fit(X)
     Z, Z_val, Z_test = (representation.transform(a) for a in (X, X_val, X_test))
+    y, y_val, f_test = (np.asarray(target(a)) for a in (X, X_val, X_test))
     start = time.perf_counter()
-    model = hl.QuadraticFormRegressor(reg=list(regs), input_bias=1.0, max_iter=3000)
-    model.fit(Z, np.asarray(target(X)), X_val=Z_val, y_val=np.asarray(target(X_val)))
-    f_test = np.asarray(target(X_test))
-    error = float(np.mean((model.predict(Z_test) - f_test) ** 2)) / target.second_moment
+    if solver == "lstsq":
+        prediction, reg, size = least_squares(Z, y, Z_val, y_val, Z_test, LSTSQ_RIDGES)
+        rank, converged = size, True  # rank column: the number of coefficients P
+    else:
+        model = hl.QuadraticFormRegressor(reg=list(regs), input_bias=1.0, max_iter=3000)
+        model.fit(Z, y, X_val=Z_val, y_val=y_val)
+        prediction, reg = model.predict(Z_test), model.reg_
+        rank, converged = model.rank_, bool(model.converged_)
+    error = float(np.mean((prediction - f_test) ** 2)) / target.second_moment
     return {
         "d": d,
         "c": c,
         "D": width,
         "activation": activation,
         "n": n,
+        "solver": solver,
         "test_error": error,
-        "reg": model.reg_,
-        "rank": model.rank_,
-        "converged": bool(model.converged_),
+        "reg": reg,
+        "rank": rank,
+        "converged": converged,
         "seconds": time.perf_counter() - start,
     }
 
@@ -68,13 +127,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--regs", type=float, nargs="+", default=[1e-2, 1e-3, 1e-4])
+    parser.add_argument("--solver", choices=["lstsq", "convex"], default="lstsq")
     args = parser.parse_args()
-    print("| d | h | c | D | test error (floor) | reg | rank | converged | seconds |")
+    print("| d | h | c | D | test error (floor) | reg | rank (lstsq: P) | converged | seconds |")
     print("|---|---|---|---|---|---|---|---|---|")
     for d in args.d:
         for activation in args.activation:
             for c in args.c:
-                r = floor(d, c, activation, args.n, args.seed, args.regs)
+                r = floor(d, c, activation, args.n, args.seed, args.regs, args.solver)
                 print(
                     f"| {d} | {activation} | {c:g} | {r['D']} | {r['test_error']:.4f} | "
                     f"{r['reg']:g} | {r['rank']} | {r['converged']} | {r['seconds']:.0f} |",

@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--factor", type=float, default=4.0)
     parser.add_argument("--tol", type=float, help="also refit with this plateau tol")
     parser.add_argument("--patience", type=int, help="... and this n_iter_no_change")
+    parser.add_argument("--decays", type=int, help="... and this n_lr_decays")
     parser.add_argument("--json", help="write the rows of the table here")
     args = parser.parse_args()
     spec, _ = preset_specs(args.preset)["separation"]
@@ -90,7 +91,11 @@ def main() -> None:
             tight = None
             rule = {
                 k: v
-                for k, v in (("tol", args.tol), ("n_iter_no_change", args.patience))
+                for k, v in (
+                    ("tol", args.tol),
+                    ("n_iter_no_change", args.patience),
+                    ("n_lr_decays", args.decays),
+                )
                 if v is not None
             }
             if rule:

@@ -223,3 +223,19 @@ def test_the_harness_learner_is_a_pipeline_with_routed_transformed_validation_da
     assert pipeline[-1].validation_curve_ == by_hand.validation_curve_
     np.testing.assert_array_equal(predicted, by_hand.predict(Z_test))
     assert pipeline[0].estimator is representation  # fitted once per cell, frozen
+
+
+def test_a_solver_short_of_its_tolerance_is_recorded_not_warned(recwarn):
+    """A capped solver's cell is ok, says so in details.training.converged (the report counts
+    it as capped), and leaves no ConvergenceWarning in the sweep's log."""
+    data = copy.deepcopy(CELLS_SWEEP)
+    data["learners"]["qform"] = {
+        "theory": "quad-h",
+        "representation": hermite2_features(16, 500),
+        "model": {"kind": "quadratic_form", "params": {"reg": 1e-6, "max_iter": 2, "tol": 1e-12}},
+    }
+    spec = parse_spec(data)
+    row = run_cell(cell_config(learner_config(spec, "qform", 4), 60, 0))
+    assert row["status"] == "ok", row["error"]
+    assert row["details"]["training"]["converged"] is False
+    assert not [w for w in recwarn if "max_iter" in str(w.message)]

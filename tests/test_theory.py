@@ -66,3 +66,12 @@ def test_predicted_for_learner_reads_the_cell_configs():
     assert predicted_for_learner("quad-h", 2, configs) == 2.0
     assert predicted_for_learner("quad-h", 3, configs) is None
     assert predicted_for_learner("quad-x", 4, {6: {"kind": "identity"}}) == 3.0
+
+
+def test_no_quad_h_prediction_at_or_below_the_approximation_floor():
+    law2 = law("relu", 2, 1.0)
+    assert predicted_exponent("quad-h", 4, law2, eps=0.3, floor=0.1) == 2.0
+    assert predicted_exponent("quad-h", 4, law2, eps=0.1, floor=0.1) is None
+    assert predicted_exponent("quad-h", 4, eps=0.05, floor=0.1) is None
+    # The floor is a property of h: learners on raw x or kernels keep their prediction.
+    assert predicted_exponent("quad-x", 4, eps=0.05, floor=0.1) == 3.0

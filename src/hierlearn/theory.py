@@ -112,7 +112,14 @@ def representation_law(
     return RepresentationLaw(round(float(slope), 2), degrees)
 
 
-def predicted_exponent(learner: str, p: int, representation: RepresentationLaw | None = None):
+def predicted_exponent(
+    learner: str,
+    p: int,
+    representation: RepresentationLaw | None = None,
+    *,
+    eps: float | None = None,
+    floor: float | None = None,
+):
     """Exponent e of the predicted sample complexity n ~ d^e for a degree-``p`` target.
 
     Args:
@@ -121,6 +128,11 @@ def predicted_exponent(learner: str, p: int, representation: RepresentationLaw |
         p: degree of the target polynomial, p >= 1.
         representation: the law of Quad-h's representation (width growth and span); None
             assumes the paper's D ~ d^ceil(p/2). Ignored by the other learners.
+        eps: the relative test error whose n*(eps) is predicted (with ``floor``).
+        floor: Quad-h's approximation floor, the relative error of the best quadratic form in
+            (1, h) (``examples/representation_floor.py``; docs/representations.md). The
+            bound is O~(D) samples to reach eps only above it: at eps <= floor no n
+            reaches eps, and there is no prediction (None).
 
     Returns:
         The exponent as a float, or None where the theory gives no finite prediction (Quad-h
@@ -134,6 +146,8 @@ def predicted_exponent(learner: str, p: int, representation: RepresentationLaw |
     if key == "quad-x":
         return float(max(p - 1, 1))
     if key == "quad-h":
+        if floor is not None and eps is not None and eps <= floor:
+            return None
         if representation is None:
             return float(math.ceil(p / 2))
         if not representation.reachable(p):

@@ -77,6 +77,8 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [POSITIVE_INT, None],
         "tol": [Interval(Real, 0, 1, closed="left")],
+        "n_lr_decays": [Interval(Integral, 0, None, closed="left")],
+        "lr_decay": [Interval(Real, 0, 1, closed="neither")],
         "eval_every": [POSITIVE_INT],
         "gd_noise": [NON_NEGATIVE],
         "input_bias": [NON_NEGATIVE],
@@ -109,6 +111,8 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
             eval_every=self.eval_every,
             n_iter_no_change=self.n_iter_no_change,
             tol=self.tol,
+            n_lr_decays=self.n_lr_decays,
+            lr_decay=self.lr_decay,
         )
 
     def fit(self, X, y, X_val=None, y_val=None):

@@ -40,6 +40,8 @@ class TrainingSettings:
     eval_every: int = 1  # epochs between validation evaluations
     n_iter_no_change: int | None = None  # k of the plateau rule (see ``train``); None: no rule
     tol: float = 0.0  # relative fall of the best validation error needed over k evaluations
+    n_lr_decays: int = 0  # times the plateau rule lowers lr before it stops training
+    lr_decay: float = 0.2  # the factor applied to lr at each of those plateaus
 
 
 @dataclass
@@ -121,6 +123,7 @@ def train(
     result = TrainingResult(params=params.clone(), best_epoch=0, epochs_run=0)
     best_validation = math.inf
     best_history: list[float] = []  # the best validation error after each evaluation
+    decays_left = settings.n_lr_decays
     start_loss = float(objective(params, None)[0])
     _check_finite(start_loss, start_loss if math.isfinite(start_loss) else 1.0, 0)
 
@@ -167,8 +170,14 @@ def train(
             if patience is not None and len(best_history) > patience:
                 before = best_history[-1 - patience]
                 if math.isfinite(before) and best_validation >= before * (1.0 - settings.tol):
-                    result.converged = True
-                    break
+                    if decays_left == 0:
+                        result.converged = True
+                        break
+                    decays_left -= 1
+                    params.data.copy_(result.params)
+                    for group in optimizer.param_groups:
+                        group["lr"] *= settings.lr_decay
+                    best_history = [best_validation]
     if validate is None:
         result.params = params.detach().clone()
         result.best_epoch = result.epochs_run

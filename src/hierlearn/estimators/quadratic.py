@@ -53,6 +53,9 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
             fallen by less than a relative ``tol`` over the last k evaluations
             (``converged_`` is then True).
         tol: the relative margin of the plateau rule (0: k evaluations without a new best).
+        n_lr_decays: the first ``n_lr_decays`` plateaus multiply lr by ``lr_decay`` and
+            training goes on; the next one stops it (0: the first plateau stops).
+        lr_decay: the factor of those step-size decays, in (0, 1).
         eval_every: epochs between validation evaluations.
         gd_noise: standard deviation of the noise added to each "gd" update of U.
         input_bias: when > 0 (default 1.0), a constant coordinate of this value is appended to
@@ -92,6 +95,8 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         validation_fraction: float = 0.1,
         n_iter_no_change: int | None = None,
         tol: float = 0.0,
+        n_lr_decays: int = 0,
+        lr_decay: float = 0.2,
         eval_every: int = 1,
         gd_noise: float = 0.0,
         input_bias: float = 1.0,
@@ -113,6 +118,8 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.n_lr_decays = n_lr_decays
+        self.lr_decay = lr_decay
         self.eval_every = eval_every
         self.gd_noise = gd_noise
         self.input_bias = input_bias

@@ -43,6 +43,8 @@ class TwoLayerRegressor(GradientTwoLayerBase):
         validation_fraction: float = 0.1,
         n_iter_no_change: int | None = None,
         tol: float = 0.0,
+        n_lr_decays: int = 0,
+        lr_decay: float = 0.2,
         eval_every: int = 1,
         gd_noise: float = 0.0,
         input_bias: float = 1.0,
@@ -63,6 +65,8 @@ class TwoLayerRegressor(GradientTwoLayerBase):
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.n_lr_decays = n_lr_decays
+        self.lr_decay = lr_decay
         self.eval_every = eval_every
         self.gd_noise = gd_noise
         self.input_bias = input_bias

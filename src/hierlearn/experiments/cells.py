@@ -41,11 +41,13 @@ import socket
 import threading
 import time
 import traceback
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import numpy as np
 import sklearn
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
@@ -364,7 +366,10 @@ def learner_pipeline(representation, estimator) -> Pipeline:
 
 
 def _fit_models(config: dict, representation, data: CellData, seed: int) -> dict:
-    with sklearn.config_context(enable_metadata_routing=True):
+    # A solver short of its tolerance is recorded in the row (details.training.converged, and
+    # the report's "capped" count), so its warning would only repeat that in the sweep's log.
+    with sklearn.config_context(enable_metadata_routing=True), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
         return _search(config, representation, data, seed)
 
 

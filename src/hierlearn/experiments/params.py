@@ -19,6 +19,7 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeFloat,
+    NonNegativeInt,
     PlainSerializer,
     PlainValidator,
     PositiveFloat,
@@ -102,6 +103,8 @@ class GradientParams(Frozen):
     validation_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None  # held-out share
     n_iter_no_change: PositiveInt | None = None  # patience in validation evaluations
     tol: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None  # relative improvement needed
+    n_lr_decays: NonNegativeInt | None = None  # plateaus that lower lr before one stops
+    lr_decay: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None  # their factor
     eval_every: PositiveInt | None = None  # epochs between validation evaluations
     gd_noise: NonNegativeFloat | None = None  # noise of noisy gradient descent
     input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)

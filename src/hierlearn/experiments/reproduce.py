@@ -1,17 +1,19 @@
 """The paper's comparison as one function (``hierlearn reproduce`` on the command line).
 
-A preset is a pair of specs shipped with the package (``hierlearn/presets/``):
+A preset is a set of specs shipped with the package (``hierlearn/presets/``):
 
 * the **separation**: a degree-4 He_4 target on gaussian inputs, where theory predicts
   n* ~ d^4 for NTK-x and NTK-h, d^3 (upper bound) for Quad-x and d^2 for Quad-h;
 * the **control**: a degree-2 target, where Quad-h should not beat Quad-x;
-* in ``--standard``, both again with label noise (sigma^2 = 0.1 E f*^2, docs/theory.md §3).
+* in ``--standard``, both again with label noise (sigma^2 = 0.1 E f*^2, docs/theory.md §3);
+* ``--large``: the separation alone at d = 8 ... 24, the convex quadratic form on He_2
+  features against Quad-x, with and without label noise.
 
-Both run into one resumable store; each gets its own report directory, and the output
+All parts run into one resumable store; each gets its own report directory, and the output
 directory receives a combined ``exponents.json`` (the separation's exponents in the harness
 format, with every other part under its name, e.g. ``"control"``) and ``summary.md``.
-``--quick`` takes minutes on two CPU cores, ``--standard`` hours; ``--full`` is meant for a GPU
-or a Dask cluster.
+``--quick`` takes minutes on two CPU cores, ``--standard`` and ``--large`` hours; ``--full`` is
+meant for a GPU or a Dask cluster.
 Every preset resumes after an interruption when rerun with the same ``--out``.
 """
 
@@ -41,7 +43,7 @@ from .workflow import (
 NOISE_STD = 0.1**0.5
 # Learners kept in a noisy variant: the quadratic models and the kernel on raw x (the NTK-h
 # and two-layer rows make their point in the noise-free run).
-NOISY_LEARNERS = ("quad_x", "quad_h", "quad_h_hermite2", "ntk_x")
+NOISY_LEARNERS = ("quad_x", "quad_h", "quad_h_hermite2", "quad_inf_hermite2", "ntk_x")
 # Preset -> {part: preset file, or (file, "noisy") for its label-noise variant}.
 PRESETS = {
     "quick": {"separation": "quick.yaml", "control": "quick-control.yaml"},
@@ -51,6 +53,7 @@ PRESETS = {
         "separation-noisy": ("standard.yaml", "noisy"),
         "control-noisy": ("standard-control.yaml", "noisy"),
     },
+    "large": {"separation": "large.yaml", "separation-noisy": ("large.yaml", "noisy")},
     "full": {"separation": "full.yaml", "control": "full-control.yaml"},
 }
 TITLES = {
