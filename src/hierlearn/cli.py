@@ -253,8 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     size.add_argument(
         "--large",
         action="store_true",
-        help="about 100 minutes on 2 CPU cores: the theorem's estimator (the convex quadratic "
-        "form on He_2 features) against Quad-x at d = 8 ... 24, with and without label noise",
+        help="the theorem's estimator (the convex quadratic form on He_2 features) against "
+        "Quad-x at d = 8 ... 24, with and without label noise (hours on a CPU; resumable)",
     )
     size.add_argument(
         "--full", action="store_true", help="hours: larger d, more seeds (GPU or Dask cluster)"
