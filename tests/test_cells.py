@@ -238,4 +238,5 @@ def test_a_solver_short_of_its_tolerance_is_recorded_not_warned(recwarn):
     row = run_cell(cell_config(learner_config(spec, "qform", 4), 60, 0))
     assert row["status"] == "ok", row["error"]
     assert row["details"]["training"]["converged"] is False
+    assert row["details"]["training"]["iterations"] == 2 and row["details"]["training"]["gap"] > 0
     assert not [w for w in recwarn if "max_iter" in str(w.message)]

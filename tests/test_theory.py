@@ -18,7 +18,11 @@ def law(activation, width_exponent, bias_std=0.0, p=4):
 
 def test_width_exponent_is_read_off_the_widths():
     assert law("relu", 2, 1.0).width_exponent == 2.0
-    assert law("relu", 1.5, 1.0).width_exponent == pytest.approx(1.5, abs=0.02)  # widths rounded
+    assert law("relu", 1.5, 1.0).width_exponent == 1.5
+    # The growth law, not the local slope: d(d+1)/2 has slope 1.87 over d = 5 ... 10.
+    he2 = representation_law({d: d * (d + 1) // 2 for d in (5, 6, 8, 10)}, "hermite-2", p=4)
+    assert he2.width_exponent == 2.0
+    assert predicted_exponent("quad-h", 4, he2) == 2.0
     assert representation_law({8: 64}, "relu") is None  # one d: no growth to read
 
 

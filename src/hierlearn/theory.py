@@ -99,7 +99,9 @@ def representation_law(
 ) -> RepresentationLaw | None:
     """The law of a representation used at several d: {d: width D}, its activation and bias.
 
-    ``width_exponent`` is the least-squares slope of log D against log d (rounded to 0.01);
+    ``width_exponent`` is the least-squares slope of log D against log d, rounded to the
+    nearest half: the growth law, not its local slope (D = d(d+1)/2, the He_2 basis, has slope
+    1.87 over d = 5 ... 10 and grows as d^2);
     ``None`` with fewer than two distinct d (the growth cannot be read off).
     """
     import numpy as np
@@ -109,7 +111,7 @@ def representation_law(
     dimensions = sorted(widths)
     slope = np.polyfit(np.log(dimensions), np.log([widths[d] for d in dimensions]), 1)[0]
     degrees = span_degrees(activation, depth, bias_std, max_degree=2 * max(p, 1))
-    return RepresentationLaw(round(float(slope), 2), degrees)
+    return RepresentationLaw(round(2.0 * float(slope)) / 2.0, degrees)
 
 
 def predicted_exponent(

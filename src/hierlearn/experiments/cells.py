@@ -457,8 +457,9 @@ def training_record(estimator) -> dict:
     the epoch cap, see :func:`hierlearn.estimators._training.train`; it says the validation
     error stopped improving, not that the objective is minimised), ``epochs`` run and
     ``best_epoch`` kept. Solvers: ``converged`` (an iterative solver reached its tolerance or
-    certificate; closed-form solves always do). ``train_loss``: the training objective at the
-    kept iterate.
+    certificate; closed-form solves always do), and where reported ``iterations`` and the
+    relative duality ``gap`` (the convex quadratic form). ``train_loss``: the training
+    objective at the kept iterate.
     """
     flag = "stopped_by_plateau" if hasattr(estimator, "n_epochs_") else "converged"
     record = {flag: bool(getattr(estimator, "converged_", True))}
@@ -468,6 +469,11 @@ def training_record(estimator) -> dict:
     loss = getattr(estimator, "train_loss_", None)
     if loss is not None:
         record["train_loss"] = float(loss)
+    if flag == "converged":  # a solver's certificate, where it reports one
+        for attribute, name in (("n_iter_", "iterations"), ("gap_", "gap")):
+            value = getattr(estimator, attribute, None)
+            if isinstance(value, int | float | np.integer | np.floating):
+                record[name] = _plain(value)
     return record
 
 
