@@ -253,3 +253,21 @@ def test_cuda_spec_without_cuda_exits_2(tmp_path, capsys):
     assert main(["run", str(spec), "--store", str(store)]) == 2
     assert "device:" in capsys.readouterr().err
     assert not store.exists()
+
+
+def test_a_changed_spec_reports_its_own_rows_only(tmp_path, capsys):
+    """Rerunning a spec whose learner changed, into the same store, leaves the old rows there;
+    the report uses the rows of the spec's latest text and counts the others."""
+    store, out = tmp_path / "s.sqlite", tmp_path / "report"
+    first = write_spec(tmp_path, SMALL, "first.yaml")
+    assert main(["run", str(first), "--store", str(store), "--quiet"]) == 0
+    changed = json.loads(json.dumps(SMALL))
+    changed["learners"]["ntk"]["model"]["params"]["width"] = 24
+    second = write_spec(tmp_path, changed, "second.yaml")
+    assert main(["run", str(second), "--store", str(store), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["report", "--store", str(store), "--out", str(out), "--bootstrap", "50"]) == 0
+    content = json.loads((out / "exponents.json").read_text())
+    old_rows = len(SMALL["dimensions"]) * len(SMALL["samples"]) * SMALL["seeds"]
+    assert content["superseded_rows"] == old_rows
+    assert content["learners"]["ntk"]["cells"] == {"ok": old_rows}

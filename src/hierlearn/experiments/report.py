@@ -44,6 +44,42 @@ def _spec_data(store: Store, spec_name: str | None = None) -> dict:
     return {}
 
 
+def current_rows(store: Store, rows: list[dict]) -> tuple[list[dict], int]:
+    """The rows of each spec's most recent text, and how many were left out.
+
+    A store keeps every cell it ever ran: after a spec (or a preset) changes under the same
+    name, the rows of its earlier version stay, with other keys. A row is current when its
+    learning curve (:func:`hierlearn.experiments.cells.curve_key`: the config without n) is
+    one the latest text of its spec defines (its learners, dimensions and seeds); rows of a
+    spec whose stored text no longer parses are all kept.
+    """
+    from .cells import cell_config, curve_key, learner_config
+    from .spec import parse_spec_text
+
+    latest = {}
+    for entry in store.specs():
+        latest[entry["name"]] = entry["text"]
+    allowed: dict[str, set[str] | None] = {}
+    for name in {row["spec"] for row in rows}:
+        try:
+            spec = parse_spec_text(latest[name], source=name)
+        except Exception:  # no text, or one an older version wrote: keep its rows
+            allowed[name] = None
+            continue
+        allowed[name] = {
+            curve_key(cell_config(learner_config(spec, learner, d), 0, seed))
+            for learner in spec.learners
+            for d in spec.learner_dimensions(learner)
+            for seed in spec.seeds
+        }
+    kept = [
+        row
+        for row in rows
+        if allowed[row["spec"]] is None or curve_key(row["config"]) in allowed[row["spec"]]
+    ]
+    return kept, len(rows) - len(kept)
+
+
 def default_eps(store: Store, spec_name: str | None = None) -> float:
     """eps of the most recently added spec (of ``spec_name``, if given); 0.1 if none."""
     value = _spec_data(store, spec_name).get("eps")
@@ -101,6 +137,7 @@ def write_report(
     )
 
     rows = store.rows("spec = ?", (spec_name,)) if spec_name else store.rows()
+    rows, superseded = current_rows(store, rows)
     if not rows:
         which = f"spec {spec_name!r}" if spec_name else "any spec"
         raise ReportError(f"the store holds no cells of {which}")
@@ -121,6 +158,7 @@ def write_report(
     analysis = analyse(rows, eps, n_bootstrap, seed, eps_levels)
     paired = [compare(analysis, a, b, n_bootstrap, seed) for a, b in comparisons]
     content = exponents_json(analysis, paired)
+    content["superseded_rows"] = superseded  # rows of earlier versions of a spec, left out
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     curves, stars = _predictions(rows, len(specs) > 1, analysis.eps_levels)
