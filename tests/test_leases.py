@@ -66,12 +66,23 @@ def wait_for(condition, what, processes=()):
         time.sleep(0.05)
 
 
+def _default_sigint():
+    # A job started in the background by a non-interactive shell (as CI may start the test
+    # run) inherits SIGINT ignored, and the runner rightly keeps an ignored signal ignored;
+    # the runner under test gets the disposition of a terminal, where Ctrl-C reaches it.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_runner(spec_path, store_path, extra=()):
     environment = dict(os.environ, HIERLEARN_LEASE_SECONDS=str(LEASE_SECONDS))
     command = [sys.executable, "-m", "hierlearn.cli", "run", str(spec_path), "--store"]
     command += [str(store_path), "--workers", "1", "--threads", "1", "--quiet", *extra]
     return subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=environment
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=environment,
+        preexec_fn=_default_sigint,
     )
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from distributed import Client, LocalCluster
 
 from hierlearn.experiments.spec import parse_spec_text
-from hierlearn.experiments.store import Store
+from hierlearn.experiments.store import Store, StoreError
 from hierlearn.experiments.workflow import ExecutorOptions, run_into_store
 
 workdir = Path(tempfile.mkdtemp(prefix="hierlearn-scale-"))
@@ -54,8 +54,9 @@ store = workdir / "scale-out.sqlite"
 # %% [markdown]
 # ## A run stopped half-way
 #
-# First the sweep runs on the command line with one local worker, and is interrupted (the
-# signal Ctrl-C sends) once a dozen cells are stored:
+# First the sweep runs on the command line with one local worker, and is stopped with
+# SIGTERM (what `kill` and batch schedulers send; Ctrl-C's SIGINT stops it the same way, in a
+# terminal) once a dozen cells are stored. The finished cells stay in the store:
 
 # %%
 spec_path = workdir / "scale-out.yaml"
@@ -65,15 +66,16 @@ process = subprocess.Popen([*command, "--workers", "1", "--quiet"])
 
 
 def stored_cells() -> int:
-    if not store.exists():
+    try:
+        with Store(store) as opened:
+            return len(opened.statuses())
+    except StoreError:  # not there yet, or the runner is still creating it
         return 0
-    with Store(store) as opened:
-        return len(opened.statuses())
 
 
 while stored_cells() < 12 and process.poll() is None:
     time.sleep(0.2)
-process.send_signal(signal.SIGINT)
+process.send_signal(signal.SIGTERM)
 process.wait()
 print(f"interrupted (exit code {process.returncode}) with {stored_cells()} cells stored")
 
