@@ -58,11 +58,10 @@ def least_squares(Z, y, Z_val, y_val, Z_test, ridges, chunk: int = 2048):
     projected = vectors.T @ (moment / n)
     scale = values.abs().max()
     best = None
+    features_val, y_val = symmetric_features(Z_val), torch.as_tensor(y_val)
     for ridge in ridges:
         coefficients = vectors @ (projected / (values.clamp_min(0.0) + ridge * scale))
-        error = float(
-            ((symmetric_features(Z_val) @ coefficients - torch.as_tensor(y_val)) ** 2).mean()
-        )
+        error = float(((features_val @ coefficients - y_val) ** 2).mean())
         if best is None or error < best[0]:
             best = (error, ridge, coefficients)
     _, ridge, coefficients = best

@@ -32,16 +32,25 @@ class ReportError(ValueError):
     comparison names a learner the rows do not hold."""
 
 
+def _latest_texts(store: Store) -> dict[str, str]:
+    """{spec name: the text of its most recently added version}."""
+    return {entry["name"]: entry["text"] for entry in store.specs()}  # oldest first
+
+
 def _spec_data(store: Store, spec_name: str | None = None) -> dict:
     """The YAML of the most recently added spec (of ``spec_name``, if given); {} if none."""
-    for entry in reversed(store.specs()):
-        if spec_name is None or entry["name"] == spec_name:
-            try:
-                data = yaml.safe_load(entry["text"])
-            except yaml.YAMLError:
-                return {}
-            return data if isinstance(data, dict) else {}
-    return {}
+    entries = store.specs()
+    if spec_name is None:
+        text = entries[-1]["text"] if entries else None
+    else:
+        text = _latest_texts(store).get(spec_name)
+    if text is None:
+        return {}
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def current_rows(store: Store, rows: list[dict]) -> tuple[list[dict], int]:
@@ -56,9 +65,7 @@ def current_rows(store: Store, rows: list[dict]) -> tuple[list[dict], int]:
     from .cells import cell_config, curve_key, learner_config
     from .spec import parse_spec_text
 
-    latest = {}
-    for entry in store.specs():
-        latest[entry["name"]] = entry["text"]
+    latest = _latest_texts(store)
     allowed: dict[str, set[str] | None] = {}
     for name in {row["spec"] for row in rows}:
         try:
