@@ -122,7 +122,7 @@ def test_a_penalty_above_the_gradient_norm_at_zero_gives_zero():
     X, y, _ = _data()
     U = _augmented(X)
     spectral = np.abs(np.linalg.eigvalsh(-2.0 / len(y) * U.T @ (y[:, None] * U))).max()
-    for solver in ("proximal", "factored"):
+    for solver in ("proximal", "factored", "admm"):
         model = QuadraticFormRegressor(1.01 * spectral, solver=solver).fit(X, y)
         assert model.converged_ and model.rank_ == 0
         assert np.all(_A(model) == 0.0)
@@ -130,6 +130,86 @@ def test_a_penalty_above_the_gradient_norm_at_zero_gives_zero():
     # Just below the threshold the solution is not zero.
     model = QuadraticFormRegressor(0.9 * spectral, solver="proximal").fit(X, y)
     assert model.rank_ >= 1
+
+
+# ---------------------------------------------------------------- ADMM
+
+
+@pytest.mark.parametrize("penalty", ["nuclear", "taylor"])
+@pytest.mark.parametrize("reg", [1e-3, 1e-2, 0.1])
+@pytest.mark.parametrize("n", [12, 60])  # n <= D'(D'+1)/2 = 21 (the kernel side) and n > 21
+def test_admm_equals_the_proximal_solver(penalty, reg, n):
+    X, y, _ = _data(n=n)
+    proximal = QuadraticFormRegressor(
+        reg, penalty=penalty, solver="proximal", tol=1e-7, max_iter=50000
+    ).fit(X, y)
+    admm = QuadraticFormRegressor(reg, penalty=penalty, solver="admm", tol=1e-7).fit(X, y)
+    assert proximal.converged_ and admm.converged_
+    assert admm.solver_ == "admm"
+    assert admm.objective_ == pytest.approx(proximal.objective_, rel=1e-6)
+    U = _augmented(X)
+    if penalty == "nuclear":
+        assert admm.objective_ == pytest.approx(_nuclear_objective(U, y, _A(admm), reg), rel=1e-12)
+    scale = np.abs(_A(proximal)).max()
+    np.testing.assert_allclose(_A(admm), _A(proximal), atol=1e-4 * scale)
+
+
+@pytest.mark.parametrize("n", [12, 60])
+def test_the_admm_linear_system_is_solved_exactly(n):
+    # (c M^* M + rho I) A = V, c = 2/n: by Woodbury on the n x n kernel (u_i . u_j)^2 when
+    # n <= 21 = D'(D'+1)/2, on the 21 x 21 Gram matrix of the symmetric features otherwise.
+    from hierlearn.estimators.quadratic_form import _ADMMSystem, _Problem
+
+    X, y, _ = _data(n=n)
+    U = torch.as_tensor(_augmented(X))
+    problem = _Problem(U, torch.as_tensor(y))
+    system = _ADMMSystem(problem)
+    assert system.dual_side == (n <= 21)
+    V = torch.as_tensor(np.random.default_rng(n).standard_normal((6, 6)))
+    V = V + V.T
+    for rho in (1e-3, 0.8, 50.0):
+        A = system.solve(V, rho)
+        assert torch.equal(A, A.T)
+        image = system.c * problem.adjoint(problem.predict(A)) + rho * A
+        assert float((image - V).norm() / V.norm()) < 1e-9  # rounding: 2e-12 at rho 1e-3
+
+
+def test_admm_at_reg_zero_is_least_squares():
+    X, y, _ = _data(n=60)
+    U = _augmented(X)
+    D = U.shape[1]
+    rows, cols = np.triu_indices(D)
+    features = U[:, rows] * U[:, cols] * np.where(rows == cols, 1.0, 2.0)
+    coefficients, *_ = np.linalg.lstsq(features, y, rcond=None)
+    least_squares = np.mean((y - features @ coefficients) ** 2)
+    model = QuadraticFormRegressor(0.0, solver="admm", tol=1e-8).fit(X, y)
+    assert model.converged_
+    assert model.objective_ == pytest.approx(least_squares, rel=1e-6)
+
+
+def test_admm_on_heavy_tailed_whitened_features_with_a_large_bias():
+    # The setting of the presets: whitened He_2 features of gaussian x (fourth moments far
+    # above gaussian ones) and input_bias sqrt(D) (the bias entry's curvature D^2 / 2 times
+    # the others'), where the proximal solver needs thousands of iterations.
+    from hierlearn import RandomNetworkRepresentation
+
+    rng = np.random.default_rng(3)
+    d = 6
+    X = rng.standard_normal((150, d))
+    beta = np.ones(d) / math.sqrt(d)
+    t = X @ beta
+    y = (t**4 - 6 * t**2 + 3) / math.sqrt(24)
+    Z = RandomNetworkRepresentation(
+        width=21, activation="hermite-2", n_unlabeled=4000, random_state=0
+    ).fit_transform(X)
+    bias = math.sqrt(21)
+    proximal = QuadraticFormRegressor(
+        1e-2, input_bias=bias, solver="proximal", tol=1e-8, max_iter=100000
+    ).fit(Z, y)
+    admm = QuadraticFormRegressor(1e-2, input_bias=bias, solver="admm", tol=1e-8).fit(Z, y)
+    assert proximal.converged_ and admm.converged_
+    assert admm.objective_ == pytest.approx(proximal.objective_, rel=1e-6)
+    assert admm.n_iter_ < proximal.n_iter_ / 5
 
 
 # ---------------------------------------------------------------- the factored solver

@@ -139,8 +139,20 @@ def test_the_large_preset_runs_the_theorems_estimator_with_and_without_noise():
     clean, _ = specs["separation"]
     noisy, _ = specs["separation-noisy"]
     assert clean.target.noise_std == 0 and noisy.target.noise_std**2 == pytest.approx(0.1)
-    assert set(clean.learners) == set(noisy.learners) >= {"quad_inf_hermite2", "quad_x"}
+    assert set(noisy.learners) == {"quad_inf_hermite2", "quad_x"}
+    # The convex learner on the paper's step h and on its relu variant, noise-free only.
+    assert set(clean.learners) == set(noisy.learners) | {"quad_inf_h", "quad_inf_h_relu"}
+    for name, activation in (("quad_inf_h", "step"), ("quad_inf_h_relu", "relu")):
+        representation = clean.learners[name].representation
+        assert representation.activation == activation and representation.bias_std == 1.0
+        assert representation.width.evaluate_size({"d": 12}) == 2 * 12**2
+        assert clean.learners[name].model == clean.learners["quad_inf_hermite2"].model
     assert max(clean.learner_dimensions("quad_inf_hermite2")) == 24
+    # The preset's `noisy` block changes Quad-x's dimensions in the noisy variant only, and
+    # is not part of either spec's text.
+    assert clean.learner_dimensions("quad_x") == (8, 12, 16)
+    assert noisy.learner_dimensions("quad_x") == (6, 8, 10)
+    assert all("noisy:" not in text for _, text in specs.values())
     assert len(clean.seeds) >= 5
     convex = clean.learners["quad_inf_hermite2"]
     assert convex.model.kind == "quadratic_form"

@@ -43,10 +43,16 @@ from .._validation import (
 from ..metrics import relative_error
 from ._common import penalty_grid, with_input_bias
 
-SOLVERS = ("auto", "proximal", "factored")
+SOLVERS = ("auto", "admm", "proximal", "factored")
 PENALTIES = ("nuclear", "taylor")
-# "auto" takes the proximal solver up to this input width D' (bias coordinate included).
+# "auto" takes ADMM while its linear system, of size min(n, D'(D'+1)/2), stays below this
+# (a Cholesky factor of that size: 0.8 GB in float64 at 10,000); above it, the proximal
+# solver up to an input width D' (bias coordinate included) of 256, the factored one beyond.
+AUTO_ADMM_MAX_SYSTEM = 10_000
 AUTO_PROXIMAL_MAX_WIDTH = 256
+ADMM_BALANCE = 10.0  # rho changes when one ADMM residual exceeds the other by this factor
+ADMM_BALANCE_UNTIL = 400  # ... checked every CHECK_EVERY iterations up to here, then every
+ADMM_BALANCE_EVERY = 50  # this many
 # min over W of ||W||_{2,4}^8 at a given A is TAYLOR_CONSTANT (tr(A_+)^2 + tr(A_-)^2)^2.
 TAYLOR_CONSTANT = 64.0
 CHECK_EVERY = 10  # proximal iterations between certificate evaluations
@@ -129,6 +135,10 @@ class _Problem:
         G = self.U.T @ (residual[:, None] * self.U)
         return 0.5 * (G + G.T)
 
+    def adjoint(self, weights: torch.Tensor) -> torch.Tensor:
+        """M^*(w) = sum_i w_i u_i u_i^T, the adjoint of A -> (u_i^T A u_i)_i."""
+        return self.U.T @ (weights[:, None] * self.U)
+
     def lipschitz_bound(self) -> float:
         """2 max_i |u_i|^2 lambda_max(U^T U / n) >= the gradient's Lipschitz constant:
         (u^T A u)^2 <= |u|^2 u^T A^2 u (Cauchy-Schwarz), summed."""
@@ -149,6 +159,72 @@ class _Problem:
             value = float((image * A).sum())
             A = 0.5 * (image + image.T)
         return value
+
+
+def _dual_value(problem: _Problem, r: torch.Tensor, G: torch.Tensor, reg: float) -> float:
+    """The Fenchel dual of the nuclear-norm problem at the best feasible multiple theta r of a
+    label residual r, G = -(2/n) M^*(r): (2 theta r.y - theta^2 |r|^2) / n, feasible when
+    theta ||G||_op <= reg."""
+    spectral = float(torch.linalg.eigvalsh(G).abs().max())
+    theta_max = 1.0 if spectral <= reg else reg / spectral
+    r_y, r_r = float(r @ problem.y), float(r @ r)
+    theta = min(max(r_y / r_r, 0.0), theta_max) if r_r > 0 else 0.0
+    return (2.0 * theta * r_y - theta * theta * r_r) / problem.n
+
+
+class _ADMMSystem:
+    """Solves (c M^* M + rho I) A = V for symmetric A, c = 2/n, M(A)_i = u_i^T A u_i.
+
+    With n <= p = D'(D'+1)/2 labels, by the Woodbury identity on the n x n kernel
+    K_ij = (u_i . u_j)^2 = M M^*:  A = (V - c M^*((rho I + c K)^{-1} M(V))) / rho;  else on the
+    p x p Gram matrix of the symmetric features svec(u_i u_i^T) (off-diagonal entries times
+    sqrt 2, so that <A, B>_F = svec(A) . svec(B)). One Cholesky factor per rho, in float64.
+    """
+
+    def __init__(self, problem: _Problem):
+        self.problem = problem
+        U = problem.U.to(torch.float64)
+        n, width = U.shape
+        self.c = 2.0 / n
+        self.dual_side = n <= width * (width + 1) // 2
+        if self.dual_side:
+            gram = U @ U.T
+            self.matrix = self.c * gram * gram
+        else:
+            rows, cols = torch.triu_indices(width, width, device=U.device)
+            scale = torch.full(rows.shape, math.sqrt(2.0), dtype=torch.float64, device=U.device)
+            scale[rows == cols] = 1.0
+            self.rows, self.cols, self.scale = rows, cols, scale
+            features = U[:, rows] * U[:, cols] * scale
+            self.matrix = self.c * (features.T @ features)
+        self.size = self.matrix.shape[0]
+        self.rho, self.factor = None, None
+
+    def initial_rho(self) -> float:
+        """c mean_i |u_i|^4: the mean curvature of the data term along one label's direction."""
+        return self.c * float((self.problem.U.to(torch.float64) ** 2).sum(dim=1).square().mean())
+
+    def _factorise(self, rho: float):
+        if rho != self.rho:
+            eye = torch.eye(self.size, dtype=torch.float64, device=self.matrix.device)
+            self.factor = torch.linalg.cholesky(self.matrix + rho * eye)
+            self.rho = rho
+
+    def solve(self, V: torch.Tensor, rho: float) -> torch.Tensor:
+        self._factorise(rho)
+        dtype = V.dtype
+        V = V.to(torch.float64)
+        if self.dual_side:
+            U = self.problem.U.to(torch.float64)
+            weights = torch.cholesky_solve(((U @ V) * U).sum(dim=1)[:, None], self.factor)
+            A = (V - self.c * (U.T @ (weights * U))) / rho
+        else:
+            vector = torch.cholesky_solve((V[self.rows, self.cols] * self.scale)[:, None],
+                                          self.factor)[:, 0] / self.scale
+            A = torch.zeros_like(V)
+            A[self.rows, self.cols] = vector
+            A[self.cols, self.rows] = vector
+        return (0.5 * (A + A.T)).to(dtype)
 
 
 class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
@@ -180,9 +256,16 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
       the first-order certificate fails (an eigenvalue of the gradient G below -tau_+ or above
       tau_-, tau = reg for the nuclear norm), columns are added along the violating
       eigenvectors of G. A step costs O(n D' r).
-    - ``auto``: ``proximal`` when D' <= 256 (an eigendecomposition is then cheap and the
-      method needs no rank), else ``factored`` (the n D'^2 products of a proximal step
-      dominate while the solution's rank stays small).
+    - ``admm``: ADMM on the split A = B: the data term solved exactly in A (one Cholesky
+      factor per rho, on the n x n kernel (u_i . u_j)^2 by the Woodbury identity when n is at
+      most the D'(D'+1)/2 coefficients of A, else on their Gram matrix), the penalty's prox in
+      B, rho balanced between the two residuals. A step costs O(n D'^2 + D'^3); unlike the
+      proximal step it does not shrink with the data term's worst curvature, which a large
+      ``input_bias`` makes large (docs/quadratic-form.md §2).
+    - ``auto``: ``admm`` while min(n, D'(D'+1)/2) <= 10,000, else ``proximal`` when
+      D' <= 256 (an eigendecomposition is then cheap and the method needs no rank), else
+      ``factored`` (the n D'^2 products of a proximal step dominate while the solution's
+      rank stays small).
 
     Certificates (every solver; ``converged_`` when either is below ``tol``): the relative
     optimality residual ||A - prox_t(A - t G)||_F ||A||_F / (t L(A)), t = 1/L_bound,
@@ -205,11 +288,11 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
         penalty: "nuclear" (reg ||A||_*) or "taylor" (the exact image of reg ||W||_{2,4}^8).
         input_bias: when > 0 (default 1.0), a constant coordinate of this value is appended
             to every z, as the other estimators do; 0 gives a homogeneous quadratic form.
-        solver: "auto", "proximal" or "factored".
+        solver: "auto", "admm", "proximal" or "factored".
         max_rank: the most columns of P and of N each (factored solver; None: D').
         tol: the certificate's threshold (relative residual or duality gap).
-        max_iter: the most proximal iterations, or L-BFGS iterations of the factored solver,
-            per value of ``reg``.
+        max_iter: the most proximal or ADMM iterations, or L-BFGS iterations of the factored
+            solver, per value of ``reg``.
         device: "cpu" or "cuda".
         dtype: "float64" (default) or "float32".
         random_state: seed of the power iteration's starting matrix.
@@ -218,7 +301,7 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
         A_: the fitted symmetric matrix (D'+1, D'+1), a torch tensor.
         reg_: the ``reg`` used; validation_errors_: {reg: relative validation error} for a
             list.
-        solver_: "proximal" or "factored".
+        solver_: "admm", "proximal" or "factored".
         converged_: whether the certificate was met; n_iter_: iterations run.
         objective_: L(A_); train_loss_: its data term; gap_: the relative duality gap
             (nuclear penalty; None otherwise); residual_: the relative optimality residual
@@ -284,7 +367,10 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
         width = U.shape[1]
         solver = self.solver
         if solver == "auto":
-            solver = "proximal" if width <= AUTO_PROXIMAL_MAX_WIDTH else "factored"
+            if min(U.shape[0], width * (width + 1) // 2) <= AUTO_ADMM_MAX_SYSTEM:
+                solver = "admm"
+            else:
+                solver = "proximal" if width <= AUTO_PROXIMAL_MAX_WIDTH else "factored"
         self.solver_ = solver
         generator = make_generator(self.random_state)
         self._bound = problem.lipschitz_bound()
@@ -292,6 +378,7 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
         if solver == "proximal":
             estimate = 1.05 * problem.lipschitz_estimate(generator)
             lipschitz = min(max(estimate, _TINY), self._bound)
+        system = _ADMMSystem(problem) if solver == "admm" else None
         state, best, errors = None, None, {}
         if len(regs) > 1:
             U_val = as_tensor(with_input_bias(X_val, self.input_bias), dtype, device)
@@ -300,6 +387,9 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
             if solver == "proximal":
                 result, lipschitz = self._proximal(problem, reg, state, lipschitz)
                 state = result["A"]
+            elif solver == "admm":
+                result = self._admm(problem, system, reg, state)
+                state = (result["A"], result["rho"])
             else:
                 result = self._factored(problem, reg, state)
                 state = result["factors"]
@@ -328,8 +418,11 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
             )
         return self
 
-    def _certificate(self, problem: _Problem, A, prediction, eigenvalues, reg):
-        """(objective, data term, relative gap or None, relative residual, converged)."""
+    def _certificate(self, problem: _Problem, A, prediction, eigenvalues, reg, residuals=()):
+        """(objective, data term, relative gap or None, relative residual, converged).
+
+        ``residuals``: further candidate dual points (label residuals of nearby matrices; ADMM
+        passes its unpenalised iterate's): the gap uses the best dual value among them."""
         loss = problem.loss(prediction)
         objective = loss + penalty_value(eigenvalues, reg, self.penalty)
         G = problem.gradient(prediction)
@@ -342,12 +435,9 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
         residual = float((A - proxed).norm()) / step * size / max(objective, _TINY)
         gap = None
         if self.penalty == "nuclear":
-            r = problem.y - prediction
-            spectral = float(torch.linalg.eigvalsh(G).abs().max())
-            theta_max = 1.0 if spectral <= reg else reg / spectral
-            r_y, r_r = float(r @ problem.y), float(r @ r)
-            theta = min(max(r_y / r_r, 0.0), theta_max) if r_r > 0 else 0.0
-            dual = (2.0 * theta * r_y - theta * theta * r_r) / problem.n
+            dual = _dual_value(problem, problem.y - prediction, G, reg)
+            for r in residuals:
+                dual = max(dual, _dual_value(problem, r, problem.gradient(problem.y - r), reg))
             gap = max(objective - dual, 0.0) / max(objective, _TINY)
         # The duality gap bounds the suboptimality rigorously; the residual is only a
         # first-order estimate, scaled by the worst-case Lipschitz bound, which on many
@@ -359,9 +449,9 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
             converged = residual <= self.tol
         return objective, loss, gap, residual, converged
 
-    def _result(self, problem, A, prediction, eigenvalues, reg, n_iter, **extra):
+    def _result(self, problem, A, prediction, eigenvalues, reg, n_iter, residuals=(), **extra):
         objective, loss, gap, residual, converged = self._certificate(
-            problem, A, prediction, eigenvalues, reg
+            problem, A, prediction, eigenvalues, reg, residuals
         )
         return {
             "A": A,
@@ -418,6 +508,47 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
         if result is None or result["n_iter"] != self.max_iter:
             result = self._result(problem, x, px, x_eigenvalues, reg, self.max_iter)
         return result, lipschitz
+
+    # ------------------------------------------------------------------ ADMM
+
+    def _admm(self, problem: _Problem, system: _ADMMSystem, reg: float, start):
+        """ADMM on A = B: the data term in A (one linear solve), the penalty in B (its prox,
+        an eigenvalue shrinkage), the scaled multiplier Lam; rho balanced between the primal
+        residual |A - B| and the dual one rho |B - B_prev| (Boyd et al. 2011, §3.4.1)."""
+        D = problem.U.shape[1]
+        if start is None:
+            B = problem.U.new_zeros(D, D)
+            rho = system.initial_rho()
+        else:
+            B, rho = start
+        # The multiplier that makes B a fixed point when B is optimal: rho Lam = -G(B).
+        Lam = -problem.gradient(problem.predict(B)) / rho
+        target = system.c * problem.adjoint(problem.y)
+        result = None
+        for iteration in range(1, self.max_iter + 1):
+            previous = B
+            A = system.solve(target + rho * (B - Lam), rho)
+            values, vectors = torch.linalg.eigh(A + Lam)
+            shrunk = shrink_eigenvalues(values, 1.0 / rho, reg, self.penalty)
+            B = (vectors * shrunk) @ vectors.T
+            B = 0.5 * (B + B.T)
+            Lam = Lam + A - B
+            if iteration % CHECK_EVERY and iteration != self.max_iter:
+                continue
+            result = self._result(
+                problem, B, problem.predict(B), shrunk, reg, iteration,
+                residuals=(problem.y - problem.predict(A),), rho=rho,
+            )
+            if result["converged"]:
+                return result
+            every = CHECK_EVERY if iteration <= ADMM_BALANCE_UNTIL else ADMM_BALANCE_EVERY
+            if iteration % every == 0:
+                primal, dual = float((A - B).norm()), rho * float((B - previous).norm())
+                if primal > ADMM_BALANCE * dual:
+                    rho, Lam = 2.0 * rho, Lam / 2.0
+                elif dual > ADMM_BALANCE * primal:
+                    rho, Lam = rho / 2.0, Lam * 2.0
+        return result
 
     # ------------------------------------------------------------------ factored
 

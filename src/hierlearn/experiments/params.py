@@ -205,7 +205,7 @@ class QuadraticFormParams(Frozen):
     reg: NonNegativeFloat | None = None  # weight of the penalty on A
     penalty: Literal["nuclear", "taylor"] | None = None  # reg ||A||_* or the exact image
     input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)
-    solver: Literal["auto", "proximal", "factored"] | None = None  # convex solver
+    solver: Literal["auto", "admm", "proximal", "factored"] | None = None  # convex solver
     max_rank: PositiveInt | None = None  # columns of each factor (factored solver)
     tol: PositiveFloat | None = None  # certificate threshold
     max_iter: PositiveInt | None = None  # iterations per reg value at most

@@ -64,10 +64,27 @@ TITLES = {
 }
 
 
+def without_noisy_block(text: str) -> str:
+    """A preset's text without its top-level ``noisy`` block (read by :func:`noisy_variant`
+    only; not a spec key): unchanged when there is none."""
+    data = yaml.safe_load(text)
+    if "noisy" not in data:
+        return text
+    del data["noisy"]
+    return yaml.safe_dump(data, sort_keys=False)
+
+
 def noisy_variant(text: str) -> str:
     """The YAML text of a spec's label-noise variant: ``target.noise_std`` = NOISE_STD, the
-    learners of NOISY_LEARNERS and the comparisons among them, ``-noisy`` after the name."""
+    learners of NOISY_LEARNERS and the comparisons among them, ``-noisy`` after the name.
+
+    A preset may carry a top-level ``noisy: {learners: {name: {key: value}}}`` block: those
+    keys replace the learner's own in the noisy variant (e.g. fewer dimensions where label
+    noise multiplies n*)."""
     data = yaml.safe_load(text)
+    overrides = (data.pop("noisy", None) or {}).get("learners", {})
+    for name, changes in overrides.items():
+        data["learners"][name] = {**data["learners"][name], **changes}
     data["name"] = f"{data['name']}-noisy"
     data["description"] = f"{data.get('description', '')} Label noise sigma^2 = 0.1.".strip()
     data["target"] = {**data["target"], "noise_std": NOISE_STD}
@@ -88,8 +105,7 @@ def preset_specs(preset: str) -> dict[str, tuple[Spec, str]]:
     for part, entry in PRESETS[preset].items():
         file_name, variant = (entry, None) if isinstance(entry, str) else entry
         text = (folder / file_name).read_text()
-        if variant == "noisy":
-            text = noisy_variant(text)
+        text = noisy_variant(text) if variant == "noisy" else without_noisy_block(text)
         specs[part] = (parse_spec_text(text, source=f"{file_name} ({part})"), text)
     return specs
 
