@@ -460,3 +460,14 @@ def test_heavy_tailed_features_do_not_certify_the_starting_point():
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(Z, np.asarray(target(X)))
     assert not model.converged_ and model.n_iter_ == 30
+
+
+def test_predict_through_the_eigenpairs_equals_the_dense_quadratic_form():
+    X, y, _ = _data(n=200, d=20, noise=0.0, seed=1)
+    model = QuadraticFormRegressor(0.3, solver="admm").fit(X, y)
+    values, _ = model.eigenpairs_
+    assert 2 * values.numel() < X.shape[1] + 1  # low rank: predict takes the factored form
+    X_new, _, _ = _data(n=500, d=20, seed=4)
+    U = _augmented(X_new)
+    dense = np.einsum("ij,jk,ik->i", U, _A(model), U)
+    np.testing.assert_allclose(model.predict(X_new), dense, rtol=1e-10, atol=1e-12)

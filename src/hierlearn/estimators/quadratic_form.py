@@ -219,8 +219,12 @@ class _ADMMSystem:
             weights = torch.cholesky_solve(((U @ V) * U).sum(dim=1)[:, None], self.factor)
             A = (V - self.c * (U.T @ (weights * U))) / rho
         else:
-            vector = torch.cholesky_solve((V[self.rows, self.cols] * self.scale)[:, None],
-                                          self.factor)[:, 0] / self.scale
+            vector = (
+                torch.cholesky_solve((V[self.rows, self.cols] * self.scale)[:, None], self.factor)[
+                    :, 0
+                ]
+                / self.scale
+            )
             A = torch.zeros_like(V)
             A[self.rows, self.cols] = vector
             A[self.cols, self.rows] = vector
@@ -307,6 +311,8 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
             (nuclear penalty; None otherwise); residual_: the relative optimality residual
             (see Certificates).
         rank_: the number of eigenvalues of A_ above sqrt(machine epsilon) times the largest.
+        eigenpairs_: (values, vectors) of A_ in float64, the eigenvalues above 1e-13 times the
+            largest (``predict`` applies a low-rank A_ through them).
     """
 
     def __init__(
@@ -406,9 +412,13 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
         self.A_ = result["A"]
         for name in ("converged", "n_iter", "objective", "train_loss", "gap", "residual"):
             setattr(self, name + "_", result[name])
-        eigenvalues = torch.linalg.eigvalsh(self.A_).abs()
-        cutoff = math.sqrt(torch.finfo(dtype).eps) * float(eigenvalues.max())
-        self.rank_ = int((eigenvalues > cutoff).sum()) if cutoff > 0 else 0
+        values, vectors = torch.linalg.eigh(self.A_.to(torch.float64))
+        magnitudes = values.abs()
+        largest = float(magnitudes.max())
+        cutoff = math.sqrt(torch.finfo(dtype).eps) * largest
+        self.rank_ = int((magnitudes > cutoff).sum()) if cutoff > 0 else 0
+        keep = magnitudes > 1e-13 * largest
+        self.eigenpairs_ = (values[keep], vectors[:, keep])
         if not self.converged_:
             warnings.warn(
                 f"the {solver} solver stopped after max_iter={self.max_iter} iterations "
@@ -536,8 +546,14 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
             if iteration % CHECK_EVERY and iteration != self.max_iter:
                 continue
             result = self._result(
-                problem, B, problem.predict(B), shrunk, reg, iteration,
-                residuals=(problem.y - problem.predict(A),), rho=rho,
+                problem,
+                B,
+                problem.predict(B),
+                shrunk,
+                reg,
+                iteration,
+                residuals=(problem.y - problem.predict(A),),
+                rho=rho,
             )
             if result["converged"]:
                 return result
@@ -664,9 +680,17 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
 
     def predict(self, X):
         """f(z) = u^T A_ u, u = (z, input_bias), of shape (n_samples,) as a numpy float64 array
-        (evaluated in float64 whatever ``dtype``)."""
+        (evaluated in float64 whatever ``dtype``).
+
+        A_ of low rank (the penalty's solutions) is applied through its eigenpairs,
+        f(z) = sum_k lambda_k (v_k . u)^2 over the eigenvalues above 1e-13 max |lambda|: a cost
+        of O(D' r) a row instead of O(D'^2), equal to the dense form up to rounding."""
         check_is_fitted(self, "A_")
         U = with_input_bias(check_predict_data(self, X), self.input_bias)
         A = self.A_.to(torch.float64)
         U = as_tensor(U, torch.float64, A.device)
+        values, vectors = self.eigenpairs_
+        if 2 * values.numel() < A.shape[0]:
+            projections = U @ vectors
+            return ((projections * projections) @ values).cpu().numpy()
         return ((U @ A) * U).sum(dim=1).cpu().numpy()

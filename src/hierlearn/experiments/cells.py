@@ -52,6 +52,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 from .. import __version__
+from ..estimators._batched import can_batch, fit_candidates
 from ..exceptions import DivergenceError
 from ..metrics import relative_error, relative_error_and_se
 from .expressions import Expression
@@ -386,17 +387,38 @@ def predict_chunked(pipeline, X: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
 
 
+def _batched_fits(candidates, estimators, representation, data: CellData) -> dict | None:
+    """{index: DivergenceError or None} of the candidates trained as one batch
+    (:func:`hierlearn.estimators._batched.fit_candidates`: the same fits, one batched
+    training loop), or None when they do not qualify and are fitted one by one."""
+    if not can_batch(estimators) or not all(accepts_validation(e) for e in estimators):
+        return None
+    if representation is None:
+        Z, Z_val = data.X, data.X_val
+    else:
+        Z, Z_val = representation.transform(data.X), representation.transform(data.X_val)
+    outcome = fit_candidates(estimators, Z, data.y, Z_val, data.y_val)
+    return dict(enumerate(outcome))
+
+
 def _search(config: dict, representation, data: CellData, seed: int) -> dict:
     model = config["model"]
     moment = data.target.second_moment  # the exact E f*^2: every relative error's normaliser
     best, tried = None, []
-    for candidate in _candidates(model):
-        params = {**model["params"], **candidate}
-        estimator = build_estimator(model["kind"], params, config["device"], seed)
+    candidates = _candidates(model)
+    estimators = [
+        build_estimator(model["kind"], {**model["params"], **candidate}, config["device"], seed)
+        for candidate in candidates
+    ]
+    batched = _batched_fits(candidates, estimators, representation, data)
+    for index, (candidate, estimator) in enumerate(zip(candidates, estimators, strict=True)):
         pipeline = learner_pipeline(representation, estimator)
         entry = {"params": candidate}
         try:
-            if accepts_validation(estimator):
+            if batched is not None:
+                if batched[index] is not None:
+                    raise batched[index]
+            elif accepts_validation(estimator):
                 pipeline.fit(data.X, data.y, X_val=data.X_val, y_val=data.y_val)
             else:
                 pipeline.fit(data.X, data.y)
