@@ -166,6 +166,127 @@ def quad_step(params: dict) -> dict:
     }
 
 
+def _he4_problem(d: int, n: int, seed: int, width: int | None):
+    """He_4(<beta, x>)/sqrt(24) on gaussian x: raw inputs (``width`` None) or whitened He_2
+    features of ``width``; training and validation sets (n and n // 4 points)."""
+    target = hl.LowRankPolynomial(d, 4, basis="hermite", random_state=seed)
+    inputs = hl.GaussianInputs(d)
+    X = inputs.sample(n, generator=seed * 10 + 1)
+    X_val = inputs.sample(n // 4, generator=seed * 10 + 2)
+    y, y_val = target(X).numpy(), target(X_val).numpy()
+    X, X_val = X.numpy(), X_val.numpy()
+    if width is not None:
+        representation = hl.RandomNetworkRepresentation(
+            width=width,
+            activation="hermite-2",
+            n_unlabeled=max(64 * width, 4000),
+            random_state=seed,
+        ).fit(X)
+        X, X_val = representation.transform(X), representation.transform(X_val)
+    return X, y, X_val, y_val
+
+
+@case
+def candidate_search(params: dict) -> dict:
+    """The presets' 12 candidates of a trained quadratic model (act'' in {step, relu, 1} times
+    reg in {0, 1e-6, 1e-5, 1e-4}; Adam, lr 0.2, plateau rule, float32) on one cell's data,
+    trained as one batch (``estimators._batched.fit_candidates``, what a cell runs) against
+    one by one (each candidate's own ``fit``); the kept validation errors are checked equal.
+    """
+    from hierlearn.estimators._batched import fit_candidates
+
+    X, y, X_val, y_val = _he4_problem(params["d"], params["n"], params["seed"], params["width"])
+    base = dict(
+        width=256,
+        optimizer="adam",
+        lr=0.2,
+        epochs=params["epochs"],
+        eval_every=10,
+        n_iter_no_change=20,
+        tol=0.01,
+        input_bias=math.sqrt(X.shape[1]),
+        random_state=0,
+    )
+    candidates = [
+        {"activation": activation, "reg": reg}
+        for activation in ("relu2", "relu3", "quadratic")
+        for reg in (0.0, 1e-6, 1e-5, 1e-4)
+    ]
+    fitted = {}
+
+    def batched():
+        estimators = [hl.QuadraticTaylorRegressor(**base, **c) for c in candidates]
+        fit_candidates(estimators, X, y, X_val, y_val)
+        fitted["batched"] = estimators
+
+    def one_by_one():
+        estimators = [hl.QuadraticTaylorRegressor(**base, **c) for c in candidates]
+        for estimator in estimators:
+            estimator.fit(X, y, X_val=X_val, y_val=y_val)
+        fitted["one_by_one"] = estimators
+
+    recorder = Recorder()
+    recorder.interleave(
+        {"hierlearn": (batched, None), "one_by_one": (one_by_one, None)},
+        {"hierlearn": params["repeats"], "one_by_one": params["repeats"]},
+        warmup=0,
+    )
+    errors = {
+        name: [e.validation_error_ for e in estimators] for name, estimators in fitted.items()
+    }
+    largest = max(
+        abs(a - b) / max(abs(b), 1e-12)
+        for a, b in zip(errors["batched"], errors["one_by_one"], strict=True)
+    )
+    return {
+        **recorder.summary(),
+        "epochs_run": [e.n_epochs_ for e in fitted["batched"]],
+        "largest_relative_difference_of_validation_errors": largest,
+    }
+
+
+@case
+def convex_path(params: dict) -> dict:
+    """The convex learner's penalty path (reg 0.1, 0.01, 0.001, warm-started, duality gap
+    1e-4) on whitened He_2 features with the presets' input bias sqrt(D): ADMM (the presets'
+    solver) against the proximal solver (FISTA), capped at ``max_iter`` iterations a value."""
+    width = params["d"] * (params["d"] + 1) // 2
+    X, y, X_val, y_val = _he4_problem(params["d"], params["n"], params["seed"], width)
+    results = {}
+
+    def fit(solver):
+        def call():
+            model = hl.QuadraticFormRegressor(
+                reg=[1e-1, 1e-2, 1e-3],
+                input_bias=math.sqrt(width),
+                solver=solver,
+                tol=1e-4,
+                max_iter=params["max_iter"],
+            ).fit(X, y, X_val, y_val)
+            results[solver] = model
+
+        return call
+
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    recorder = Recorder()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        recorder.interleave(
+            {"hierlearn": (fit("admm"), None), "proximal": (fit("proximal"), None)},
+            {"hierlearn": params["repeats"], "proximal": params["repeats"]},
+            warmup=0,
+        )
+    return {
+        **recorder.summary(),
+        "objective": {k: float(m.objective_) for k, m in results.items()},
+        "gap": {k: m.gap_ for k, m in results.items()},
+        "converged": {k: bool(m.converged_) for k, m in results.items()},
+    }
+
+
 @case
 def ntk_kernel(params: dict) -> dict:
     """``hierlearn.kernels.ntk(X, activation="relu")`` (float64) on the inputs in a .npy file.

@@ -67,6 +67,11 @@ PRESETS = {
         "krr_iterative": {"n": 100_000, "memory_budget": "3.5GiB"},
         "sweep": {"spec": "examples/specs/tiny.yaml", "workers": 2, "repeats": 3},
         "adaptive": {"dims": [4, 8], "seeds": 3, "workers": 2},
+        "search": {
+            "small": {"d": 10, "n": 400, "width": 55, "epochs": 4000, "seed": 0, "repeats": 5},
+            "large": {"d": 8, "n": 4096, "width": None, "epochs": 4000, "seed": 0, "repeats": 5},
+            "convex": {"d": 16, "n": 800, "seed": 0, "max_iter": 20000, "repeats": 5},
+        },
     },
     "quick": {
         "quad": {
@@ -84,6 +89,11 @@ PRESETS = {
         "krr_iterative": {"n": 20_000, "memory_budget": "3.5GiB"},
         "sweep": {"spec": "examples/specs/tiny.yaml", "workers": 2, "repeats": 2},
         "adaptive": {"dims": [4, 8], "seeds": 3, "workers": 2},
+        "search": {
+            "small": {"d": 10, "n": 400, "width": 55, "epochs": 4000, "seed": 0, "repeats": 3},
+            "large": {"d": 8, "n": 4096, "width": None, "epochs": 4000, "seed": 0, "repeats": 3},
+            "convex": {"d": 12, "n": 600, "seed": 0, "max_iter": 20000, "repeats": 3},
+        },
     },
     "smoke": {
         "quad": {
@@ -111,6 +121,11 @@ PRESETS = {
             },
         },
         "adaptive": {"dims": [4], "seeds": 1, "workers": 0},
+        "search": {
+            "small": {"d": 4, "n": 80, "width": 10, "epochs": 30, "seed": 0, "repeats": 1},
+            "large": {"d": 4, "n": 160, "width": None, "epochs": 30, "seed": 0, "repeats": 1},
+            "convex": {"d": 4, "n": 60, "seed": 0, "max_iter": 200, "repeats": 1},
+        },
     },
 }
 FULL_SIZES = {"krr": 16_000, "krr_iterative": 100_000}
@@ -604,6 +619,57 @@ class Suite:
             },
         )
 
+    def search(self) -> None:
+        sizes = self.sizes["search"]
+        for key, name in (
+            ("small", "candidates_batched_small_n"),
+            ("large", "candidates_batched_large_n"),
+        ):
+            params = sizes[key]
+            result = self.case("candidate_search", params)
+            median = result["median_seconds"]
+            inputs = "raw x" if params["width"] is None else f"He_2 features ({params['width']})"
+            self.add(
+                name,
+                median["hierlearn"],
+                "s",
+                f"the 12 candidates one by one (d={params['d']}, n={params['n']}, {inputs}): "
+                f"{median['one_by_one']:.2f} s",
+                median["one_by_one"],
+                median["one_by_one"] / median["hierlearn"],
+                peak=result["peak_memory_mib"]["hierlearn"],
+                baseline_peak=result["peak_memory_mib"]["one_by_one"],
+                repeats=params["repeats"],
+                details={
+                    "seconds": result["seconds"],
+                    "epochs_run": result["epochs_run"],
+                    "largest_relative_difference_of_validation_errors": result[
+                        "largest_relative_difference_of_validation_errors"
+                    ],
+                },
+            )
+        params = sizes["convex"]
+        result = self.case("convex_path", params)
+        median = result["median_seconds"]
+        self.add(
+            "convex_path_admm_vs_proximal",
+            median["hierlearn"],
+            "s",
+            f"proximal solver, same path (d={params['d']}, n={params['n']}, "
+            f"at most {params['max_iter']} iterations a value): {median['proximal']:.2f} s",
+            median["proximal"],
+            median["proximal"] / median["hierlearn"],
+            peak=result["peak_memory_mib"]["hierlearn"],
+            baseline_peak=result["peak_memory_mib"]["proximal"],
+            repeats=params["repeats"],
+            details={
+                "seconds": result["seconds"],
+                "objective": result["objective"],
+                "gap": result["gap"],
+                "converged": result["converged"],
+            },
+        )
+
     def _spec_file(self, spec: str, overrides: dict | None) -> str:
         path = ROOT / spec
         if not overrides:
@@ -631,6 +697,11 @@ BENCHMARKS = {
         "sweep_throughput_next_pool",
         "sweep_throughput_warm_pool",
         "adaptive_nstar_fits_vs_grid",
+    ),
+    "search": (
+        "candidates_batched_small_n",
+        "candidates_batched_large_n",
+        "convex_path_admm_vs_proximal",
     ),
 }
 
