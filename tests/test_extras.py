@@ -47,14 +47,14 @@ def test_the_command_line_names_the_extra_to_install():
         """
     )
     assert result.returncode == 1
-    assert "pip install 'hierlearn[experiments]'" in result.stderr
+    assert "pip install -e '.[experiments]' in a hierlearn checkout" in result.stderr
     assert "pyyaml" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_importing_the_harness_without_the_extra_says_which():
     result = _run("import hierlearn.experiments\n")
     assert result.returncode == 1
-    assert "MissingExtra" in result.stderr and "hierlearn[experiments]" in result.stderr
+    assert "MissingExtra" in result.stderr and "'.[experiments]'" in result.stderr
 
 
 def test_the_checked_modules_are_the_extra_in_pyproject():

@@ -1,6 +1,6 @@
 """Optional dependencies: the library needs torch, numpy, scipy and scikit-learn; the
 measurement harness and the command line (:mod:`hierlearn.experiments`, :mod:`hierlearn.cli`)
-need the ``experiments`` extra, ``pip install 'hierlearn[experiments]'``."""
+need the ``experiments`` extra: ``pip install -e '.[experiments]'`` in a checkout."""
 
 from __future__ import annotations
 
@@ -41,5 +41,6 @@ def require_experiments() -> None:
     if absent:
         raise MissingExtra(
             "the hierlearn harness and command line need the 'experiments' extra: "
-            f"pip install 'hierlearn[experiments]' (missing: {', '.join(absent)})"
+            "run pip install -e '.[experiments]' in a hierlearn checkout "
+            f"(missing: {', '.join(absent)})"
         )
