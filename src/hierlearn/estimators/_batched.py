@@ -26,7 +26,7 @@ from ..exceptions import DivergenceError
 from ..metrics import relative_error
 from ..taylor import random_init, symmetric_init
 from ._common import with_input_bias
-from ._training import DIVERGENCE_FACTOR
+from ._training import TrainingResult, divergence
 from .quadratic import QuadraticTaylorRegressor
 
 # Parameters in which the candidates of one batch may differ.
@@ -78,22 +78,6 @@ class _Candidate:
         self.validation_error: list[float] = []
         self.converged = False
         self.error: DivergenceError | None = None
-
-
-def _divergence(loss: float, start: float, epoch: int) -> DivergenceError | None:
-    """The error ``_training._check_finite`` would raise, or None."""
-    if not math.isfinite(loss):
-        return DivergenceError(
-            f"training diverged at epoch {epoch}: the loss is {loss}; lower lr", epoch, loss
-        )
-    if loss > DIVERGENCE_FACTOR * max(start, 1e-12):
-        return DivergenceError(
-            f"training diverged at epoch {epoch}: the loss grew from {start:.3g} to "
-            f"{loss:.3g}; lower lr",
-            epoch,
-            loss,
-        )
-    return None
 
 
 def fit_candidates(
@@ -202,7 +186,7 @@ def _fit_group(estimators, X, y, X_val, y_val) -> list[DivergenceError | None]:
     states = [_Candidate(k, float(loss)) for k, loss in enumerate(start_losses)]
     for state in states:
         state.best_params = params[state.index].clone()  # as train(): the start if never better
-        state.error = _divergence(
+        state.error = divergence(
             state.start_loss, state.start_loss if math.isfinite(state.start_loss) else 1.0, 0
         )
     keep = [k for k in active if states[k].error is None]
@@ -230,7 +214,7 @@ def _fit_group(estimators, X, y, X_val, y_val) -> list[DivergenceError | None]:
         keep = []
         for row, k in enumerate(active):
             state, loss = states[k], float(losses[row])
-            state.error = _divergence(loss, state.start_loss, epoch)
+            state.error = divergence(loss, state.start_loss, epoch)
             if state.error is not None:
                 continue
             state.train_loss.append(loss)
@@ -259,14 +243,15 @@ def _fit_group(estimators, X, y, X_val, y_val) -> list[DivergenceError | None]:
             for name in ("W0_", "a_", "scale_"):
                 delattr(estimator, name)
             continue
-        estimator.W_ = scale * state.best_params
-        estimator.best_epoch_ = state.best_epoch
-        estimator.n_epochs_ = estimator.n_iter_ = state.epochs_run
-        estimator.converged_ = state.converged
-        estimator.train_loss_ = state.best_train_loss
-        estimator.loss_curve_ = state.train_loss
-        estimator.validation_curve_ = state.validation_error
-        estimator.validation_error_ = (
-            min(state.validation_error) if state.validation_error else None
+        estimator._record(
+            TrainingResult(
+                params=state.best_params,
+                best_epoch=state.best_epoch,
+                epochs_run=state.epochs_run,
+                train_loss=state.train_loss,
+                validation_error=state.validation_error,
+                converged=state.converged,
+                best_train_loss=state.best_train_loss,
+            )
         )
     return outcome

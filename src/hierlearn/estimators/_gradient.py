@@ -36,7 +36,7 @@ from ..activations import TRAINABLE_ACTIVATIONS
 from ..metrics import relative_error
 from ..taylor import random_init, symmetric_init
 from ._common import with_input_bias
-from ._training import OPTIMIZERS, TrainingSettings, train
+from ._training import OPTIMIZERS, TrainingResult, TrainingSettings, train
 
 POSITIVE_INT = Interval(Integral, 1, None, closed="left")
 
@@ -167,6 +167,10 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
 
         loop_generator = make_generator(child_seed(generator))
         result = train(objective, params, X.shape[0], self._settings(), loop_generator, validate)
+        return self._record(result)
+
+    def _record(self, result: TrainingResult):
+        """The fitted attributes from the training loop's result (``scale_`` already set)."""
         self.W_ = self.scale_ * result.params
         self.best_epoch_ = result.best_epoch
         self.n_epochs_ = self.n_iter_ = result.epochs_run

@@ -58,18 +58,26 @@ class TrainingResult:
     best_train_loss: float | None = None  # the training loss of the returned iterate
 
 
-def _check_finite(loss: float, start: float, epoch: int) -> None:
+def divergence(loss: float, start: float, epoch: int) -> DivergenceError | None:
+    """The error of a loss that is NaN/inf or grew by ``DIVERGENCE_FACTOR``, else None."""
     if not math.isfinite(loss):
-        raise DivergenceError(
+        return DivergenceError(
             f"training diverged at epoch {epoch}: the loss is {loss}; lower lr", epoch, loss
         )
     if loss > DIVERGENCE_FACTOR * max(start, 1e-12):
-        raise DivergenceError(
+        return DivergenceError(
             f"training diverged at epoch {epoch}: the loss grew from {start:.3g} to {loss:.3g}; "
             "lower lr",
             epoch,
             loss,
         )
+    return None
+
+
+def _check_finite(loss: float, start: float, epoch: int) -> None:
+    error = divergence(loss, start, epoch)
+    if error is not None:
+        raise error
 
 
 def train(

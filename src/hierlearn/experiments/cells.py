@@ -387,7 +387,7 @@ def predict_chunked(pipeline, X: np.ndarray, width: int) -> np.ndarray:
     return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
 
 
-def _batched_fits(candidates, estimators, representation, data: CellData) -> dict | None:
+def _batched_fits(estimators, representation, data: CellData) -> dict | None:
     """{index: DivergenceError or None} of the candidates trained as one batch
     (:func:`hierlearn.estimators._batched.fit_candidates`: the same fits, one batched
     training loop), or None when they do not qualify and are fitted one by one."""
@@ -410,7 +410,7 @@ def _search(config: dict, representation, data: CellData, seed: int) -> dict:
         build_estimator(model["kind"], {**model["params"], **candidate}, config["device"], seed)
         for candidate in candidates
     ]
-    batched = _batched_fits(candidates, estimators, representation, data)
+    batched = _batched_fits(estimators, representation, data)
     for index, (candidate, estimator) in enumerate(zip(candidates, estimators, strict=True)):
         pipeline = learner_pipeline(representation, estimator)
         entry = {"params": candidate}
