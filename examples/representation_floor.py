@@ -12,7 +12,7 @@ A, from the P x P Gram matrix of the features u_j u_k (accumulated in row chunks
 eigendecomposition for the whole ridge grid, the ridge chosen on validation points): exact,
 O(n P^2 + P^3), so up to P of about 10^4 (D' ~ 145) on a laptop; the test error exceeds the
 floor by about P/n of it (the fit's variance). ``convex``: the nuclear-norm learner
-:class:`hierlearn.QuadraticFormRegressor`, O(n D'^2) a step but slow to converge on 1e5
+`hierlearn.QuadraticFormRegressor`, O(n D'^2) a step but slow to converge on 1e5
 heavy-tailed samples (docs/quadratic-form.md): read its ``converged`` column, a fit that is
 not converged overstates the floor.
 
@@ -43,7 +43,7 @@ def symmetric_features(Z: torch.Tensor) -> torch.Tensor:
 
 
 def least_squares(Z, y, Z_val, y_val, Z_test, ridges, chunk: int = 2048):
-    """Ridge least squares on :func:`symmetric_features`, the ridge chosen on validation
+    """Ridge least squares on `symmetric_features`, the ridge chosen on validation
     points; (test predictions, chosen ridge, number of coefficients P)."""
     Z, Z_val, Z_test = (torch.as_tensor(a, dtype=torch.float64) for a in (Z, Z_val, Z_test))
     y = torch.as_tensor(y, dtype=torch.float64)

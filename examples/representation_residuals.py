@@ -3,8 +3,8 @@
 For each representation (activation, random-bias law, width D = c d^2) and d, prints the
 out-of-sample share of the variance of He_2(<v, x>) / sqrt(2) (three random unit directions v,
 averaged) that the best linear fit on the whitened features leaves unexplained
-(:func:`hierlearn.representations.linear_residual`), and how far the whitening is from
-isotropic on fresh inputs (:func:`hierlearn.representations.whitening_error`). A quadratic
+(`hierlearn.representations.linear_residual`), and how far the whitening is from
+isotropic on fresh inputs (`hierlearn.representations.whitening_error`). A quadratic
 model on h reaches a degree-4 target only through the degree-2 polynomials that h expresses
 (docs/theory.md), so this residual bounds what Quad-h can learn at any n.
 

@@ -115,7 +115,7 @@ plt.show()
 #
 # At the full size the Quad-h curve reaches a given error with several times fewer samples
 # than Quad-x; the harness measures how that ratio grows with d (n* ~ d^2 against d^3 in the
-# theory, see the [home page](../index.md) for the measured exponents). At the small size of
+# theory, see [the measured results](../../results/) for the exponents). At the small size of
 # the documentation build, d = 4 and n <= 16 d^2, the curves are short and noisy: one seed,
 # one d. A claim needs several seeds, several d and a validated tuning protocol, which is what
 # `hierlearn reproduce` runs.

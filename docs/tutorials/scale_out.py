@@ -62,7 +62,10 @@ store = workdir / "scale-out.sqlite"
 spec_path = workdir / "scale-out.yaml"
 spec_path.write_text(spec_text)
 command = [sys.executable, "-m", "hierlearn", "run", str(spec_path), "--store", str(store)]
-process = subprocess.Popen([*command, "--workers", "1", "--quiet"])
+log = (workdir / "run.log").open("w")  # what the run prints, shown below
+process = subprocess.Popen(
+    [*command, "--workers", "1", "--quiet"], stdout=log, stderr=subprocess.STDOUT
+)
 
 
 def stored_cells() -> int:
@@ -77,6 +80,8 @@ while stored_cells() < 12 and process.poll() is None:
     time.sleep(0.2)
 process.send_signal(signal.SIGTERM)
 process.wait()
+log.close()
+print((workdir / "run.log").read_text().strip())
 print(f"interrupted (exit code {process.returncode}) with {stored_cells()} cells stored")
 
 # %% [markdown]

@@ -1,4 +1,4 @@
-"""``python -m hierlearn``: the command line (see :mod:`hierlearn.cli`)."""
+"""``python -m hierlearn``: the command line (see `hierlearn.cli`)."""
 
 import sys
 

@@ -1,5 +1,5 @@
 """Optional dependencies: the library needs torch, numpy, scipy and scikit-learn; the
-measurement harness and the command line (:mod:`hierlearn.experiments`, :mod:`hierlearn.cli`)
+measurement harness and the command line (`hierlearn.experiments`, `hierlearn.cli`)
 need the ``experiments`` extra: ``pip install -e '.[experiments]'`` in a checkout."""
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class MissingExtra(ModuleNotFoundError):
 
 
 def require_experiments() -> None:
-    """Raise :class:`MissingExtra` naming the extra when a harness dependency is absent."""
+    """Raise `MissingExtra` naming the extra when a harness dependency is absent."""
     absent = missing(EXPERIMENTS)
     if absent:
         raise MissingExtra(

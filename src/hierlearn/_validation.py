@@ -86,7 +86,7 @@ FLOAT_DTYPES = (np.float64, np.float32)
 NON_NEGATIVE = Interval(Real, 0, None, closed="left")
 DEVICE_CONSTRAINT = [str, torch.device]
 DTYPE_CONSTRAINT = ["float32", "float64"]  # wrapped in StrOptions by each estimator
-# What :func:`hierlearn._random.make_generator` accepts.
+# What `hierlearn._random.make_generator` accepts.
 RANDOM_STATE_CONSTRAINT = [
     None,
     Interval(Integral, 0, None, closed="left"),

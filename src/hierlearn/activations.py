@@ -16,14 +16,17 @@ Next to each activation sits its **Gaussian dual**, the infinite-width kernel ma
 
 in closed form where one exists (arc-cosine kernels for relu, step and the relu powers; sign,
 erf and the quadratic exactly). Activations without one (tanh, softplus, gelu, monomials,
-Hermite polynomials) carry ``None`` and are integrated by :mod:`hierlearn.kernels.gaussian`
+Hermite polynomials) carry ``None`` and are integrated by `hierlearn.kernels.gaussian`
 (a Hermite series in the correlation, exact for polynomials).
 
 Each family is one registry of records that carry everything about an activation: a
-:class:`TrainableActivation` (``act``, ``d1``, ``d2``, ``nngp_dual``, ``ntk_dual``) and a
-:class:`RepresentationActivation` (``function``, ``dual``, ``degree``). The kernels of
-:mod:`hierlearn.kernels` read their Gaussian maps from these records and from nowhere else.
-Names are looked up with :func:`trainable_activation` and :func:`representation_activation`,
+[`TrainableActivation`][hierlearn.activations.TrainableActivation] (``act``, ``d1``, ``d2``,
+``nngp_dual``, ``ntk_dual``) and a
+[`RepresentationActivation`][hierlearn.activations.RepresentationActivation] (``function``,
+``dual``, ``degree``). The kernels of
+[`hierlearn.kernels`][] read their Gaussian maps from these records and from nowhere else.
+Names are looked up with [`trainable_activation`][hierlearn.activations.trainable_activation] and
+[`representation_activation`][hierlearn.activations.representation_activation],
 which raise ``ValueError`` listing the accepted names.
 """
 
@@ -86,8 +89,9 @@ class ArcCosineDual:
     differs from 1{0 >= 0} = 1; it never arises for non-zero inputs).
 
     The map factors into a function of the correlation alone and the per-point scales
-    q^{n/2}: :meth:`of_correlation` is the first factor, which lets a kernel compute rho once
-    per block from per-point norms (:mod:`hierlearn.kernels.analytic`) and apply the scales
+    q^{n/2}: [`of_correlation`][hierlearn.activations.ArcCosineDual.of_correlation] is the first
+    factor, which lets a kernel compute rho once
+    per block from per-point norms (`hierlearn.kernels.analytic`) and apply the scales
     as row and column factors.
 
     Attributes:
@@ -133,7 +137,8 @@ class ArcCosineDual:
 
 
 def arccos_dual(order: int, coefficient: float = 1.0) -> ArcCosineDual:
-    """The :class:`ArcCosineDual` of t -> coefficient * relu(t)^order (order 0: the step)."""
+    """The [`ArcCosineDual`][hierlearn.activations.ArcCosineDual] of t -> coefficient *
+    relu(t)^order (order 0: the step)."""
     return ArcCosineDual(order, coefficient)
 
 
@@ -169,7 +174,7 @@ class TrainableActivation:
         d1: t -> act'(t).
         d2: t -> act''(t).
         nngp_dual: closed form of (c, q1, q2) -> E[act(u) act(u')], or None (integrated
-            numerically by :mod:`hierlearn.kernels`).
+            numerically by [`hierlearn.kernels`][]).
         ntk_dual: closed form of (c, q1, q2) -> E[act'(u) act'(u')], or None.
     """
 
@@ -242,7 +247,8 @@ TRAINABLE_ACTIVATIONS: tuple[str, ...] = tuple(_TRAINABLE)
 
 
 def trainable_activation(name) -> TrainableActivation:
-    """Return the trainable activation called ``name`` (a :class:`TrainableActivation` passes)."""
+    """Return the trainable activation called ``name`` (a
+    [`TrainableActivation`][hierlearn.activations.TrainableActivation] passes)."""
     if isinstance(name, TrainableActivation):
         return name
     return _TRAINABLE[check_choice("activation", name, TRAINABLE_ACTIVATIONS)]
@@ -258,7 +264,7 @@ class RepresentationActivation:
         name: registry name ("relu", "hermite-2", ...).
         function: t -> act_h(t).
         dual: closed form of (c, q1, q2) -> E[act_h(u) act_h(u')], or None (integrated by
-            :mod:`hierlearn.kernels.gaussian`).
+            `hierlearn.kernels.gaussian`).
         degree: the polynomial degree of ``monomial-k`` and ``hermite-k`` (their Hermite
             series is exact at that degree), None otherwise.
     """
@@ -272,7 +278,7 @@ class RepresentationActivation:
         return self.function(t)
 
 
-# relu and step are arc-cosine kernels (:func:`arccos_dual`), sign gives (2/pi) arcsin(rho) and
+# relu and step are arc-cosine kernels (`arccos_dual`), sign gives (2/pi) arcsin(rho) and
 # erf (2/pi) arcsin(2c / sqrt((1 + 2 q1)(1 + 2 q2))); tanh has no closed form.
 _REPRESENTATION = {
     "relu": RepresentationActivation("relu", torch.relu, arccos_dual(1)),
@@ -304,7 +310,8 @@ def parse_representation_activation(name) -> tuple[str, int | None]:
 
 
 def representation_activation(name) -> RepresentationActivation:
-    """The representation activation ``name`` (a :class:`RepresentationActivation` passes)."""
+    """The representation activation ``name`` (a
+    [`RepresentationActivation`][hierlearn.activations.RepresentationActivation] passes)."""
     if isinstance(name, RepresentationActivation):
         return name
     family, degree = parse_representation_activation(name)

@@ -81,12 +81,12 @@ def solve_psd_(matrix: torch.Tensor, rhs: torch.Tensor, shift: float) -> torch.T
     """Solve (matrix + shift I) x = rhs in place, destroying ``matrix``.
 
     Only the upper triangle of the (row-major) symmetric ``matrix`` is read, and no second
-    n x n matrix is allocated: the diagonal is shifted, :func:`cholesky_lower_` factorises
+    n x n matrix is allocated: the diagonal is shifted, `cholesky_lower_` factorises
     the column-major view ``matrix.mT`` and two triangular solves follow.
 
     Returns:
         x with the shape of ``rhs``, or None when the shifted matrix is not numerically
-        positive definite (then ``matrix`` is garbage; use :func:`solve_psd` on a fresh copy).
+        positive definite (then ``matrix`` is garbage; use `solve_psd` on a fresh copy).
     """
     matrix.diagonal().add_(shift)
     lower = matrix.mT
@@ -132,7 +132,7 @@ def ridge_path(
     eigenvalue (r_j = 0 on a singular K) gives the pseudo-inverse.
 
     Cost: one ``torch.linalg.eigh`` (about 4 n x n matrices of memory; on CPU much slower
-    than a Cholesky factorisation, which is why :func:`solve_psd_` serves a single ridge).
+    than a Cholesky factorisation, which is why `solve_psd_` serves a single ridge).
 
     Args:
         K_train: (n, n) symmetric PSD kernel matrix of the training points.
@@ -141,7 +141,7 @@ def ridge_path(
         ridges: sequence of ridges r_j >= 0.
 
     Returns:
-        :class:`RidgePath` of predictions (n_val, n_ridges) and coefficients (n, n_ridges).
+        `RidgePath` of predictions (n_val, n_ridges) and coefficients (n, n_ridges).
     """
     n = K_train.shape[0]
     ridges = [float(r) for r in ridges]
@@ -204,7 +204,7 @@ class NystromPreconditioner:
 
     The second form is what is applied: U is never formed. Building costs about 2 n M^2
     floating-point operations (the triangular solve for B, which is backward stable however
-    ill-conditioned A is, and the lower half of B^T B by :func:`gram_lower`); each
+    ill-conditioned A is, and the lower half of B^T B by `gram_lower`); each
     application two products with B.
 
     Memory: B overwrites ``columns`` (n x M); a few M x M matrices besides.

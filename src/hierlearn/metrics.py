@@ -3,7 +3,7 @@
     mean_i (f_hat(x_i) - f*(x_i))^2 / E f*^2,
 
 0 for a perfect fit and 1 for predicting 0. The harness divides by the target's *exact*
-second moment (:attr:`hierlearn.targets.LowRankPolynomial.second_moment`, 1 for every
+second moment (`hierlearn.targets.LowRankPolynomial.second_moment`, 1 for every
 normalised target), never by a sample mean of f*^2: for He_4/sqrt(24) on gaussian x,
 E f*^4 = 639, and the sample mean of f*^2 over a few thousand points has a coefficient of
 variation above 0.5. Without ``second_moment`` the sample mean of target^2 is used (the

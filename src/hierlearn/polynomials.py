@@ -1,12 +1,12 @@
 """Orthogonal polynomials used across the library: one home for each family.
 
 - Probabilists' Hermite polynomials He_k, orthogonal under N(0, 1) with E He_j He_k = k! [j = k]
-  (the Hermite targets and activations, and the Gaussian series of :mod:`hierlearn.kernels`);
-  :func:`hermite_table` gives the normalised h_k = He_k / sqrt(k!).
+  (the Hermite targets and activations, and the Gaussian series of [`hierlearn.kernels`][]);
+  `hermite_table` gives the normalised h_k = He_k / sqrt(k!).
 - Gegenbauer polynomials Q_p in dimension d normalised to Q_p(1) = 1, the zonal spherical
   harmonics of the sphere S^{d-1}: E_x Q_p(<x, a>/d) Q_q(<x, b>/d) = [p = q] Q_p(<a, b>/d) / N(d, p)
   for x uniform on the sphere of radius sqrt(d) (docs/theory.md §1.4), with N(d, p)
-  :func:`harmonic_dimension`.
+  `harmonic_dimension`.
 """
 
 from __future__ import annotations

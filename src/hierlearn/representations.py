@@ -94,6 +94,7 @@ class RandomNetworkRepresentation(TransformerMixin, BaseEstimator):
     def __init__(
         self,
         width: int = 512,
+        *,
         depth: int = 1,
         activation: str = "relu",
         bias_std: float = 0.0,
@@ -246,7 +247,8 @@ def linear_residual(transformer, values_fit, X_fit, values_eval, X_eval) -> floa
     a few times ``width`` fitting points (a least-squares fit on fewer interpolates).
 
     Args:
-        transformer: a fitted :class:`RandomNetworkRepresentation`.
+        transformer: a fitted
+            [`RandomNetworkRepresentation`][hierlearn.representations.RandomNetworkRepresentation].
         values_fit, values_eval: f at the fitting and evaluation points, shapes (n,).
         X_fit, X_eval: the inputs, shapes (n, d).
     """

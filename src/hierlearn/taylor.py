@@ -14,7 +14,8 @@ t -> f_{W0+tW}(z) at t = 0 (Bai & Lee 2020, arXiv 1910.01619, eq. (2); arXiv 200
 section 3). With the symmetric initialisation f_{W0} = 0.
 
 All functions take and return torch tensors; ``activation`` is a trainable activation name
-(see :mod:`hierlearn.activations`) or a :class:`~hierlearn.activations.TrainableActivation`.
+(see [`hierlearn.activations`][]) or a
+[`TrainableActivation`][hierlearn.activations.TrainableActivation].
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def predicted_exponent(
 
 
 def predicted_for_learner(theory_learner: str, p: int, representations: dict[int, dict]):
-    """:func:`predicted_exponent` for a learner of the harness.
+    """[`predicted_exponent`][hierlearn.theory.predicted_exponent] for a learner of the harness.
 
     ``representations`` maps d to the resolved representation config of the learner's cells
     (``{"kind": "identity"}`` or a random network with ``width``, ``activation``, ``depth``,
@@ -205,7 +205,7 @@ class KernelLearningCurve:
         kappa: (k,) the effective regularisation kappa at that ridge.
         errors: (k, len(ridges)) predicted error at every ridge of the grid.
         ridges: the ridge grid.
-        spectrum: the kernel's :class:`~hierlearn.kernels.KernelSpectrum`, resolved up to
+        spectrum: the kernel's [`KernelSpectrum`][hierlearn.kernels.KernelSpectrum], resolved up to
             ``spectrum.max_degree``; the higher degrees are lumped (``spectrum.tail``).
         power: (max_degree + 1,) the target's power per degree.
         noise_variance: sigma^2 of the label noise.
@@ -229,7 +229,7 @@ class KernelLearningCurve:
 def target_degree_power(target) -> dict[int, float]:
     """{degree l: E (P_l f*)^2}, the power of a target in each degree of spherical harmonics.
 
-    ``target`` is a :class:`~hierlearn.LowRankPolynomial` with the ``gegenbauer`` basis
+    ``target`` is a [`LowRankPolynomial`][hierlearn.LowRankPolynomial] with the ``gegenbauer`` basis
     (sphere inputs): component s is alpha_s sqrt(N(d, p_s)) Q_{p_s}(<beta_s, x> / sqrt d), a
     degree-p_s zonal harmonic, and E phi_p(<a, x>) phi_p(<b, x>) = Q_p(<a, b>), so the power in
     degree l is the sum over the components of degree l of alpha_s alpha_t Q_l(<beta_s,
@@ -308,7 +308,7 @@ def kernel_ridge_error(
     """(predicted relative test error, kappa) of kernel ridge regression, ridge r, n points.
 
     Per degree l: eigenvalue lambda_l, multiplicity N_l, target power P_l. With our ridge
-    convention alpha = (K + n r I)^{-1} y (:mod:`hierlearn.linalg`), kappa solves
+    convention alpha = (K + n r I)^{-1} y (`hierlearn.linalg`), kappa solves
     n = sum_l N_l L_l + (n r + tail) / kappa with the learnabilities L_l = lambda_l / (lambda_l
     + kappa); with gamma = sum_l N_l L_l^2 / n,
 
@@ -383,28 +383,30 @@ def kernel_learning_curve(
 ) -> KernelLearningCurve:
     """Predicted relative test error of kernel ridge regression on sphere inputs against n.
 
-    The kernel is one of :mod:`hierlearn.kernels` (arguments as
-    :func:`hierlearn.kernels.spectrum`: ``kind``, ``activation``, ``input_bias`` - the
-    constant coordinate of :class:`~hierlearn.KernelRegressor` - and ``representation``),
+    The kernel is one of [`hierlearn.kernels`][] (arguments as
+    [`hierlearn.kernels.spectrum`][]: ``kind``, ``activation``, ``input_bias`` - the
+    constant coordinate of [`KernelRegressor`][hierlearn.KernelRegressor] - and ``representation``),
     its spectrum computed per harmonic degree; the error follows from
-    :func:`kernel_ridge_error`. At each n the ridge is the value of the grid ``ridge`` with
+    [`kernel_ridge_error`][hierlearn.theory.kernel_ridge_error]. At each n the ridge is the value of
+    the grid ``ridge`` with
     the least predicted error: the harness chooses it on a validation set, which approximates
     that choice.
 
     Args:
-        target: a ``gegenbauer`` :class:`~hierlearn.LowRankPolynomial` (sphere inputs), or a
+        target: a ``gegenbauer`` [`LowRankPolynomial`][hierlearn.LowRankPolynomial] (sphere inputs),
+            or a
             {degree: power} mapping (then ``d`` is required).
         n: a sample size or a sequence of them.
         d: input dimension (default ``target.d``).
-        ridge: a ridge r (convention of :mod:`hierlearn.linalg`) or a grid of them (default the
-            presets' grid :data:`KERNEL_RIDGE_GRID`).
+        ridge: a ridge r (convention of `hierlearn.linalg`) or a grid of them (default the
+            presets' grid `KERNEL_RIDGE_GRID`).
         noise_std: label noise sigma (default the target's ``noise_std``, else 0).
         max_degree: the last degree resolved (default: grown from max(2 p + 4, 12) until
             lambda_L <= TAIL_RATIO kappa at every n and ridge, at most MAX_DEGREE_CAP);
             higher degrees are lumped into an effective ridge (their trace).
 
     Returns:
-        :class:`KernelLearningCurve`.
+        [`KernelLearningCurve`][hierlearn.theory.KernelLearningCurve].
     """
     import numpy as np
 
@@ -450,10 +452,12 @@ def kernel_learning_curve(
 
 
 def predicted_n_star(eps: float, target, *, n_max: float = 1e10, **kernel) -> float:
-    """The n at which :func:`kernel_learning_curve`'s predicted error (ridge chosen per n
+    """The n at which [`kernel_learning_curve`][hierlearn.theory.kernel_learning_curve]'s predicted
+    error (ridge chosen per n
     from the grid) first falls to ``eps``: a real number found by bisection in log n
     between the points of a grid of 8 per decade, or ``math.inf`` when ``eps`` is not reached
-    by ``n_max``. ``kernel`` takes the keyword arguments of :func:`kernel_learning_curve`."""
+    by ``n_max``. ``kernel`` takes the keyword arguments of
+    [`kernel_learning_curve`][hierlearn.theory.kernel_learning_curve]."""
     import numpy as np
 
     if not eps > 0:

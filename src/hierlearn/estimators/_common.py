@@ -36,5 +36,5 @@ def penalty_grid(name: str, value) -> list[float]:
 
 
 def ridge_grid(ridge) -> list[float]:
-    """``ridge`` as a non-empty list of floats >= 0 (see :func:`penalty_grid`)."""
+    """``ridge`` as a non-empty list of floats >= 0 (see `penalty_grid`)."""
     return penalty_grid("ridge", ridge)

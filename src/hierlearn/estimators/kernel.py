@@ -1,6 +1,6 @@
 """Kernel ridge regression with the infinite-width kernels, direct or iterative.
 
-The setting and the kernels' formulas: docs/theory.md §1 and :mod:`hierlearn.kernels`.
+The setting and the kernels' formulas: docs/theory.md §1 and [`hierlearn.kernels`][].
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _workspace(budget: int, itemsize: int) -> int:
 def _split_representation(representation, center: bool) -> tuple:
     """(RepresentationSpec or None, center flag) from ``representation`` and ``center``.
 
-    The representation dict takes the keys of :func:`hierlearn.kernels.ntk`'s
+    The representation dict takes the keys of [`hierlearn.kernels.ntk`][]'s
     ``representation`` (activation, depth, bias_std); the old spelling
     ``representation={..., "center": flag}`` still works for one release, with a
     ``FutureWarning``: use the top-level ``center`` parameter.
@@ -80,21 +80,22 @@ def _split_representation(representation, center: bool) -> tuple:
 
 
 class KernelRegressor(RegressorMixin, BaseEstimator):
-    """Kernel ridge regression with an infinite-width kernel of :mod:`hierlearn.kernels`.
+    """Kernel ridge regression with an infinite-width kernel of [`hierlearn.kernels`][].
 
     Solves, with ``ridge`` = r on the n training points (the convention of
-    :mod:`hierlearn.linalg`),
+    `hierlearn.linalg`),
 
-    .. math::
+    $$
+    \\min_{f \\in H} \\frac1n \\sum_i (y_i - f(x_i))^2 + r \\|f\\|_H^2, \\qquad
+    f = K(\\cdot, X)\\,\\alpha, \\quad \\alpha = (K + n r I)^{-1} y.
+    $$
 
-        \\min_{f \\in H} \\frac1n \\sum_i (y_i - f(x_i))^2 + r \\|f\\|_H^2, \\qquad
-        f = K(\\cdot, X)\\,\\alpha, \\quad \\alpha = (K + n r I)^{-1} y.
-
-    Kernels (see :mod:`hierlearn.kernels.analytic` for the formulas and scalings):
+    Kernels (see `hierlearn.kernels.analytic` for the formulas and scalings):
     ``ntk`` E[act'(u) act'(u')] <x, x'>, ``nngp`` E[act(u) act(u')] and ``linear`` <x, x'>
     on raw inputs; with a ``representation`` the inner products become the representation's
     infinite-width kernel Sigma_L (the composed kernels are the width-D kernels divided by D).
-    Hence, with the same ridge, ``kernel="ntk"`` equals a wide :class:`~hierlearn.NTKRegressor`
+    Hence, with the same ridge, ``kernel="ntk"`` equals a wide
+    [`NTKRegressor`][hierlearn.NTKRegressor]
     on raw inputs, ``kernel="linear"`` equals ``sklearn.linear_model.Ridge(alpha=n r,
     fit_intercept=False)``, and NTK-h equals an ``NTKRegressor`` with ridge r * D on the
     un-normalised features h of a width-D representation, as D and the width m grow.
@@ -104,7 +105,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
     for the whole grid (about 4 n x n matrices, and much slower than a Cholesky on CPU).
     ``iterative`` runs preconditioned conjugate gradients with a Nystrom preconditioner of
     ``n_centers`` random centres, never holding K: the kernel blocks that the budget leaves
-    room for are kept between iterations (a :class:`~hierlearn.kernels.blocks.BlockCache`),
+    room for are kept between iterations (a `BlockCache`),
     the others recomputed at every iteration; the ridges of a grid share the preconditioner
     and every kernel pass. ``auto`` takes ``cholesky`` when it fits in ``memory_budget``.
 
@@ -114,14 +115,14 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
             ignored by ``linear``.
         representation: None (raw inputs) or a dict with keys ``activation`` (representation
             activation), ``depth`` (default 1) and ``bias_std`` (default 0), as the
-            ``representation`` argument of :func:`hierlearn.kernels.ntk`.
+            ``representation`` argument of [`hierlearn.kernels.ntk`][].
         center: with a representation, centre its features by their mean over the training
-            inputs' empirical law (:func:`hierlearn.kernels.ntk`'s ``center`` argument with the
+            inputs' empirical law ([`hierlearn.kernels.ntk`][]'s ``center`` argument with the
             training inputs as reference).
         ridge: r >= 0, or a list of values: then ``fit`` needs ``X_val, y_val`` and keeps the
             value with the smallest validation error (in a pipeline, route them with
             ``set_fit_request(X_val=True, y_val=True)`` and ``transform_input=["X_val"]``;
-            see :class:`~hierlearn.QuadraticTaylorRegressor`).
+            see [`QuadraticTaylorRegressor`][hierlearn.QuadraticTaylorRegressor]).
         solver: "auto", "cholesky" or "iterative".
         memory_budget: bytes (int) or a string such as "4GiB" for the solver's matrices and
             kernel blocks (not counting the inputs).
@@ -131,7 +132,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         input_bias: "auto" (default: 1.0 on raw inputs, 0 with a representation, whose
             ``bias_std`` plays that part) or a number >= 0: when > 0 (raw inputs only), a
             constant coordinate of this value is appended to every x, as
-            :class:`~hierlearn.NTKRegressor` does. Without it the relu NTK on raw x is
+            [`NTKRegressor`][hierlearn.NTKRegressor] does. Without it the relu NTK on raw x is
             homogeneous of degree one; ``input_bias=0`` is the paper's bias-free kernel.
         device: "cpu" or "cuda".
         dtype: "float64" (default) or "float32".
@@ -152,6 +153,7 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         kernel: str = "ntk",
+        *,
         activation: str = "relu",
         representation=None,
         center: bool = False,

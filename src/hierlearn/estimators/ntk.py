@@ -43,17 +43,17 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
 
     Solves exactly
 
-    .. math::
-
-        \\min_W \\frac1n \\sum_i (y_i - f^L_W(z_i))^2 + r \\|W\\|_F^2, \\qquad
-        f^L_W(z) = \\frac{1}{\\sqrt m} \\sum_r a_r\\, act'(w_{0,r}\\cdot z)\\,(w_r\\cdot z),
+    $$
+    \\min_W \\frac1n \\sum_i (y_i - f^L_W(z_i))^2 + r \\|W\\|_F^2, \\qquad
+    f^L_W(z) = \\frac{1}{\\sqrt m} \\sum_r a_r\\, act'(w_{0,r}\\cdot z)\\,(w_r\\cdot z),
+    $$
 
     with ``ridge`` = r. f^L_W(z) = <W, phi(z)> with phi(z)_r = a_r act'(w_{0,r}.z) z / sqrt(m),
     whose kernel is the empirical NTK
 
         K(z, z') = (1/m) sum_r act'(w_{0,r}.z) act'(w_{0,r}.z') <z, z'>,
 
-    the finite-width version of :func:`hierlearn.kernels.ntk`. The ``dual`` solver computes
+    the finite-width version of [`hierlearn.kernels.ntk`][]. The ``dual`` solver computes
     alpha = (K + n r I)^{-1} y and W = sum_i alpha_i phi(z_i) (one n x n solve, float64 by
     default); the ``primal`` one solves (Phi^T Phi + n r I) vec W = Phi^T y (an mD' x mD'
     solve); ``auto`` picks the smaller.
@@ -64,12 +64,13 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
         ridge: r >= 0, or a list of values: then ``fit`` needs ``X_val, y_val`` and keeps the
             value with the smallest validation error, reusing one eigendecomposition (in a
             pipeline, route them with ``set_fit_request(X_val=True, y_val=True)`` and
-            ``transform_input=["X_val"]``; see :class:`~hierlearn.QuadraticTaylorRegressor`).
+            ``transform_input=["X_val"]``; see
+            [`QuadraticTaylorRegressor`][hierlearn.QuadraticTaylorRegressor]).
         solver: "auto", "dual" or "primal".
         symmetric: symmetric initialisation (neurons in pairs with opposite a_r).
         input_bias: when > 0 (default 1.0), a constant coordinate of this value is appended to
             every z: a first-layer bias, without which f^L with a relu is homogeneous of
-            degree one in z (see :func:`hierlearn.estimators._common.with_input_bias`).
+            degree one in z (see `hierlearn.estimators._common.with_input_bias`).
             ``input_bias=0`` is the paper's exact bias-free model f^L_W.
         device: "cpu" or "cuda".
         dtype: "float64" (default) or "float32".
@@ -86,6 +87,7 @@ class NTKRegressor(RegressorMixin, BaseEstimator):
     def __init__(
         self,
         width: int = 1024,
+        *,
         activation: str = "relu",
         ridge=1e-3,
         solver: str = "auto",

@@ -17,16 +17,16 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
 
     Minimises over the movement W in R^{m x D'}
 
-    .. math::
-
-        L(W) = \\frac1n \\sum_i (y_i - f^Q_W(z_i))^2 + \\lambda \\|W\\|_{2,4}^8,
-        \\qquad f^Q_W(z) = \\frac{1}{2\\sqrt m} \\sum_r a_r\\, act''(w_{0,r}\\cdot z)\\,
-        (w_r \\cdot z)^2,
+    $$
+    L(W) = \\frac1n \\sum_i (y_i - f^Q_W(z_i))^2 + \\lambda \\|W\\|_{2,4}^8,
+    \\qquad f^Q_W(z) = \\frac{1}{2\\sqrt m} \\sum_r a_r\\, act''(w_{0,r}\\cdot z)\\,
+    (w_r \\cdot z)^2,
+    $$
 
     with ``reg`` = lambda and ||W||_{2,4} = (sum_r ||w_r||^4)^{1/4} (arXiv 2006.13436 eq. (4)).
     With ``randomized=True`` the loss is Bai & Lee's random-sign objective in closed form, which
     adds (1/n) sum_i (1/m) sum_r act'(w_{0,r}.z_i)^2 (w_r.z_i)^2 (see
-    :func:`hierlearn.taylor.quadratic_loss`).
+    [`hierlearn.taylor.quadratic_loss`][]).
 
     Speed: act''(w_{0,r}.z_i) (times a_r) does not change during training, so it is computed
     once per data set; a gradient step then costs two matrix products of shapes (n, D') x (D', m)
@@ -47,7 +47,7 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         early_stopping: hold out ``validation_fraction`` of the data when no validation set is
             passed to ``fit``, and keep the best iterate. A separate validation set is passed
             as ``fit(X, y, X_val=..., y_val=...)``, in a pipeline by metadata routing (see
-            the base class :class:`~hierlearn.estimators._gradient.GradientTwoLayerBase`).
+            the base class `GradientTwoLayerBase`).
         validation_fraction: share held out by ``early_stopping``.
         n_iter_no_change: k of the plateau rule: stop once the best validation error has
             fallen by less than a relative ``tol`` over the last k evaluations
@@ -60,7 +60,7 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
         gd_noise: standard deviation of the noise added to each "gd" update of U.
         input_bias: when > 0 (default 1.0), a constant coordinate of this value is appended to
             every z: a first-layer bias, without which f^Q is a homogeneous quadratic in z
-            (see :func:`hierlearn.estimators._common.with_input_bias`). ``input_bias=0`` is
+            (see `hierlearn.estimators._common.with_input_bias`). ``input_bias=0`` is
             the paper's exact bias-free model (arXiv 2006.13436 eq. (4)).
         device: "cpu" or "cuda".
         dtype: "float32" (default, fast) or "float64".
@@ -82,6 +82,7 @@ class QuadraticTaylorRegressor(GradientTwoLayerBase):
     def __init__(
         self,
         width: int = 1024,
+        *,
         activation: str = "relu2",
         reg: float = 0.0,
         randomized: bool = False,

@@ -13,24 +13,26 @@ class TwoLayerRegressor(GradientTwoLayerBase):
 
     Minimises over W in R^{m x D'}
 
-    .. math::
-
-        L(W) = \\frac1n \\sum_i (y_i - f_{W_0+W}(z_i))^2 + \\lambda \\|W\\|_F^2,
-        \\qquad f_{W_0+W}(z) = \\frac{1}{\\sqrt m} \\sum_r a_r\\, act((w_{0,r} + w_r)\\cdot z),
+    $$
+    L(W) = \\frac1n \\sum_i (y_i - f_{W_0+W}(z_i))^2 + \\lambda \\|W\\|_F^2,
+    \\qquad f_{W_0+W}(z) = \\frac{1}{\\sqrt m} \\sum_r a_r\\, act((w_{0,r} + w_r)\\cdot z),
+    $$
 
     with ``reg`` = lambda; the output signs a_r stay fixed. Gradients by autograd. The
-    arguments are those of :class:`~hierlearn.QuadraticTaylorRegressor` (without
+    arguments are those of [`QuadraticTaylorRegressor`][hierlearn.QuadraticTaylorRegressor] (without
     ``randomized``); ``init_scale`` defaults to 0 because the real network has a non-zero
     gradient at W = 0. ``input_bias`` defaults to 1.0 (a first-layer bias; without it the
     relu network is homogeneous of degree one in z); ``input_bias=0`` is the bias-free
     network f_{W0+W} of docs/theory.md §1. Validation data as for
-    :class:`~hierlearn.QuadraticTaylorRegressor` (``fit(X, y, X_val=..., y_val=...)``, routed
+    [`QuadraticTaylorRegressor`][hierlearn.QuadraticTaylorRegressor] (``fit(X, y, X_val=...,
+    y_val=...)``, routed
     through a pipeline with ``set_fit_request``).
     """
 
     def __init__(
         self,
         width: int = 1024,
+        *,
         activation: str = "relu",
         reg: float = 0.0,
         optimizer: str = "adam",

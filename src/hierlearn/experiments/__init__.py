@@ -1,13 +1,18 @@
 """The experiment harness: specs, cells, the result store, executors, n* search and reports.
 
-A sweep is a YAML spec (:mod:`.spec`) expanded into cells (:mod:`.cells`), each a pure function
-of its resolved config, run by an executor (:mod:`.executors`: in-process, a local process
-pool, Dask) under a driver (:mod:`.runner`) that commits every finished row to a SQLite store
-(:mod:`.store`). Sizes are a list, a geometric grid, or an adaptive n* search
-(:mod:`.adaptive`). :mod:`.analysis`, :mod:`.plots` and :mod:`.report` turn stored rows into
-n*(d), exponents with bootstrap intervals, figures and ``exponents.json``. :mod:`.workflow`
+A sweep is a YAML spec ([`spec`][hierlearn.experiments.spec]) expanded into cells (`cells`), each a
+pure function
+of its resolved config, run by an executor (`executors`: in-process, a local process
+pool, Dask) under a driver (`runner`) that commits every finished row to a SQLite store
+([`store`][hierlearn.experiments.store]). Sizes are a list, a geometric grid, or an adaptive n*
+search
+(`adaptive`). [`analysis`][hierlearn.experiments.analysis], `plots` and `report` turn stored rows
+into
+n*(d), exponents with bootstrap intervals, figures and ``exponents.json``.
+[`workflow`][hierlearn.experiments.workflow]
 holds the three jobs as functions of plain values (run a spec into a store, write a report)
-and :mod:`.reproduce` the packaged presets; the command line is a shell over them.
+and [`reproduce`][hierlearn.experiments.reproduce] the packaged presets; the command line is a shell
+over them.
 """
 
 from .._extras import require_experiments

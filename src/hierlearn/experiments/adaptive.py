@@ -1,6 +1,6 @@
 """Which cells to run: every cell of a grid, or an adaptive search for n*(d) per learner.
 
-The adaptive search (:class:`NStarSearch`), for one learner at one d, with a bracket
+The adaptive search (`NStarSearch`), for one learner at one d, with a bracket
 [low, high], a growth factor g and a relative precision rho:
 
 1. *grow*: try n = low, then n <- min(high, ceil(g n)), until the median relative *design*
@@ -18,12 +18,12 @@ number, so the sizes the search visits do not depend on the test noise that n* i
 from. If n = low is already at or below eps, n* <= low (censored below). Every size is run for all
 seeds; a "failed" cell (an exception) is left out of the median, a "diverged" or "timeout"
 cell counts as an infinite error (the learner did not get below eps). The next size is
-requested as soon as the seeds in hand fix the median's side of eps (:func:`decided_side`),
+requested as soon as the seeds in hand fix the median's side of eps (`decided_side`),
 while the other seeds of the size still run: the sizes visited are those of waiting for all.
 The search visits about log_g(n*/low) + log2(log g / log(1 + rho)) sizes, against
 log(high/low) / log(1 + rho) for a geometric grid of the same resolution over the bracket.
 
-:class:`GridPlan` and :class:`AdaptivePlan` share the interface the driver uses:
+`GridPlan` and `AdaptivePlan` share the interface the driver uses:
 ``ready()`` returns the cells to run next, ``observe(config, status, error)`` reports a
 finished one, ``finished()`` says whether nothing more will come.
 """
@@ -90,7 +90,7 @@ class NStarSearch:
         self.margin: int | None = None  # the size run past the crossing once it is found
 
     def observe(self, n: int, errors: list[float]) -> None:
-        """Report the usable errors (see :func:`usable_error`) of all seeds at size ``n``."""
+        """Report the usable errors (see `usable_error`) of all seeds at size ``n``."""
         if not errors:
             self.outcome, self.next_n = "undecided", None
             return
@@ -170,7 +170,7 @@ class GridPlan:
 
 
 class AdaptivePlan:
-    """One :class:`NStarSearch` per (learner, d); each size is run for every seed."""
+    """One `NStarSearch` per (learner, d); each size is run for every seed."""
 
     def __init__(self, spec: Spec):
         samples = spec.samples
@@ -206,7 +206,7 @@ class AdaptivePlan:
 
     def observe(self, config: dict, status: str, error: float | None) -> None:
         """Record a finished cell. A size is decided as soon as the seeds in hand fix which
-        side of eps the median over all seeds falls on (see :func:`decided_side`): the next
+        side of eps the median over all seeds falls on (see `decided_side`): the next
         size is requested then, while the other seeds of this one still run; the size's
         median is updated when they arrive. The sizes visited are those of waiting for every
         seed, whatever order the cells finish in."""

@@ -8,7 +8,7 @@ Definitions, for learners a and b at every eps level of the analysis:
 
 * the difference is e(a) - e(b), each exponent the least-squares slope of log n* against
   log d over the dimensions where *both* have a finite n* (``dimensions``; at least
-  :data:`~.analysis.MIN_DIMENSIONS`, else the difference is null);
+  `MIN_DIMENSIONS`, else the difference is null);
 * the ratio at d is n*(a) / n*(b) when both are finite. When one is censored the ratio is a
   bound (``value`` null, ``bound`` {"lower_bound": r} meaning ratio >= r or {"upper_bound":
   r} meaning ratio <= r, when the two n* imply one); the n* of each are kept in "a" and "b";
@@ -17,7 +17,8 @@ Definitions, for learners a and b at every eps level of the analysis:
 * point estimates use the analysis' n* (all seeds). The intervals come from bootstrap
   replicates that draw, at every d both learners share, seed indices with replacement from
   the seeds common to both at that d and use *the same* draw for a and b. They are
-  interval-censored as in :mod:`.analysis`: every replicate is evaluated at the point
+  interval-censored as in [`analysis`][hierlearn.experiments.analysis]: every replicate is evaluated
+  at the point
   estimate's ``dimensions``; where an n* of the replicate is censored its log n* is a range,
   the replicate's difference of slopes is the range [lo_a - hi_b, hi_a - lo_b] and a ratio's
   log is [lo_a - hi_b, hi_a - lo_b]; the interval is [2.5th percentile of the low ends,
@@ -48,7 +49,7 @@ from .tables import eps_key
 
 
 def _crossover(point, interval, draws, dimensions) -> dict | None:
-    """Where the fitted lines of a and b cross, with a 95% interval (see :func:`compare`).
+    """Where the fitted lines of a and b cross, with a 95% interval (see `compare`).
 
     The interval is given only when the difference of exponents is resolved (its interval
     excludes 0): otherwise the lines may be parallel and the crossing anywhere.
@@ -126,7 +127,7 @@ def compare(analysis: Analysis, a: str, b: str, n_bootstrap: int = 1000, seed: i
     or null, "dimensions": [d, ...], "bootstrap_used": k, "ratio": {"8": {"value": r or
     null, "ci": [lo, hi] or null, "bound": {"lower_bound": r} or null, "a": n*, "b": n*}},
     "crossover": {"d": x, "ci": [lo, hi] or null, "within_measured_range": bool} or null}}}``
-    with n* in the JSON form of :meth:`NStar.to_json`.
+    with n* in the JSON form of [`NStar.to_json`][hierlearn.experiments.analysis.NStar.to_json].
     """
     for name in (a, b):
         if name not in analysis.learners:

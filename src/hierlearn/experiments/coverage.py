@@ -1,7 +1,8 @@
 """How often the exponent's 95% interval covers the truth: a simulation (docs/theory.md §3).
 
 Synthetic learning curves with a known exponent go through the same analysis as stored rows
-(:func:`.analysis.analyse`): for every replicate, at every d and seed s,
+([`analysis.analyse`][hierlearn.experiments.analysis.analyse]): for every replicate, at every d and
+seed s,
 
     n*_s(d) = C d^e exp(spread z_{s,d}),   error_s(n) = eps (n / n*_s(d))^(-slope) exp(noise xi_n),
 
@@ -86,7 +87,8 @@ def simulate_coverage(
     seed: int = 0,
     eps: float = 0.1,
 ) -> CoverageResult:
-    """The coverage of the nominal 95% exponent interval of :func:`.analysis.analyse` over
+    """The coverage of the nominal 95% exponent interval of
+    [`analysis.analyse`][hierlearn.experiments.analysis.analyse] over
     ``replicates`` synthetic measurements (see the module docstring)."""
     generator = np.random.default_rng(seed)
     covered = undefined = 0

@@ -2,14 +2,14 @@
 
 A spec may give a size (sample size, width, test size...) as a number or as an arithmetic
 expression in a few named variables (``d`` everywhere; ``D``, the representation width, for
-``n_unlabeled``). Expressions are parsed with :func:`ast.parse` (which only builds a syntax
+``n_unlabeled``). Expressions are parsed with `ast.parse` (which only builds a syntax
 tree and runs nothing) and every node of the tree is checked against a whitelist: numbers,
 the allowed variable names, ``+ - * / // **``, unary ``+``/``-``, parentheses, and calls of
 ``ceil floor log sqrt min max`` with positional arguments. Nothing is ever passed to
 ``eval``; evaluation walks the checked tree.
 
 Arithmetic is done in floating point (so ``10**10**10`` overflows into an error instead of
-building a huge integer). :meth:`Expression.evaluate_size` then requires a finite value that
+building a huge integer). `Expression.evaluate_size` then requires a finite value that
 is an integer up to a relative tolerance of 1e-9 (write ``ceil(d/3)``, not ``d/3``) and at
 least a stated minimum.
 """

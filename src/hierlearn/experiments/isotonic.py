@@ -6,7 +6,7 @@ Definitions:
   seeds) and a weight w_i (the number of seeds the median is taken over; 1 by default). An
   infinite median (cells that diverged or timed out) stays infinite (a block that pools it is
   infinite: no arbitrary constant enters a mean) and a zero median is raised to
-  :data:`FLOOR` before taking logs;
+  `FLOOR` before taking logs;
 * the fitted curve is the weighted least-squares non-increasing fit of y_i = log m_i in the
   order of n (pool-adjacent-violators: adjacent violating blocks are merged into one block
   whose value is their weighted mean, until the fit is non-increasing). Noise that makes the
@@ -19,11 +19,12 @@ Definitions:
   (n_{k-1}, n_k], an "interval" n*;
 * censoring: n* > n_max ("lower_bound") when no fitted value reaches eps; n* <= n_min
   ("upper_bound") when the first one already does; "missing" without any size. Only a
-  "finite" n* enters a fit; :meth:`NStar.log_range` gives every kind as a range of log n*
-  for the interval-censored bootstrap of :mod:`.analysis`;
+  "finite" n* enters a fit; [`NStar.log_range`][hierlearn.experiments.isotonic.NStar.log_range]
+  gives every kind as a range of log n*
+  for the interval-censored bootstrap of [`analysis`][hierlearn.experiments.analysis];
 * ``local_slope`` = (f_k - f_{k-1}) / (log n_k - log n_{k-1}), the slope of the fitted curve
   in log-log over the bracketing interval (None when censored or an interval); the flag
-  "flat" is set when local_slope > :data:`FLAT_SLOPE`: the fitted error is not clearly
+  "flat" is set when local_slope > `FLAT_SLOPE`: the fitted error is not clearly
   falling where it crosses eps, so noise decides n*.
 """
 
@@ -104,7 +105,7 @@ def isotonic_decreasing(values, weights=None) -> np.ndarray:
 
 
 def log_fit(medians, weights=None) -> np.ndarray:
-    """The fitted curve in log scale: :func:`isotonic_decreasing` of log max(medians, FLOOR)
+    """The fitted curve in log scale: `isotonic_decreasing` of log max(medians, FLOOR)
     (an infinite median stays infinite)."""
     medians = np.maximum(np.asarray(medians, dtype=float), FLOOR)
     return isotonic_decreasing(np.log(medians), weights)

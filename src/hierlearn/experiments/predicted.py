@@ -2,7 +2,7 @@
 
 A ``kernel`` learner (kernel ridge with an infinite-width kernel) on ``sphere`` inputs with a
 ``gegenbauer`` target has a predicted curve (docs/theory.md, section 4:
-:func:`hierlearn.theory.kernel_learning_curve`, the ridge chosen per n from the learner's own
+[`hierlearn.theory.kernel_learning_curve`][], the ridge chosen per n from the learner's own
 grid); every other learner, and every learner on ``gaussian`` inputs, has none: the prediction
 is for the sphere only. A centred representation is not covered either.
 """
@@ -17,7 +17,7 @@ PREDICTED_DIMENSIONS = (16, 24, 32, 48, 64)  # beyond the measured d, in the sep
 
 
 def prediction_options(config: dict) -> dict | None:
-    """The keyword arguments of :func:`hierlearn.theory.kernel_learning_curve` for a cell's
+    """The keyword arguments of [`hierlearn.theory.kernel_learning_curve`][] for a cell's
     config, or None where the prediction does not apply (see the module docstring)."""
     model = config.get("model") or {}
     target = config.get("target") or {}

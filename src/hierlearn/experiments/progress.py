@@ -15,7 +15,7 @@ at most every ``interval`` seconds (60 by default) and at the end::
 
 The remaining time is the cells left divided by the rate of this run since its first finished
 cell (start-up excluded). An adaptive search has no total in advance: its line gives the
-upper bound of :meth:`~hierlearn.experiments.adaptive.AdaptivePlan.max_cells` instead
+upper bound of `max_cells` instead
 (``55 cells of at most 180``) and the time those would take at the current rate (``up to
 0:04:10 left at this rate``; later cells of a search are larger, so it is a guide, not a
 bound).

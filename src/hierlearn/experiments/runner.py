@@ -5,10 +5,12 @@ fed to the plan, so an adaptive search replays its path), except that with
 ``retry_failed=True`` cells stored as "failed" or "timeout" are run once more and their rows
 replaced. "ok" and "diverged" rows are final. Runners that share a store and overlap in time
 retry each such cell once between them: a cell stored again since the earliest live runner
-started counts as retried (see :meth:`.store.Store.register`).
+started counts as retried (see
+[`store.Store.register`][hierlearn.experiments.store.Store.register]).
 
 Several runners on one store. The driver leases each cell before handing it to its executor
-(see :mod:`.store` for the lease protocol): runners started on the same store, on one host or
+(see [`store`][hierlearn.experiments.store] for the lease protocol): runners started on the same
+store, on one host or
 several, split the cells; a cell leased by another runner is skipped and revisited - when it
 is stored its result is fed to this runner's plan (an adaptive search then proceeds exactly as
 if this runner had run it; no runner deadlocks waiting, since leases end by a stored result, a
@@ -19,8 +21,8 @@ Threads. Runners on one host divide its cores: every few seconds the driver read
 runners of its host from the store and gives each cell ``cores // (cells running at once on
 this host, over all its runners)`` torch threads (at least 1), unless ``--threads`` fixed it.
 
-Stopping. SIGINT and SIGTERM raise :class:`Stopped` (a ``KeyboardInterrupt``) in the driver
-while :func:`run_spec` runs (signals arriving during a store write wait for its commit); the
+Stopping. SIGINT and SIGTERM raise `Stopped` (a ``KeyboardInterrupt``) in the driver
+while `run_spec` runs (signals arriving during a store write wait for its commit); the
 finished cells stay stored and the runner's leases are released before it returns.
 """
 
@@ -86,7 +88,7 @@ def _on_signal(signum, frame):
 
 @contextlib.contextmanager
 def stop_signals():
-    """While inside, SIGINT and SIGTERM raise :class:`Stopped` in the main thread (a signal
+    """While inside, SIGINT and SIGTERM raise `Stopped` in the main thread (a signal
     that the process ignores stays ignored). Does nothing outside the main thread or when
     already installed."""
     if threading.current_thread() is not threading.main_thread():
@@ -107,7 +109,7 @@ def stop_signals():
 
 @contextlib.contextmanager
 def deferred_stop():
-    """Hold :func:`stop_signals`' signals until the block ends (then raise :class:`Stopped`)."""
+    """Hold `stop_signals`' signals until the block ends (then raise `Stopped`)."""
     _signals["critical"] += 1
     try:
         yield
@@ -179,7 +181,7 @@ def git_revision() -> str:
 
 @dataclass
 class RunSummary:
-    """What a call of :func:`run_spec` did."""
+    """What a call of `run_spec` did."""
 
     ran: int = 0  # cells run in this call
     skipped: int = 0  # cells found in the store and not run (elsewhere included)
@@ -228,7 +230,7 @@ def run_spec(
     revision added. Other runners may work on the same store at the same time: cells are
     leased (``lease_seconds``, default ``HIERLEARN_LEASE_SECONDS`` or 60; see the module
     docstring). ``executor`` is left open (the caller closes it). ``plan``: the spec's
-    :func:`make_plan` when the caller already made it (to check the spec before writing).
+    `make_plan` when the caller already made it (to check the spec before writing).
     """
     start = time.monotonic()
     lease_seconds = lease_seconds or lease_seconds_from_env()

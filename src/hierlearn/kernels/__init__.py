@@ -1,12 +1,14 @@
 """Infinite-width and empirical kernels of two-layer networks and random representations.
 
-Analytic (infinite-width) kernels, see :mod:`hierlearn.kernels.analytic`: :func:`ntk`,
-:func:`nngp`, :func:`representation_kernel` and the blockwise :class:`InfiniteWidthKernel`.
+Analytic (infinite-width) kernels, see `hierlearn.kernels.analytic`: [`ntk`][hierlearn.kernels.ntk],
+[`nngp`][hierlearn.kernels.nngp], [`representation_kernel`][hierlearn.kernels.representation_kernel]
+and the blockwise [`InfiniteWidthKernel`][hierlearn.kernels.InfiniteWidthKernel].
 Finite-width kernels of given weights or fitted estimators, see
-:mod:`hierlearn.kernels.empirical`. All are float64 by default, computed block by block
+`hierlearn.kernels.empirical`. All are float64 by default, computed block by block
 within a memory budget, and returned as torch tensors on the inputs' device.
-Spectra of these kernels for inputs on the sphere, per harmonic degree: :func:`spectrum`
-(:mod:`hierlearn.kernels.spectra`).
+Spectra of these kernels for inputs on the sphere, per harmonic degree:
+[`spectrum`][hierlearn.kernels.spectrum]
+(`hierlearn.kernels.spectra`).
 """
 
 from .analytic import (

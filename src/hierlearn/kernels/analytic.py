@@ -11,7 +11,7 @@ and the infinite-width kernels of the linearised network are
     NNGP(z, z') = E[act(u) act(u')]            = lim (1/m) sum_r act(w0_r.z) act(w0_r.z'),
     linear      = <z, z'>.
 
-The NTK is exactly the kernel of :class:`hierlearn.NTKRegressor`'s features as m -> infinity,
+The NTK is exactly the kernel of [`hierlearn.NTKRegressor`][]'s features as m -> infinity,
 so kernel ridge regression with it and ridge r equals a wide ``NTKRegressor`` with ridge r.
 
 **Composed with a random representation** h of depth L (docs/theory.md §1.2:
@@ -29,7 +29,8 @@ inputs x_1..x_N, i.e. their empirical law): in the limit Sigma_L is replaced by
     Sigma_L^c(x, x') = Sigma_L(x, x') - m(x) - m(x') + M,
     m(x) = (1/N) sum_r Sigma_L(x, x_r),   M = (1/N^2) sum_{r,s} Sigma_L(x_r, x_s).
 
-Whitening (``normalize="whiten"`` of :class:`~hierlearn.RandomNetworkRepresentation`) has no
+Whitening (``normalize="whiten"`` of
+[`RandomNetworkRepresentation`][hierlearn.RandomNetworkRepresentation]) has no
 infinite-width limit and is not modelled: the composed kernels use the un-whitened features.
 The trainable layer then sees z = h in R^D with w ~ N(0, I/D), so c(z, z') = <h, h'> / D ->
 Sigma_L (centred or not), and **the composed kernels are scaled by 1/D**:
@@ -42,8 +43,8 @@ with (u, u') ~ N(0, [[Sigma_L(x,x), Sigma_L(x,x')], [., Sigma_L(x',x')]]). Kerne
 NTK_h and ridge r therefore matches an ``NTKRegressor`` on the raw features h of width D with
 ridge r D (kernel ridge predictions are unchanged by K -> D K, r -> D r).
 
-Gaussian expectations use the closed forms of :mod:`hierlearn.activations` where they exist
-and the Hermite series of :mod:`hierlearn.kernels.gaussian` otherwise.
+Gaussian expectations use the closed forms of [`hierlearn.activations`][] where they exist
+and the Hermite series of `hierlearn.kernels.gaussian` otherwise.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ class RepresentationSpec:
 
 
 def as_representation(value, name: str = "representation") -> RepresentationSpec | None:
-    """None, a :class:`RepresentationSpec`, or a mapping with keys activation/depth/bias_std."""
+    """None, a [`RepresentationSpec`][hierlearn.kernels.analytic.RepresentationSpec], or a mapping
+    with keys activation/depth/bias_std."""
     if value is None or isinstance(value, RepresentationSpec):
         return value
     if not isinstance(value, Mapping):
@@ -116,7 +118,7 @@ class _GaussianMap:
     """E[f(u) f(u')] for one activation: a closed-form dual or a Hermite series.
 
     Arc-cosine duals (relu and its powers, the step) take the fast path of
-    :meth:`hierlearn.activations.ArcCosineDual.of_correlation`: the correlation rho is formed
+    [`hierlearn.activations.ArcCosineDual.of_correlation`][]: the correlation rho is formed
     with per-point inverse standard deviations computed once (two row / column products, no
     square root or division per entry), and the scales q^{n/2} are applied the same way.
     """
@@ -207,7 +209,8 @@ class PreparedInputs:
         unit: (n, d) inputs scaled to unit norm (zero rows stay zero), for the correlation of
             raw inputs with an arc-cosine trainable layer; else None.
         scale: (n,) per-point factor of the arc-cosine fast path (see
-            :meth:`InfiniteWidthKernel.block`), else None.
+            [`InfiniteWidthKernel.block`][hierlearn.kernels.analytic.InfiniteWidthKernel.block]),
+            else None.
     """
 
     X: torch.Tensor
@@ -243,7 +246,8 @@ class InfiniteWidthKernel:
     Args:
         kind: "ntk", "nngp" or "linear".
         activation: trainable activation (ignored for ``linear``).
-        representation: None (raw inputs) or a :class:`RepresentationSpec` / dict.
+        representation: None (raw inputs) or a
+            [`RepresentationSpec`][hierlearn.kernels.analytic.RepresentationSpec] / dict.
         center: None, or (N, d) reference inputs whose empirical law centres the
             representation's features (only with a representation).
         reference_mean: M of the module docstring for these reference inputs when already
@@ -393,14 +397,15 @@ class InfiniteWidthKernel:
             K = J(rho) rho a a'       (ntk: the inner-product factor is rho times scales),
 
         with J the dual's correlation map, rho the top-layer correlation (one product of the
-        unit-norm inputs on raw inputs) and a the per-point factor of :meth:`prepare`; each
+        unit-norm inputs on raw inputs) and a the per-point factor of
+        [`prepare`][hierlearn.kernels.analytic.InfiniteWidthKernel.prepare]; each
         block costs a matrix product and a few elementwise passes.
 
         Args:
             points1: a prepared point set (the rows).
             points2: a prepared point set (the columns).
             diagonal: the two sets are the same points (a diagonal block of a symmetric
-                matrix); see :meth:`_covariance`.
+                matrix); see `_covariance`.
             out: optional (n1, n2) tensor (a view into a larger matrix is fine) to write into.
         """
         if points1.scale is not None:
@@ -432,7 +437,7 @@ class InfiniteWidthKernel:
 
     def evaluator(self, points1: PreparedInputs, points2: PreparedInputs):
         """The block callable ``(rows, cols, out=None) -> block`` of
-        :mod:`hierlearn.kernels.blocks`."""
+        `hierlearn.kernels.blocks`."""
 
         def evaluate(rows: slice, cols: slice, out: torch.Tensor | None = None) -> torch.Tensor:
             diagonal = points1 is points2 and rows == cols
@@ -456,7 +461,8 @@ class InfiniteWidthKernel:
         """The (n1, n2) kernel matrix (X2 None: the symmetric K(X1, X1)).
 
         Args:
-            X1: inputs (an array or tensor) or :class:`PreparedInputs`.
+            X1: inputs (an array or tensor) or
+                [`PreparedInputs`][hierlearn.kernels.analytic.PreparedInputs].
             X2: the same for the columns, or None for K(X1, X1).
             out: optional preallocated (n1, n2) tensor to write into.
             upper_only: with X2 None, write only the blocks on and above the diagonal (for
@@ -507,7 +513,9 @@ def ntk(
         X2: (n2, d) inputs, or None for the symmetric K(X1, X1).
         activation: trainable activation (relu, relu2, relu3, quadratic, tanh, softplus,
             gelu).
-        representation: None, or a dict / :class:`RepresentationSpec` with keys activation,
+        representation: None, or a dict /
+            [`RepresentationSpec`][hierlearn.kernels.analytic.RepresentationSpec] with keys
+            activation,
             depth and bias_std.
         center: None, or reference inputs whose empirical law centres the representation.
         memory_budget: working memory of the blocks (bytes or a string like "1GiB").
@@ -528,7 +536,8 @@ def nngp(
     memory_budget=DEFAULT_MEMORY_BUDGET,
     dtype="float64",
 ) -> torch.Tensor:
-    """Infinite-width NNGP kernel E[act(u) act(u')] (arguments as :func:`ntk`)."""
+    """Infinite-width NNGP kernel E[act(u) act(u')] (arguments as
+    [`ntk`][hierlearn.kernels.analytic.ntk])."""
     return _matrix("nngp", X1, X2, activation, representation, center, memory_budget, dtype)
 
 
@@ -543,6 +552,6 @@ def representation_kernel(
     dtype="float64",
 ) -> torch.Tensor:
     """Sigma_L(x, x') = lim <h_L(x), h_L(x')> / D of the random representation, optionally
-    centred (see the module docstring; arguments as :func:`ntk`)."""
+    centred (see the module docstring; arguments as [`ntk`][hierlearn.kernels.analytic.ntk])."""
     representation = RepresentationSpec(activation, depth, bias_std)
     return _matrix("linear", X1, X2, "relu", representation, center, memory_budget, dtype)

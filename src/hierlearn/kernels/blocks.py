@@ -111,7 +111,7 @@ def fill(
     Args:
         evaluate: block callable (see the module docstring).
         out: (n1, n2) tensor to write into.
-        entries: block size in entries (see :func:`block_entries`).
+        entries: block size in entries (see `block_entries`).
         symmetric: the row and column point sets are the same; only blocks on or above the
             diagonal are evaluated and mirrored, and diagonal blocks are symmetrised, so the
             result is exactly symmetric.
@@ -201,7 +201,7 @@ def symmetric_product(
         n: number of points.
         vectors: (n, k) tensor.
         entries: block size in entries.
-        cache: optional :class:`BlockCache` shared by the products with the same kernel.
+        cache: optional `BlockCache` shared by the products with the same kernel.
     """
     result = torch.zeros_like(vectors)
     side = min(n, max(1, math.isqrt(entries)))

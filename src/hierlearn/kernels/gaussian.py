@@ -84,10 +84,10 @@ class SeriesPoints:
         second_moment: (n,) tensor, E f(sigma_i s)^2 (by quadrature, not by the series).
         tails: (len(_RADII), J + 1) tensor, max_i sum_{k' > k} a_k'(sigma_i)^2 r^k' for each
             candidate radius r, summed up to the last coefficient (the whole set's bound, kept
-            by :meth:`select`). Only J <= SERIES_TERMS is used in a series: the last
+            by `select`). Only J <= SERIES_TERMS is used in a series: the last
             ``_GUARD_TERMS`` coefficients serve to estimate the truncation error.
         magnitude: (J + 1,) tensor, max_i |a_k(sigma_i)| (the whole set's, kept by
-            :meth:`select`): which parities are present.
+            `select`): which parities are present.
         sigma_max: the largest sigma of the whole set (sets the quadrature nodes).
         moment_max: the largest second moment of the whole set (the kernel scale).
         exact: True for polynomials (all coefficients beyond J vanish).

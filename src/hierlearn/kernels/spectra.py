@@ -1,9 +1,10 @@
 """Spectra of the infinite-width kernels for inputs uniform on the sphere (docs/theory.md,
 "Predicted kernel learning curves").
 
-For x, x' on the sphere of radius sqrt(d), every kernel of :mod:`hierlearn.kernels.analytic`
+For x, x' on the sphere of radius sqrt(d), every kernel of `hierlearn.kernels.analytic`
 - NTK, NNGP or linear, of any trainable activation, with a first-layer input bias b (a
-constant coordinate appended to x, as :class:`~hierlearn.KernelRegressor` does) or composed
+constant coordinate appended to x, as [`KernelRegressor`][hierlearn.KernelRegressor] does) or
+composed
 with an infinite-width random representation of any depth - depends on x and x' only through
 t = <x, x'> / d: |z|^2 = d + b^2 and <z, z'> = d t + b^2 on raw inputs, and the
 representation's recursion starts from Sigma_0 = t. Such a kernel k(t) is diagonal in the
@@ -14,8 +15,8 @@ degree-l harmonics the eigenvalue
              = E_t[k(t) Q_l(t)],   t = <x, x'> / d for independent uniform x, x',
 
 of multiplicity N(d, l), with Q_l the Gegenbauer polynomial normalised to Q_l(1) = 1
-(:func:`hierlearn.polynomials.gegenbauer`) and N(d, l) the dimension of the degree-l harmonics
-(:func:`hierlearn.polynomials.harmonic_dimension`), so that
+(`hierlearn.polynomials.gegenbauer`) and N(d, l) the dimension of the degree-l harmonics
+(`hierlearn.polynomials.harmonic_dimension`), so that
 
     k(t) = sum_l lambda_l N(d, l) Q_l(t),   k(1) = sum_l lambda_l N(d, l) (the trace).
 
@@ -103,7 +104,8 @@ def kernel_function(
     representation=None,
 ) -> np.ndarray:
     """k(t) for x, x' on the sphere of radius sqrt(d) with <x, x'> / d = t (arguments as
-    :func:`spectrum`), computed by the public kernel functions on explicit point pairs."""
+    [`spectrum`][hierlearn.kernels.spectra.spectrum]), computed by the public kernel functions on
+    explicit point pairs."""
     t = np.asarray(t, dtype=np.float64)
     shape = t.shape
     t = np.clip(t.reshape(-1), -1.0, 1.0)
@@ -149,18 +151,19 @@ def spectrum(
     sphere of radius sqrt(d) (see the module docstring).
 
     Args:
-        kind: "ntk", "nngp" or "linear", as :func:`hierlearn.kernels.ntk` / ``nngp``.
+        kind: "ntk", "nngp" or "linear", as [`hierlearn.kernels.ntk`][] / ``nngp``.
         d: input dimension, >= 2.
         max_degree: the highest harmonic degree computed.
         activation: trainable activation (ignored by ``linear``).
         input_bias: b >= 0, a constant coordinate appended to raw inputs (the
-            ``input_bias`` of :class:`~hierlearn.KernelRegressor`); raw inputs only.
-        representation: None, or a dict / :class:`RepresentationSpec` (activation, depth,
+            ``input_bias`` of [`KernelRegressor`][hierlearn.KernelRegressor]); raw inputs only.
+        representation: None, or a dict /
+            [`RepresentationSpec`][hierlearn.kernels.RepresentationSpec] (activation, depth,
             bias_std) of an infinite-width random representation, un-centred.
         nodes: quadrature nodes (default max(512, 8 (max_degree + 1))).
 
     Returns:
-        :class:`KernelSpectrum`.
+        [`KernelSpectrum`][hierlearn.kernels.spectra.KernelSpectrum].
     """
     check_choice("kind", kind, KINDS)
     d = check_int("d", d, minimum=2)
