@@ -70,7 +70,8 @@ class LowRankPolynomial:
         rank: number of components r <= d when ``degrees`` is an int.
         basis: "hermite", "gegenbauer" or "monomial" (see the module docstring).
         coefficients: alpha (length r); default 1/sqrt(r) each. Rescaled so E f*^2 = 1.
-        noise_std: tau, the standard deviation of the label noise added by :meth:`labels`.
+        noise_std: tau, the standard deviation of the label noise added by
+            [`labels`][hierlearn.targets.LowRankPolynomial.labels].
         random_state: seed of the directions beta (an int, a torch or numpy Generator, None).
         inputs: the input law the normalisation refers to: "gaussian" (hermite, monomial) or
             "sphere" (gegenbauer, monomial); default the one matching ``basis``.
@@ -221,4 +222,72 @@ class LowRankPolynomial:
         return (
             f"LowRankPolynomial(d={self.d}, degrees={list(self.degrees)}, basis={self.basis!r}, "
             f"inputs={self.input_law!r}, noise_std={self.noise_std})"
+        )
+
+
+class CallableTarget:
+    """Your own target f*(x) = ``function(x)``, with its exact second moment given.
+
+    Args:
+        function: f(X) for X a (n_samples, d) float64 torch tensor; returns the n_samples
+            values (a tensor, an array or a list; shape (n,) or (n, 1)), all finite.
+        d: input dimension.
+        second_moment: E f*(x)^2 under the input law, > 0: the normaliser of every relative
+            error (docs/theory.md §3), given, never estimated from a sample.
+        noise_std: tau, the standard deviation of the label noise added by ``labels``.
+        name: how the target is named in errors and its repr (default the function's name).
+
+    Attributes:
+        second_moment: E f*^2 as given.
+        noise_std: tau.
+    """
+
+    def __init__(self, function, d: int, second_moment: float, noise_std: float = 0.0, name=None):
+        if not callable(function):
+            raise ValueError(f"function must be callable, got {function!r}")
+        self.function = function
+        self.d = check_int("d", d, minimum=1)
+        self.second_moment = check_float("second_moment", second_moment, minimum=0.0, strict=True)
+        self.noise_std = check_float("noise_std", noise_std, minimum=0.0)
+        self.name = name or getattr(function, "__qualname__", None) or repr(function)
+
+    def __call__(self, X):
+        """Noise-free values f*(X) for X of shape (n_samples, d); numpy or torch in, same out."""
+        as_numpy = not isinstance(X, torch.Tensor)
+        X_t = torch.as_tensor(np.asarray(X) if as_numpy else X)
+        if X_t.ndim != 2 or X_t.shape[1] != self.d:
+            raise ValueError(f"X must have shape (n_samples, {self.d}), got {tuple(X_t.shape)}")
+        raw = self.function(X_t.to(torch.float64))
+        if isinstance(raw, torch.Tensor):
+            values = raw.detach().to(device=X_t.device, dtype=torch.float64)
+        else:
+            values = torch.as_tensor(np.asarray(raw, dtype=np.float64), device=X_t.device)
+        n = X_t.shape[0]
+        if values.shape not in ((n,), (n, 1)):
+            raise ValueError(
+                f"target {self.name} returned shape {tuple(values.shape)} for {n} inputs; "
+                f"expected ({n},)"
+            )
+        values = values.reshape(n)
+        if not torch.isfinite(values).all():
+            raise ValueError(f"target {self.name} returned non-finite values")
+        return values.cpu().numpy() if as_numpy else values.to(X_t.dtype)
+
+    def labels(self, X, generator=None):
+        """Noisy labels y = f*(X) + noise_std * xi, xi ~ N(0, 1) drawn from ``generator``
+        (the same noise stream as [`LowRankPolynomial.labels`][hierlearn.LowRankPolynomial])."""
+        values = self(X)
+        if self.noise_std == 0.0:
+            return values
+        noise = torch.randn(
+            values.shape[0], generator=make_generator(generator), dtype=torch.float64
+        )
+        if isinstance(values, torch.Tensor):
+            return values + self.noise_std * noise.to(values)
+        return values + self.noise_std * noise.numpy()
+
+    def __repr__(self) -> str:
+        return (
+            f"CallableTarget({self.name}, d={self.d}, second_moment={self.second_moment:g}, "
+            f"noise_std={self.noise_std})"
         )

@@ -6,21 +6,23 @@ Definitions (``docs/theory.md``; arXiv 2006.13436 for the predicted exponents):
   an infinite error, a "failed" cell is left out;
 * the learning curve at d is the median error over seeds at every stored n, made monotone
   non-increasing in n by isotonic regression of its log (weighted by the number of seeds at
-  each n; see :mod:`.isotonic`);
+  each n; see `isotonic`);
 * n*(d; eps) is the first n where the fitted curve is <= eps, interpolated linearly in
   (log n, log fitted error) from the size before. It is *censored* when no size reaches eps
   (n* > n_max, a lower bound) or the smallest size already does (n* <= n_min, an upper
   bound); censored values are shown as bounds and never enter a fit. Flags: "flat" (the
   fitted curve falls slower than n^-0.25 where it crosses eps) and "capped" (a cell at a
-  size n* rests on, see :class:`NStar` ``sizes``, ended its training at the epoch cap,
+  size n* rests on, see [`NStar`][hierlearn.experiments.analysis.NStar] ``sizes``, ended its
+  training at the epoch cap,
   ``details.training.stopped_by_plateau`` false, or a solver short of its tolerance,
   ``details.training.converged`` false; rows without a record are not counted);
 * the exponent is the least-squares slope of log n* against log d over the dimensions with a
-  finite n* (at least :data:`MIN_DIMENSIONS`, else n/a);
+  finite n* (at least `MIN_DIMENSIONS`, else n/a);
 * its 95% interval is an *interval-censored* percentile bootstrap: every replicate resamples,
   at every d, the seeds with replacement and recomputes n* at the point estimate's fitted
   dimensions. A replicate in which one of them is censored or an interval is never refitted
-  on fewer d: its n* is a range of log n* (:meth:`NStar.log_range`), so its slope is a range
+  on fewer d: its n* is a range of log n*
+  ([`NStar.log_range`][hierlearn.experiments.analysis.NStar.log_range]), so its slope is a range
   [s_lo, s_hi] (the least-squares slope is linear in the log n*, so the ends are reached at
   the ends of the ranges; a half-line gives an infinite end). The interval is [the 2.5th
   percentile of s_lo, the 97.5th percentile of s_hi] (order statistics, no interpolation):
@@ -31,7 +33,7 @@ Definitions (``docs/theory.md``; arXiv 2006.13436 for the predicted exponents):
   of n* over the replicates; an infinite end is reported as None;
 * the per-seed n* is n* of one seed's own curve (isotonic too);
 * all of it is computed at every threshold of ``eps_levels``; the primary ``eps`` is also
-  reported at the top level of :func:`exponents_json`.
+  reported at the top level of [`exponents_json`][hierlearn.experiments.analysis.exponents_json].
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ MIN_DIMENSIONS = 3  # an exponent needs a finite n* at this many distinct d (two
 
 def fit_exponent(dimensions, values) -> tuple[float, float] | None:
     """(slope, intercept) of log value = intercept + slope log d, or None with fewer than
-    :data:`MIN_DIMENSIONS` distinct d."""
+    `MIN_DIMENSIONS` distinct d."""
     if len(set(dimensions)) < MIN_DIMENSIONS:
         return None
     slope, intercept = np.polyfit(np.log(dimensions), np.log(values), 1)
@@ -139,7 +141,8 @@ class EpsResult:
         return sorted(d for d, s in self.n_star.items() if s.kind == "finite")
 
     def to_json(self) -> dict:
-        """The ``by_eps`` entry of :func:`exponents_json`."""
+        """The ``by_eps`` entry of
+        [`exponents_json`][hierlearn.experiments.analysis.exponents_json]."""
         return {
             "exponent": self.exponent,
             "ci": interval_json(self.ci),
@@ -167,7 +170,7 @@ class LearnerAnalysis:
 
     name: str
     theory_learner: str | None  # row of the theory table, from the spec
-    degree: int  # p, the largest target degree
+    degree: int | None  # p, the largest target degree (None: a callable target, no degree)
     theory: float | None  # predicted exponent, None without a (finite) prediction
     errors: dict[int, dict[int, dict[int, float]]]  # d -> n -> seed -> usable error
     primary_eps: float = 0.1
@@ -203,7 +206,7 @@ class LearnerAnalysis:
 
     @property
     def capped(self) -> int:
-        """The "ok" cells whose training ended at its cap (see :func:`training_capped`)."""
+        """The "ok" cells whose training ended at its cap (see `training_capped`)."""
         return sum(len(s) for by_n in self.capped_cells.values() for s in by_n.values())
 
     def medians(self, d: int) -> tuple[list[int], list[float]]:
@@ -261,7 +264,8 @@ def _collect(rows: list[dict], eps: float) -> dict[str, LearnerAnalysis]:
         statuses[name][row["status"]] += 1
         config = row.get("config") or {}
         if name not in learners:
-            degree = max(config["target"]["degrees"])
+            degrees = config["target"].get("degrees")
+            degree = max(degrees) if degrees else None
             learners[name] = LearnerAnalysis(name, config.get("theory"), degree, None, {}, eps)
         learner = learners[name]
         d = row["d"]
@@ -276,7 +280,7 @@ def _collect(rows: list[dict], eps: float) -> dict[str, LearnerAnalysis]:
             learner.capped_cells.setdefault(d, {}).setdefault(row["n"], set()).add(row["seed"])
     for name, learner in learners.items():
         learner.statuses = dict(statuses[name])
-        if learner.theory_learner:
+        if learner.theory_learner and learner.degree is not None:
             learner.theory = predicted_for_learner(
                 learner.theory_learner, learner.degree, learner.representations
             )
@@ -290,7 +294,8 @@ def analyse(
     seed: int = 0,
     eps_levels=None,
 ) -> Analysis:
-    """Analyse stored rows (as returned by :meth:`Store.rows`, JSON columns decoded).
+    """Analyse stored rows (as returned by [`Store.rows`][hierlearn.experiments.store.Store.rows],
+    JSON columns decoded).
 
     ``eps`` is the primary threshold; ``eps_levels`` (default ``(eps,)``, the primary always
     added) every threshold n* and the exponent are computed at. ``seed`` seeds the bootstrap.
@@ -378,8 +383,9 @@ def exponents_json(analysis: Analysis, comparisons: list[dict] | None = None) ->
     ``n_star``, ``n_star_ci`` ({d: [lo, hi] or null}), ``n_star_per_seed`` ({d: {seed:
     n*}}), ``local_slope`` ({d: x or null}), ``flags`` ({d: ["flat", "capped"]}),
     ``fitted_dimensions`` and ``bootstrap_used``. ``exponent`` is null when fewer than two
-    dimensions have a finite n*; censored n* appear as bounds (see :class:`NStar`).
-    ``comparisons`` are the entries of :func:`hierlearn.experiments.comparisons.compare`.
+    dimensions have a finite n*; censored n* appear as bounds (see
+    [`NStar`][hierlearn.experiments.analysis.NStar]).
+    ``comparisons`` are the entries of `hierlearn.experiments.comparisons.compare`.
     """
     learners = {}
     for name, learner in analysis.learners.items():
@@ -407,5 +413,5 @@ def exponents_json(analysis: Analysis, comparisons: list[dict] | None = None) ->
 
 
 def comparison_table(analysis: Analysis) -> str:
-    """:func:`exponents_table` of an analysis, as one string."""
+    """`exponents_table` of an analysis, as one string."""
     return "\n".join(exponents_table(exponents_json(analysis)))

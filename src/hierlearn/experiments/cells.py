@@ -16,15 +16,15 @@ Seeding (no global RNG anywhere; docs/theory.md §3):
   without n: one seed's learning curve uses the same h and the same W0 at every n.
 
 Labels: every label a learner sees counts in n. The first n labels of the stream are split by
-:func:`~.spec.validation_labels` (every 1/f-th label, f = ``validation_fraction``) into
+`validation_labels` (every 1/f-th label, f = ``validation_fraction``) into
 training and validation labels, both nested across n; the validation labels choose the
 penalty, the ridge and the stopping epoch.
 
-:func:`run_cell` draws the data, fits the representation once (on the training inputs, or on
+`run_cell` draws the data, fits the representation once (on the training inputs, or on
 fresh unlabelled ones), then for every candidate of the search space fits a scikit-learn
-:class:`~sklearn.pipeline.Pipeline` of the frozen representation and the model, with the
+`Pipeline` of the frozen representation and the model, with the
 validation labels routed to the model's ``fit`` and transformed by the representation on the
-way (see :func:`learner_pipeline`; a ridge list of the NTK and kernel models goes to the
+way (see `learner_pipeline`; a ridge list of the NTK and kernel models goes to the
 estimator whole, which solves it with one factorisation), keeps the candidate with the
 smallest validation error, and predicts the design set (its error steers the adaptive search)
 and the test set (the reported error, with its standard error), in chunks.
@@ -64,10 +64,12 @@ from .learners import (
     estimator_defaults,
     representation_defaults,
 )
+from .params import ESTIMATOR_KIND
 from .spec import (
     AdaptiveSamples,
     RandomNetworkRepresentation,
     Spec,
+    TargetSpec,
     model_input_width,
     sample_sizes,
     validation_labels,
@@ -76,7 +78,6 @@ from .spec import (
 HARNESS_VERSION = 3  # bump when the meaning of a resolved config changes (data drawing, ...)
 NON_KEY_FIELDS = ("theory", "time_limit")  # recorded, but not part of the computation
 CHUNK = 1024  # training points are drawn in chunks of this many, each from its own seed
-STATUSES = ("ok", "failed", "diverged", "timeout")
 
 
 class CellTimeout(BaseException):
@@ -163,10 +164,12 @@ _AT_D = {"width": _size_at, "input_bias": _real_at}
 def _model_config(spec: Spec, name: str, d: int) -> dict:
     """The model part of a cell config: the learner's params and search merged with the
     spec's tuning protocol (which a learner may not override, see
-    :func:`.protocol.check_protocol`), every expression evaluated at d and D (the model's
+    `protocol.check_protocol`), every expression evaluated at d and D (the model's
     input width)."""
     learner = spec.learners[name]
     model = learner.model
+    if model.kind == ESTIMATOR_KIND:
+        return _estimator_config(model)
     values = {"d": d, "D": model_input_width(learner, d)}
     protocol, protocol_search = {}, {}
     if spec.tuning is not None:
@@ -187,10 +190,25 @@ def _model_config(spec: Spec, name: str, d: int) -> dict:
     }
 
 
+def _estimator_config(model) -> dict:
+    """The model part of an ``estimator`` learner's config: its class's canonical import path,
+    its params over the class's own defaults (those that are plain data), and its search."""
+    from .imports import constructor_defaults, plain, regressor_class
+
+    cls, path = regressor_class(model.class_)
+    return {
+        "kind": model.kind,
+        "class": path,
+        "params": {**constructor_defaults(cls), **plain(model.params)},
+        "search": plain(model.search_space()),
+    }
+
+
 def learner_config(spec: Spec, name: str, d: int) -> dict:
     """The part of a cell config that depends on the learner and d but not on n or seed."""
     target = spec.target.model_dump(mode="json")
-    target["rank"] = spec.target.rank or len(spec.target.degrees)
+    if isinstance(spec.target, TargetSpec):
+        target["rank"] = spec.target.rank or len(spec.target.degrees)
     return {
         "harness": HARNESS_VERSION,
         "spec": spec.name,
@@ -210,7 +228,7 @@ def learner_config(spec: Spec, name: str, d: int) -> dict:
 
 
 def cell_config(base: dict, n: int, seed: int) -> dict:
-    """A full cell config from :func:`learner_config` plus the sample size and seed."""
+    """A full cell config from `learner_config` plus the sample size and seed."""
     return {**base, "n": int(n), "seed": int(seed)}
 
 
@@ -244,27 +262,46 @@ class CellData:
     f_design: np.ndarray
     X_test: np.ndarray
     f_test: np.ndarray
-    target: object  # the LowRankPolynomial f*
+    target: object  # the LowRankPolynomial (or CallableTarget) f*
 
 
-def draw_data(config: dict) -> CellData:
-    """Draw the data of a cell; a pure function of (inputs, target, d, seed, sizes)."""
-    from ..inputs import make_inputs
-    from ..targets import LowRankPolynomial
+def build_target(config: dict):
+    """The target f* of a cell config: a [`LowRankPolynomial`][hierlearn.LowRankPolynomial]
+    (directions from the data seed) or, for ``kind: callable``, a ``CallableTarget``
+    (``hierlearn.targets``) around the function at its import path."""
+    from ..targets import CallableTarget, LowRankPolynomial
 
-    d, seed = config["d"], data_seed(config)
-    spec_target = config["target"]
+    d, spec_target = config["d"], config["target"]
+    if spec_target.get("kind") == "callable":
+        from .imports import target_function
+
+        function, path = target_function(spec_target["function"])
+        return CallableTarget(
+            function,
+            d,
+            spec_target["second_moment"],
+            noise_std=spec_target["noise_std"],
+            name=path,
+        )
     degrees = spec_target["degrees"]
-    target = LowRankPolynomial(
+    return LowRankPolynomial(
         d,
         degrees[0] if len(degrees) == 1 else list(degrees),
         rank=spec_target["rank"],
         basis=spec_target["basis"],
         coefficients=spec_target["coefficients"],
         noise_std=spec_target["noise_std"],
-        random_state=derive_seed(seed, "target"),
+        random_state=derive_seed(data_seed(config), "target"),
         inputs=config["inputs"],
     )
+
+
+def draw_data(config: dict) -> CellData:
+    """Draw the data of a cell; a pure function of (inputs, target, d, seed, sizes)."""
+    from ..inputs import make_inputs
+
+    d, seed = config["d"], data_seed(config)
+    target = build_target(config)
     law = make_inputs(config["inputs"], d)
 
     # Chunks of fixed size make the first n labels the same for every n.
@@ -381,7 +418,7 @@ PREDICTION_ENTRIES = 2**24
 
 def predict_chunked(pipeline, X: np.ndarray, width: int) -> np.ndarray:
     """``pipeline.predict(X)`` in row chunks whose largest matrix stays under
-    :data:`PREDICTION_ENTRIES` (``width``: the training-set size or the feature width)."""
+    `PREDICTION_ENTRIES` (``width``: the training-set size or the feature width)."""
     rows = max(256, PREDICTION_ENTRIES // max(width, 1))
     parts = [pipeline.predict(X[i : i + rows]) for i in range(0, len(X), rows)]
     return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1) for p in parts])
@@ -389,7 +426,7 @@ def predict_chunked(pipeline, X: np.ndarray, width: int) -> np.ndarray:
 
 def _batched_fits(estimators, representation, data: CellData) -> dict | None:
     """{index: DivergenceError or None} of the candidates trained as one batch
-    (:func:`hierlearn.estimators._batched.fit_candidates`: the same fits, one batched
+    (`hierlearn.estimators._batched.fit_candidates`: the same fits, one batched
     training loop), or None when they do not qualify and are fitted one by one."""
     if not can_batch(estimators) or not all(accepts_validation(e) for e in estimators):
         return None
@@ -407,7 +444,13 @@ def _search(config: dict, representation, data: CellData, seed: int) -> dict:
     best, tried = None, []
     candidates = _candidates(model)
     estimators = [
-        build_estimator(model["kind"], {**model["params"], **candidate}, config["device"], seed)
+        build_estimator(
+            model["kind"],
+            {**model["params"], **candidate},
+            config["device"],
+            seed,
+            class_path=model.get("class"),
+        )
         for candidate in candidates
     ]
     batched = _batched_fits(estimators, representation, data)
@@ -476,7 +519,7 @@ def training_record(estimator) -> dict:
     """How a fitted estimator's training ended, for the row's ``details["training"]``.
 
     Gradient-trained models: ``stopped_by_plateau`` (the plateau rule stopped training before
-    the epoch cap, see :func:`hierlearn.estimators._training.train`; it says the validation
+    the epoch cap, see `hierlearn.estimators._training.train`; it says the validation
     error stopped improving, not that the objective is minimised), ``epochs`` run and
     ``best_epoch`` kept. Solvers: ``converged`` (an iterative solver reached its tolerance or
     certificate; closed-form solves always do), and where reported ``iterations`` and the
@@ -510,17 +553,17 @@ def run_cell(config: dict) -> dict:
 
     Row fields: ``key``, ``spec``, ``learner``, ``d``, ``n``, ``seed``, ``status`` ("ok",
     "failed": an exception, with its traceback in ``error``; "diverged": every candidate
-    diverged; "timeout": the time limit hit, see :class:`CellTimeout`),
+    diverged; "timeout": the time limit hit, see `CellTimeout`),
     ``relative_test_error`` (mean (f_hat - f*)^2 / E f*^2, the exact second moment, on the
     noise-free test set), ``relative_train_error`` (the same against the noisy training
     labels), ``relative_validation_error`` (against the noisy validation labels, the
     selection criterion), ``hyperparameters`` (the chosen candidate plus the chosen ``ridge`` and
     ``best_epoch`` where the estimator reports them), ``search`` (every candidate tried),
     ``details`` (representation diagnostics; ``training``: how the chosen candidate's
-    training ended, see :func:`training_record`; ``test_error_se``: the test error's standard
+    training ended, see `training_record`; ``test_error_se``: the test error's standard
     error; ``relative_design_error``: the error on the design set, which steers the adaptive
     search; ``n_train`` and ``n_validation``, which add up to n), ``error``, ``seconds``,
-    ``peak_memory_mb`` (see :class:`PeakMemory`), ``library_version``, ``worker``
+    ``peak_memory_mb`` (see `PeakMemory`), ``library_version``, ``worker``
     (host:pid), ``finished_at`` (UTC) and ``config``.
     """
     row = unfinished_row(config, "failed", None, 0.0)

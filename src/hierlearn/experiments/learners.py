@@ -1,6 +1,6 @@
 """Build the representation and estimator of a cell from its resolved config.
 
-The spec leaves out parameters it does not set; :func:`estimator_defaults` reads the
+The spec leaves out parameters it does not set; `estimator_defaults` reads the
 estimator's own defaults from its ``__init__`` signature so that a resolved config (and the
 cell key hashed from it) names every hyperparameter. ``device`` and ``random_state`` are set by
 the harness, never by the spec.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+
+from .imports import HARNESS_PARAMETERS, build_regressor
 
 # Model kind -> (module, class name) of the estimator.
 ESTIMATORS = {
@@ -24,8 +26,6 @@ ESTIMATORS = {
 PATH_PARAMETERS = {"ntk": "ridge", "kernel": "ridge", "quadratic_form": "reg"}
 # Kinds whose ``ridge`` may be a list, chosen on validation data with one factorisation.
 RIDGE_LIST_KINDS = tuple(kind for kind, name in PATH_PARAMETERS.items() if name == "ridge")
-# Set by the harness for every cell.
-HARNESS_PARAMETERS = ("device", "random_state")
 
 
 def estimator_class(kind: str) -> type:
@@ -35,7 +35,7 @@ def estimator_class(kind: str) -> type:
 
 
 def representation_class() -> type:
-    """:class:`hierlearn.representations.RandomNetworkRepresentation`."""
+    """[`hierlearn.representations.RandomNetworkRepresentation`][]."""
     from ..representations import RandomNetworkRepresentation
 
     return RandomNetworkRepresentation
@@ -62,13 +62,25 @@ def representation_defaults() -> dict:
     return _defaults(representation_class())
 
 
-def build_estimator(kind: str, params: dict, device: str, random_state: int):
-    """A fresh estimator with the given parameters (a ridge or penalty list stays a list)."""
+def build_estimator(
+    kind: str, params: dict, device: str, random_state: int, class_path: str | None = None
+):
+    """A fresh estimator with the given parameters (a ridge or penalty list stays a list).
+
+    Kind ``estimator`` builds the class at ``class_path`` (any scikit-learn-compatible
+    regressor, see `hierlearn.experiments.imports`), passing ``random_state``
+    (modulo 2^32) and ``device`` only where its constructor takes them.
+    """
+    if kind == "estimator":
+        if class_path is None:
+            raise ValueError("model kind 'estimator' needs class_path, the class's import path")
+        return build_regressor(class_path, params, device, random_state)
     return estimator_class(kind)(**params, device=device, random_state=random_state)
 
 
 def build_representation(params: dict, device: str, random_state: int):
-    """A fresh :class:`RandomNetworkRepresentation` (params without ``kind``)."""
+    """A fresh [`RandomNetworkRepresentation`][hierlearn.RandomNetworkRepresentation] (params
+    without ``kind``)."""
     return representation_class()(**params, device=device, random_state=random_state)
 
 

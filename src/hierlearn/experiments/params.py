@@ -2,7 +2,7 @@
 parameters and search spaces of every model kind.
 
 Every model parameter defaults to None, meaning "the estimator's own default"; cells resolve
-it from the estimator's signature (see :mod:`.learners`), so that a resolved config names every
+it from the estimator's signature (see `learners`), so that a resolved config names every
 hyperparameter. A search space gives, per parameter, a non-empty list of candidate values with
 the same constraints as the parameter itself.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import typing
 import warnings
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -26,6 +26,8 @@ from pydantic import (
     PositiveInt,
     StrictBool,
     create_model,
+    field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -76,7 +78,7 @@ RepresentationName = Annotated[str, BeforeValidator(_representation_activation)]
 
 
 class NTKParams(Frozen):
-    """Parameters of :class:`hierlearn.NTKRegressor`."""
+    """Parameters of [`hierlearn.NTKRegressor`][]."""
 
     width: SizeD | None = None  # m, neurons
     activation: TrainableName | None = None  # act' enters the linear term
@@ -112,18 +114,18 @@ class GradientParams(Frozen):
 
 
 class QuadraticParams(GradientParams):
-    """Parameters of :class:`hierlearn.QuadraticTaylorRegressor`."""
+    """Parameters of [`hierlearn.QuadraticTaylorRegressor`][]."""
 
     randomized: StrictBool | None = None  # Bai & Lee's random-sign objective
 
 
 class TwoLayerParams(GradientParams):
-    """Parameters of :class:`hierlearn.TwoLayerRegressor`."""
+    """Parameters of [`hierlearn.TwoLayerRegressor`][]."""
 
 
 class KernelRepresentationParams(Frozen):
     """The infinite-width representation composed into a kernel (the ``representation``
-    argument of :func:`hierlearn.kernels.ntk`; centring is the model's ``center``)."""
+    argument of [`hierlearn.kernels.ntk`][]; centring is the model's ``center``)."""
 
     activation: RepresentationName = "relu"  # representation activation
     depth: PositiveInt = 1  # number of random layers
@@ -143,7 +145,7 @@ MemoryBudget = Annotated[int | str, PlainValidator(_memory_budget)]
 
 
 class KernelParams(Frozen):
-    """Parameters of :class:`hierlearn.KernelRegressor`."""
+    """Parameters of [`hierlearn.KernelRegressor`][]."""
 
     kernel: Literal["ntk", "nngp", "linear"] | None = None  # which infinite-width kernel
     activation: TrainableName | None = None  # trainable activation of the kernel
@@ -196,13 +198,15 @@ class KernelParams(Frozen):
 
 
 class QuadraticFormParams(Frozen):
-    """Parameters of :class:`hierlearn.estimators.QuadraticFormRegressor` (Quad-infinity).
+    """Parameters of [`hierlearn.estimators.QuadraticFormRegressor`][] (Quad-infinity).
 
     A list of ``reg`` values (a penalty path chosen on validation data) comes from the tuning
     protocol's ``tuning.quadratic_form.reg``; here ``reg`` is one value.
     """
 
     reg: NonNegativeFloat | None = None  # weight of the penalty on A
+    # "absolute": reg is the weight; "max": a fraction of the weight that zeroes A
+    reg_scale: Literal["absolute", "max"] | None = None
     penalty: Literal["nuclear", "taylor"] | None = None  # reg ||A||_* or the exact image
     input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)
     solver: Literal["auto", "admm", "proximal", "factored"] | None = None  # convex solver
@@ -266,11 +270,61 @@ class QuadraticFormModel(_Model):
     search: QuadraticFormSearch = QuadraticFormSearch()  # no search; a reg list is one path
 
 
+class EstimatorModel(_Model):
+    """Any scikit-learn-compatible regressor, named by import path::
+
+        model:
+          kind: estimator
+          class: sklearn.kernel_ridge.KernelRidge   # "module.Name" or "module:Name"
+          params: {kernel: poly, degree: 2}
+          search: {alpha: [1.0e-6, 1.0e-3, 1.0]}
+
+    ``params`` are constructor arguments (plain data: numbers, strings, booleans, null, lists,
+    mappings) and ``search`` maps constructor arguments to candidate lists, every combination
+    fitted on the training labels and chosen on the validation labels, as for the other
+    kinds. When the spec is loaded the path is resolved (`hierlearn.experiments.imports`)
+    and the parameters are checked against the constructor (``spec.check_estimators``).
+    ``random_state`` (the model seed of each learning curve, modulo 2^32) and ``device`` are
+    the harness's: passed where the constructor takes them, never set here. A spec's
+    ``tuning`` protocol does not govern this kind: its search is its own.
+    """
+
+    kind: Literal["estimator"]
+    # Import path of a scikit-learn-compatible regressor class, "module.Name" or "module:Name",
+    # stored as "module:Name" (required).
+    class_: str = Field(alias="class")
+    # Constructor arguments (plain data); the others take the class's defaults.
+    params: dict[str, Any] = {}
+    # Constructor arguments -> candidate lists: every combination is fitted, the one with the
+    # smallest validation error kept.
+    search: dict[str, Annotated[list[Any], Field(min_length=1)]] = {}
+
+    @field_validator("class_")
+    @classmethod
+    def _resolve(cls, value):
+        from .imports import regressor_class
+
+        return regressor_class(value)[1]  # the canonical "module:Name"
+
+    @model_serializer(mode="wrap")
+    def _dump_class(self, handler):
+        data = handler(self)
+        if isinstance(data, dict) and "class_" in data:
+            data = {"class" if k == "class_" else k: v for k, v in data.items()}
+        return data
+
+    def search_space(self) -> dict[str, tuple]:
+        """The parameters with candidate lists, in a fixed (alphabetical) order."""
+        return {k: list(v) for k, v in sorted(self.search.items())}
+
+
 Model = Annotated[
-    NTKModel | QuadraticModel | TwoLayerModel | KernelModel | QuadraticFormModel,
+    NTKModel | QuadraticModel | TwoLayerModel | KernelModel | QuadraticFormModel | EstimatorModel,
     Field(discriminator="kind"),
 ]
-MODEL_KINDS = ("ntk", "quadratic_taylor", "two_layer", "kernel", "quadratic_form")
+MODEL_KINDS = ("ntk", "quadratic_taylor", "two_layer", "kernel", "quadratic_form", "estimator")
+# Any scikit-learn-compatible regressor by import path (EstimatorModel).
+ESTIMATOR_KIND = "estimator"
 # Which section of a spec's ``tuning`` protocol governs each model kind.
 GRADIENT_KINDS = ("quadratic_taylor", "two_layer")
 RIDGE_KINDS = ("ntk", "kernel")

@@ -1,14 +1,14 @@
 """Figures of a report (matplotlib, drawn off-screen with the Agg canvas; no pyplot state).
 
-* :func:`plot_error_curves`: median relative test error against n, one line per d, log-log,
+* `plot_error_curves`: median relative test error against n, one line per d, log-log,
   with the seed range shaded and eps drawn;
-* :func:`plot_staircase`: the same against log n / log d, where curves of a learner with
+* `plot_staircase`: the same against log n / log d, where curves of a learner with
   n* ~ d^e collapse near e (the theory's e drawn as a vertical line);
-* :func:`plot_n_star`: n* against d, log-log, one panel per learner: finite n* as points with
+* `plot_n_star`: n* against d, log-log, one panel per learner: finite n* as points with
   their bootstrap interval as error bars, the n* of each seed's own curve as faint dots, the
   fitted slope with its confidence interval, the theory's slope through the points, and
   censored values as open triangles (n* > n_max pointing up, n* <= n_min pointing down);
-* :func:`plot_comparison`: every learner of an ``exponents.json`` content on one log-log
+* `plot_comparison`: every learner of an ``exponents.json`` content on one log-log
   axes, with the same marks, and the paired differences of exponents in a text box.
 """
 
@@ -42,6 +42,8 @@ def _title(learner: LearnerAnalysis) -> str:
     theory = ""
     if learner.theory is not None:
         theory = f", theory {learner.theory_learner}: n* ~ d^{learner.theory:g}"
+    if learner.degree is None:  # a callable target: no degree, no prediction
+        return learner.name
     return f"{learner.name} (degree p = {learner.degree}{theory})"
 
 
@@ -59,7 +61,7 @@ def _curves(learner: LearnerAnalysis):
 
 def plot_error_curves(learner: LearnerAnalysis, eps: float, path, predicted=None) -> None:
     """Relative test error against n for every d (log-log); ``predicted`` ({d: (n, error)},
-    :func:`hierlearn.experiments.predicted.predicted_curves`) adds the predicted curves."""
+    `hierlearn.experiments.predicted.predicted_curves`) adds the predicted curves."""
     figure, axes = _figure(6.4, 4.4)
     ax = axes[0, 0]
     curves = list(_curves(learner))

@@ -4,8 +4,8 @@ Files written into ``out``:
 
 * ``error_vs_n_<learner>.png`` and ``staircase_<learner>.png`` for every learner;
 * ``n_star.png``, one panel per learner, and ``n_star_all.png``, every learner on one axes
-  (:func:`hierlearn.experiments.plots.plot_comparison`);
-* ``exponents.json`` (see :func:`hierlearn.experiments.analysis.exponents_json`);
+  (`hierlearn.experiments.plots.plot_comparison`);
+* ``exponents.json`` (see [`hierlearn.experiments.analysis.exponents_json`][]);
 * ``summary.md``: the exponents at every eps level, n* per d with intervals and flags, the
   paired comparisons, convergence of training, the tuning protocol, cell counts, figures.
 
@@ -58,7 +58,7 @@ def current_rows(store: Store, rows: list[dict]) -> tuple[list[dict], int]:
 
     A store keeps every cell it ever ran: after a spec (or a preset) changes under the same
     name, the rows of its earlier version stay, with other keys. A row is current when its
-    learning curve (:func:`hierlearn.experiments.cells.curve_key`: the config without n) is
+    learning curve (`hierlearn.experiments.cells.curve_key`: the config without n) is
     one the latest text of its spec defines (its learners, dimensions and seeds); rows of a
     spec whose stored text no longer parses are all kept.
     """
@@ -130,10 +130,10 @@ def write_report(
 ) -> dict:
     """Analyse the rows of ``store`` (of one spec if ``spec_name``) and write the report.
 
-    Returns the content of ``exponents.json``. ``eps`` defaults to :func:`default_eps`,
-    ``eps_levels`` to :func:`default_eps_levels` and ``comparisons`` (pairs of learner
-    labels) to :func:`default_comparisons`; ``seed`` seeds the bootstraps, so a report is
-    reproducible. Raises :class:`ReportError` without rows or when a comparison names a
+    Returns the content of ``exponents.json``. ``eps`` defaults to `default_eps`,
+    ``eps_levels`` to `default_eps_levels` and ``comparisons`` (pairs of learner
+    labels) to `default_comparisons`; ``seed`` seeds the bootstraps, so a report is
+    reproducible. Raises `ReportError` without rows or when a comparison names a
     learner absent from the rows.
     """
     from .plots import (  # matplotlib: on demand
@@ -360,6 +360,12 @@ def _value_text(value) -> str:
     return str(value)
 
 
+def _kind_text(model: dict) -> str:
+    """The model kind; for an ``estimator`` learner, with its class's import path."""
+    kind = model.get("kind", "?")
+    return f"{kind} {model['class']}" if model.get("class") else kind
+
+
 def _tuning(analysis) -> list[str]:
     lines = [
         "",
@@ -384,7 +390,7 @@ def _tuning(analysis) -> list[str]:
         validation = first.get("validation_fraction")
         lines += [
             "",
-            f"- **{name}** ({first.get('kind', '?')}, d = {dimensions[0]}"
+            f"- **{name}** ({_kind_text(first)}, d = {dimensions[0]}"
             + (f", validation share {validation:g} of n" if validation else "")
             + "): "
             + (", ".join(f"{k}={_value_text(v)}" for k, v in sorted(params.items())) or "-"),

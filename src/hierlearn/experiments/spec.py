@@ -21,17 +21,24 @@ hyperparameters and a search space chosen on validation data inside every cell::
           search: {reg: [0.0, 1.0e-4]}
 
 Sizes (n, widths, test and validation sizes) are numbers or arithmetic expressions in ``d``
-(``n_unlabeled`` may also use ``D``, the representation width), see :mod:`.expressions`.
+(``n_unlabeled`` may also use ``D``, the representation width), see `expressions`.
 A model parameter left out takes the estimator's own default, which is written into every
 cell's resolved config (and so into its key).
 
-:func:`load_spec` reads and validates a file and raises :class:`SpecError`, whose lines name
+A model may also be any scikit-learn-compatible regressor (``kind: estimator``, ``class:``
+its import path, ``params`` and ``search`` its constructor arguments) and the target any
+function of the inputs (``kind: callable``, ``function:`` its import path, ``second_moment:``
+its exact E f*(x)^2), both resolved and checked when the spec is loaded.
+
+[`load_spec`][hierlearn.experiments.spec.load_spec] reads and validates a file and raises
+[`SpecError`][hierlearn.experiments.spec.SpecError], whose lines name
 the field path of each problem, e.g. ``learners.quad_h.model.params.lr: Input should be
 greater than 0``.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -41,11 +48,13 @@ import numpy as np
 import yaml
 from pydantic import (
     BeforeValidator,
+    Discriminator,
     Field,
     NonNegativeFloat,
     NonNegativeInt,
     PositiveFloat,
     PositiveInt,
+    Tag,
     ValidationError,
     field_validator,
 )
@@ -53,6 +62,7 @@ from pydantic import (
 from ..theory import LEARNERS as THEORY_LEARNERS
 from .expressions import Expression, ExpressionError
 from .params import (
+    ESTIMATOR_KIND,
     GRADIENT_KINDS,
     MODEL_KINDS,
     Dtype,
@@ -83,9 +93,23 @@ def _as_tuple(value):
     return (value,) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class TargetSpec(Frozen):
-    """The low-rank polynomial target (:class:`hierlearn.targets.LowRankPolynomial`)."""
+TARGET_KINDS = ("polynomial", "callable")
 
+
+def _target_kind(value):
+    if not isinstance(value, str) or value not in TARGET_KINDS:
+        raise ValueError(f"unknown target kind {value!r}; accepted: {', '.join(TARGET_KINDS)}")
+    return value
+
+
+class TargetSpec(Frozen):
+    """The low-rank polynomial target ([`hierlearn.targets.LowRankPolynomial`][])."""
+
+    # ``polynomial`` (the default when left out; ``callable``: your own function, see
+    # CallableTargetSpec). Left out of the resolved config: writing it changes no cell key.
+    kind: Annotated[Literal["polynomial"] | None, BeforeValidator(_target_kind)] = Field(
+        default=None, exclude=True
+    )
     # One degree for every component, or a list with one degree per component.
     degrees: Annotated[tuple[PositiveInt, ...], BeforeValidator(_as_tuple), Field(min_length=1)]
     # Number of components when ``degrees`` is a single int; None: one per entry of degrees.
@@ -103,11 +127,59 @@ class TargetSpec(Frozen):
         return max(self.degrees)
 
 
+def _resolve_function(value):
+    from .imports import target_function
+
+    return target_function(value)[1]  # the canonical "module:Name"
+
+
+class CallableTargetSpec(Frozen):
+    """Your own target f*, a function named by import path::
+
+        target:
+          kind: callable
+          function: mypackage.targets:product   # f(X), X a (n, d) float64 tensor -> n values
+          second_moment: 1.0                     # E f*(x)^2 under the spec's inputs (required)
+
+    The relative error divides by ``second_moment`` (docs/theory.md §3: the exact second
+    moment, never a sample estimate), so it is required: compute it for the spec's input law.
+    The function is called on the inputs of each cell (no random directions: the same f* at
+    every seed). No theory prediction refers to it.
+    """
+
+    kind: Literal["callable"]
+    # Import path of f, "module.Name" or "module:Name", stored as "module:Name"; f(X) takes a
+    # (n, d) float64 torch tensor and returns n values (required).
+    function: Annotated[str, BeforeValidator(_resolve_function)]
+    # E f*(x)^2 under the spec's input law (required): the relative error's normaliser.
+    second_moment: Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+    # Standard deviation of the Gaussian label noise (test error is on noise-free f*).
+    noise_std: NonNegativeFloat = 0.0
+
+    @property
+    def degree(self) -> None:
+        """None: the function's degree is not known (no theory prediction)."""
+        return None
+
+
+def _which_target(value):
+    # ``kind: callable`` selects the callable target; anything else, the polynomial (whose
+    # ``kind`` field names an unknown kind with the accepted ones).
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return "callable" if kind == "callable" else "polynomial"
+
+
+Target = Annotated[
+    Annotated[TargetSpec, Tag("polynomial")] | Annotated[CallableTargetSpec, Tag("callable")],
+    Discriminator(_which_target),
+]
+
+
 class ListSamples(Frozen):
     """Explicit sample sizes, each a number or an expression in d."""
 
     mode: Literal["list"]
-    values: Annotated[tuple[SizeD, ...], Field(min_length=1)]  # no default: required
+    values: Annotated[tuple[SizeD, ...], Field(min_length=1)]  # the sizes n (required)
 
 
 class GridSamples(Frozen):
@@ -150,7 +222,7 @@ class IdentityRepresentation(Frozen):
 
 
 class RandomNetworkRepresentation(Frozen):
-    """A fixed random network h (:class:`hierlearn.representations.RandomNetworkRepresentation`)."""
+    """A fixed random network h ([`hierlearn.representations.RandomNetworkRepresentation`][])."""
 
     kind: Literal["random_network"]
     width: SizeD  # D, the number of features (required)
@@ -176,7 +248,7 @@ class LearnerSpec(Frozen):
     # Row of the theory table (hierlearn.theory) this learner measures; None: no comparison.
     theory: Literal[THEORY_LEARNERS] | None = None  # type: ignore[valid-type]
     representation: Representation = IdentityRepresentation(kind="identity")  # raw input
-    model: Model  # required
+    model: Model  # the trainable model: kind, params and search (required)
     # [low, high] of this learner's adaptive n* search, replacing samples.bracket (learners
     # whose n* differ by orders of magnitude need not share one bracket); adaptive mode only.
     bracket: tuple[SizeD, SizeD] | None = None
@@ -213,9 +285,9 @@ class Spec(Frozen):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]  # identifies the experiment in a store
     description: str = ""  # free text, copied into the report
     inputs: Literal["gaussian", "sphere"] = "gaussian"  # the input law of x
-    target: TargetSpec  # required
+    target: Target  # required: a low-rank polynomial, or kind: callable (your own function)
     dimensions: Annotated[tuple[PositiveInt, ...], Field(min_length=1)]  # the values of d
-    samples: Samples  # required: list, grid or adaptive
+    samples: Samples  # the sizes n (required): a list, a geometric grid or an adaptive search
     # Seeds (data and model draws); an int k means 0..k-1.
     seeds: Annotated[tuple[NonNegativeInt, ...], BeforeValidator(_seeds), Field(min_length=1)] = (
         0,
@@ -244,7 +316,7 @@ class Spec(Frozen):
     time_limit: PositiveFloat | None = None  # seconds per cell; None: no limit
     learners: Annotated[
         dict[Annotated[str, Field(pattern=NAME_PATTERN)], LearnerSpec], Field(min_length=1)
-    ]  # required
+    ]  # the learners by name (required); the name identifies a learner in the store
 
     # Removed (validation labels now count in n): refused with a pointer to the new field.
     validation_size: None = Field(default=None, exclude=True)
@@ -301,6 +373,7 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 # Discriminated unions add the tag to the error location; the field path omits it.
 _UNION_FIELDS = {
     "samples": ("list", "grid", "adaptive"),
+    "target": TARGET_KINDS,
     "representation": ("identity", "random_network"),
     "model": MODEL_KINDS,
 }
@@ -331,7 +404,8 @@ def _message(error: dict) -> str:
 
 
 def parse_spec(data) -> Spec:
-    """Validate already-parsed YAML data (a dict) into a :class:`Spec`, or raise SpecError."""
+    """Validate already-parsed YAML data (a dict) into a [`Spec`][hierlearn.experiments.spec.Spec],
+    or raise SpecError."""
     if not isinstance(data, dict):
         raise SpecError([("", f"a spec must be a mapping of keys, got {type(data).__name__}")])
     try:
@@ -383,7 +457,7 @@ def validation_labels(n: int, fraction: float) -> np.ndarray:
 
 
 def validation_count(n: int, fraction: float) -> int:
-    """floor(n f): the validation labels among the first ``n`` (see :func:`validation_labels`)."""
+    """floor(n f): the validation labels among the first ``n`` (see `validation_labels`)."""
     f = _as_fraction(fraction)
     return (n * f.numerator) // f.denominator
 
@@ -454,6 +528,8 @@ def check_sizes(spec: Spec) -> list[tuple[str, str]]:
                         f"the high end ({high}) must exceed the low end ({low}) at d={d}",
                     )
                 )
+        if not isinstance(spec.target, TargetSpec):
+            continue
         if spec.target.rank is not None and len(spec.target.degrees) > 1:
             if spec.target.rank != len(spec.target.degrees):
                 problems.append(("target.rank", "rank must equal the number of degrees"))
@@ -468,12 +544,14 @@ def check_sizes(spec: Spec) -> list[tuple[str, str]]:
                 split(f"learners.{name}.bracket.0", low, d)
     problems.extend(check_protocol(spec))
     problems.extend(_check_comparisons(spec))
-    if spec.target.coefficients is not None:
+    problems.extend(check_estimators(spec))
+    polynomial = isinstance(spec.target, TargetSpec)
+    if polynomial and spec.target.coefficients is not None:
         rank = spec.target.rank or len(spec.target.degrees)
         if len(spec.target.coefficients) != rank:
             problems.append(("target.coefficients", f"needs {rank} values, one per component"))
     combos = {("hermite", "sphere"), ("gegenbauer", "gaussian")}
-    if (spec.target.basis, spec.inputs) in combos:
+    if polynomial and (spec.target.basis, spec.inputs) in combos:
         problems.append(
             (
                 "target.basis",
@@ -570,11 +648,130 @@ def _check_comparisons(spec: Spec) -> list[tuple[str, str]]:
     return problems
 
 
+def check_estimators(spec: Spec) -> list[tuple[str, str]]:
+    """The ``estimator`` learners' parameters against their class's constructor.
+
+    Every key of ``params`` and ``search`` must be a constructor parameter (as scikit-learn's
+    ``get_params`` lists them) and not one the harness sets (``random_state`` and ``device``,
+    where the constructor takes them),
+    every value plain data, every parameter without a default given, and the class built
+    with each candidate must accept its parameters (scikit-learn's own parameter check, where
+    the class has one), have scikit-learn's tags (the harness fits it in a pipeline) and not
+    declare itself a classifier, clusterer or outlier detector.
+    """
+    import itertools
+
+    from .imports import (
+        HARNESS_PARAMETERS,
+        constructor_parameters,
+        estimator_type,
+        is_plain,
+        regressor_class,
+    )
+
+    problems: list[tuple[str, str]] = []
+    for name, learner in spec.learners.items():
+        model = learner.model
+        if model.kind != ESTIMATOR_KIND:
+            continue
+        where = f"learners.{name}.model"
+        cls, path = regressor_class(model.class_)
+        named, any_keyword = constructor_parameters(cls)
+        accepted = ", ".join(n for n in named if n not in HARNESS_PARAMETERS) or "none"
+        bad = False
+        for part, values in (("params", model.params), ("search", model.search)):
+            for key, value in values.items():
+                field = f"{where}.{part}.{key}"
+                if key in HARNESS_PARAMETERS and key in named:
+                    problems.append(
+                        (field, f"set by the harness ({_HARNESS_SETS[key]}); remove it")
+                    )
+                elif key not in named and not any_keyword:
+                    problems.append((field, f"not a parameter of {path}; accepted: {accepted}"))
+                elif not is_plain(value):
+                    problems.append(
+                        (
+                            field,
+                            "must be plain data (finite numbers, strings, booleans, null, "
+                            f"lists, mappings), got {value!r}",
+                        )
+                    )
+                else:
+                    continue
+                bad = True
+        required = [
+            n
+            for n, default in named.items()
+            if default is inspect.Parameter.empty
+            and n not in HARNESS_PARAMETERS
+            and n not in model.params
+            and n not in model.search
+        ]
+        if required:
+            problems.append((f"{where}.params", f"{path} needs {', '.join(required)} (no default)"))
+            bad = True
+        if bad:
+            continue
+
+        # The params first (where they are complete), then every candidate of the search.
+        keys = sorted(model.search)
+        instance = None
+        searched_only = [n for n in keys if n not in model.params]
+        if not any(named.get(n) is inspect.Parameter.empty for n in searched_only):
+            try:
+                instance = _build_checked(cls, model.params)
+            except Exception as error:
+                problems.append(
+                    (f"{where}.params", f"{path} refused them: {type(error).__name__}: {error}")
+                )
+                continue
+        for values in itertools.product(*(model.search[k] for k in keys)) if keys else ():
+            candidate = dict(zip(keys, values, strict=True))
+            try:
+                instance = _build_checked(cls, {**model.params, **candidate})
+            except Exception as error:
+                shown = ", ".join(f"{k}={v!r}" for k, v in candidate.items())
+                problems.append(
+                    (
+                        f"{where}.search",
+                        f"{path} refused the candidate {shown}: {type(error).__name__}: {error}",
+                    )
+                )
+                break
+        if instance is None:
+            continue
+        try:
+            kind = estimator_type(instance)
+        except ValueError as error:
+            problems.append((f"{where}.class", f"{path} {error}"))
+            continue
+        if kind not in (None, "regressor"):
+            problems.append((f"{where}.class", f"{path} is a {kind}, not a regressor"))
+    return problems
+
+
+def _build_checked(cls: type, arguments: dict):
+    """``cls(**arguments)``, its parameters checked by scikit-learn's own rule where the class
+    has one (its ``_validate_params``, which ``fit`` calls first)."""
+    from .imports import plain
+
+    instance = cls(**plain(arguments))
+    check = getattr(instance, "_validate_params", None)
+    if callable(check):
+        check()
+    return instance
+
+
+_HARNESS_SETS = {"random_state": "the model seed of each learning curve", "device": "spec.device"}
+
+
 def _check_target(spec: Spec) -> list[tuple[str, str]]:
     """Build the target at every d, so that anything it refuses is reported before a run."""
     from ..targets import LowRankPolynomial
 
     target = spec.target
+    if isinstance(target, CallableTargetSpec):
+        return _check_callable_target(spec)
     degrees = target.degrees[0] if len(target.degrees) == 1 else list(target.degrees)
     for d in spec.all_dimensions():
         try:
@@ -590,4 +787,22 @@ def _check_target(spec: Spec) -> list[tuple[str, str]]:
             )
         except ValueError as error:
             return [("target", f"at d={d}: {error}")]
+    return []
+
+
+def _check_callable_target(spec: Spec) -> list[tuple[str, str]]:
+    """Call the target's function on a few inputs of the spec's law at every d: one that
+    fails, or returns the wrong shape or non-finite values, would fail every cell."""
+    from ..inputs import make_inputs
+    from ..targets import CallableTarget
+    from .imports import target_function
+
+    target = spec.target
+    function, path = target_function(target.function)
+    for d in spec.all_dimensions():
+        X = make_inputs(spec.inputs, d).sample(16, 0)
+        try:
+            CallableTarget(function, d, target.second_moment, target.noise_std, name=path)(X)
+        except Exception as error:
+            return [("target.function", f"{path} at d={d}: {type(error).__name__}: {error}")]
     return []

@@ -1,4 +1,5 @@
-"""Markdown tables from the content of ``exponents.json`` (see :func:`.analysis.exponents_json`).
+"""Markdown tables from the content of ``exponents.json`` (see
+[`analysis.exponents_json`][hierlearn.experiments.analysis.exponents_json]).
 
 They read only the JSON content, so a report written earlier, or a combined file of several
 reports, can be tabulated again. Notation: ``> n`` is a censored n* (eps not reached up to n),
@@ -96,7 +97,7 @@ def exponents_table(content: dict) -> list[str]:
         n_stars = [
             n_star_text(entry["n_star"].get(str(d)), flags.get(str(d), ())) for d in dimensions
         ]
-        degree = str(entry.get("degree", "-"))
+        degree = "-" if entry.get("degree") is None else str(entry["degree"])
         lines.append(
             _row([name, entry["theory_learner"] or "-", degree, theory, *measured, *n_stars])
         )
