@@ -1,21 +1,22 @@
 """The ``hierlearn`` command line.
 
     hierlearn run spec.yaml --store PATH [--workers N | --scheduler ADDRESS | --cluster local:N]
-                  [--threads T] [--time-limit S] [--lease-seconds S] [--retry-failed] [--quiet]
+                  [--threads T] [--time-limit S] [--lease-seconds S] [--device cpu|cuda]
+                  [--retry-failed] [--quiet]
     hierlearn status --store PATH [--spec NAME] [--failed]
     hierlearn report --store PATH --out DIR [--eps E ...] [--compare A B] [--bootstrap B]
                      [--spec NAME]
     hierlearn export --store PATH --format csv|parquet [--output FILE]
     hierlearn reproduce [--quick | --standard | --large | --full] [--store PATH] [--out DIR]
-                        [executor options]
+                        [--device cpu|cuda] [executor options]
 
 Exit codes: 0 success; 2 bad input (an invalid spec, with one ``field.path: problem`` line per
 error; a missing file or directory; bad options), in which case the store is neither created
 nor modified; 1 failure (an error while running, or cells of this run stored as "failed").
 
 The command line is a thin shell: each subcommand parses its options into plain values and
-calls the library (:mod:`hierlearn.experiments.workflow`, :mod:`hierlearn.experiments.reproduce`),
-which checks them and raises :class:`~hierlearn.experiments.workflow.InputError` (exit code 2)
+calls the library ([`hierlearn.experiments.workflow`][], [`hierlearn.experiments.reproduce`][]),
+which checks them and raises [`InputError`][hierlearn.experiments.workflow.InputError] (exit code 2)
 before anything is written.
 """
 
@@ -35,6 +36,7 @@ try:
     from .experiments.workflow import (
         ExecutorOptions,
         InputError,
+        check_device,
         load_spec_checked,
         open_store,
         parse_cluster,
@@ -49,15 +51,17 @@ else:
 # ---------------------------------------------------------------- shared pieces
 
 
-def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--workers`` / ``--scheduler`` / ``--cluster``, ``--threads``, ``--time-limit``."""
+def add_executor_arguments(parser: argparse.ArgumentParser, cpu_workers: str = "1") -> None:
+    """``--workers`` / ``--scheduler`` / ``--cluster``, ``--threads``, ``--time-limit``;
+    ``cpu_workers`` is the default worker count on the CPU, as the help gives it."""
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--workers",
         type=int,
-        default=1,
+        default=None,  # the device's default, resolved by the library
         metavar="N",
-        help="local worker processes (default 1; 0 runs cells in this process)",
+        help=f"local worker processes (default {cpu_workers}, or one per visible GPU when the "
+        "cells compute on cuda; 0 runs cells in this process)",
     )
     where.add_argument(
         "--scheduler",
@@ -85,8 +89,20 @@ def add_executor_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_device_argument(parser: argparse.ArgumentParser, help: str, default=None) -> None:
+    """``--device cpu|cuda`` (argparse refuses any other value with exit code 2)."""
+    parser.add_argument("--device", choices=("cpu", "cuda"), default=default, help=help)
+
+
+def check_device_flag(args) -> None:
+    """InputError ("--device: ...") when ``--device cuda`` is given and torch sees no CUDA
+    device (unless a Dask scheduler's workers compute the cells)."""
+    if args.device is not None:
+        check_device(args.device, "--device", here=args.scheduler is None)
+
+
 def executor_options(args) -> ExecutorOptions:
-    """The executor options parsed by :func:`add_executor_arguments` (checked)."""
+    """The executor options parsed by `add_executor_arguments` (checked)."""
     options = ExecutorOptions(
         workers=args.workers,
         scheduler=args.scheduler,
@@ -101,6 +117,7 @@ def executor_options(args) -> ExecutorOptions:
 
 
 def _run(args) -> int:
+    check_device_flag(args)
     spec, text = load_spec_checked(args.spec)
     summary = run_into_store(
         spec,
@@ -111,6 +128,7 @@ def _run(args) -> int:
         lease_seconds=args.lease_seconds,
         retry_failed=args.retry_failed,
         progress=not args.quiet,
+        device=args.device,
     )
     failed = summary.statuses.get("failed", 0)
     if failed:
@@ -210,6 +228,7 @@ def _reproduce(args) -> int:
     from .experiments.reproduce import default_out, run_reproduce
 
     preset = next((p for p in ("full", "large", "standard") if getattr(args, p)), "quick")
+    check_device_flag(args)
     run_reproduce(
         preset,
         Path(args.out) if args.out else default_out(preset),
@@ -220,6 +239,7 @@ def _reproduce(args) -> int:
         retry_failed=args.retry_failed,
         progress=not args.quiet,
         n_bootstrap=args.bootstrap,
+        device=args.device,
     )
     return 0
 
@@ -258,23 +278,38 @@ def build_parser() -> argparse.ArgumentParser:
         "part: about 80 minutes on 2 cores with --workers 2; resumable)",
     )
     size.add_argument(
-        "--full", action="store_true", help="hours: larger d, more seeds (GPU or Dask cluster)"
+        "--full",
+        action="store_true",
+        help="hours: larger d, more seeds; sized for one GPU (--full --device cuda) or a Dask "
+        "cluster",
     )
     reproduce.add_argument("--store", help="the SQLite result file (default: OUT/store.sqlite)")
     reproduce.add_argument("--out", help="output directory (default: hierlearn-reproduce-PRESET)")
     reproduce.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
-    add_executor_arguments(reproduce)
+    add_executor_arguments(reproduce, cpu_workers="one per core, at most 8")
+    add_device_argument(
+        reproduce,
+        "where every part's cells compute (default cpu). The device is part of every cell's "
+        "key, so results computed on one device are not reused on the other. cuda needs a CUDA "
+        "device that torch sees",
+        default="cpu",
+    )
     reproduce.add_argument(
         "--retry-failed", action="store_true", help="run cells stored as failed or timeout again"
     )
     reproduce.add_argument("--quiet", action="store_true", help="no progress display")
-    # One single-threaded worker per core suits the many small fits of a preset.
-    reproduce.set_defaults(handler=_reproduce, workers=max(1, min(os.cpu_count() or 1, 8)))
+    reproduce.set_defaults(handler=_reproduce)
 
     run = commands.add_parser("run", help="run a spec's cells into a store (resumable)")
     run.add_argument("spec", help="the YAML spec")
     run.add_argument("--store", required=True, help="the SQLite result file (created if absent)")
     add_executor_arguments(run)
+    add_device_argument(
+        run,
+        "where the cells compute; overrides the spec's device field (default: the spec's). The "
+        "device is part of every cell's key, so results computed on one device are not reused "
+        "on the other. cuda needs a CUDA device that torch sees",
+    )
     run.add_argument(
         "--retry-failed", action="store_true", help="run cells stored as failed or timeout again"
     )

@@ -13,13 +13,14 @@ All parts run into one resumable store; each gets its own report directory, and 
 directory receives a combined ``exponents.json`` (the separation's exponents in the harness
 format, with every other part under its name, e.g. ``"control"``) and ``summary.md``.
 ``--quick`` takes minutes on two CPU cores, ``--standard`` and ``--large`` hours; ``--full`` is
-meant for a GPU or a Dask cluster.
+sized for one GPU (``hierlearn reproduce --full --device cuda``) or a Dask cluster.
 Every preset resumes after an interruption when rerun with the same ``--out``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from importlib import resources
 from pathlib import Path
@@ -32,11 +33,13 @@ from .tables import comparisons_table, exponents_table, report_lines
 from .workflow import (
     ExecutorOptions,
     InputError,
+    check_device,
     check_out_dir,
     check_positive,
     check_store_path,
     report_into,
     run_into_store,
+    with_device,
 )
 
 # Label noise of the noisy variants: sigma^2 = 0.1 E f*^2 (docs/theory.md §3).
@@ -65,7 +68,8 @@ TITLES = {
 
 
 def without_noisy_block(text: str) -> str:
-    """A preset's text without its top-level ``noisy`` block (read by :func:`noisy_variant`
+    """A preset's text without its top-level ``noisy`` block (read by
+    [`noisy_variant`][hierlearn.experiments.reproduce.noisy_variant]
     only; not a spec key): unchanged when there is none."""
     data = yaml.safe_load(text)
     if "noisy" not in data:
@@ -154,6 +158,12 @@ def write_summary(out: Path, preset: str, parts: dict[str, dict], seconds: float
     (out / "summary.md").write_text("\n".join(lines) + "\n")
 
 
+def default_cpu_workers() -> int:
+    """Local worker processes of a preset on the CPU when none are asked for: one per core, at
+    most 8 (one single-threaded worker per core suits a preset's many small fits)."""
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
 def default_out(preset: str) -> Path:
     """Where results go when ``--out`` is not given."""
     return Path(f"hierlearn-reproduce-{preset}")
@@ -172,15 +182,21 @@ def run_reproduce(
     n_bootstrap: int = 1000,
     log=print,
     specs: dict[str, tuple[Spec, str]] | None = None,
+    device: str | None = None,
 ) -> dict:
     """Run both specs of ``preset`` into ``store_path`` and write the reports into ``out``.
 
     ``store_path`` defaults to ``out/store.sqlite``; ``executor``, ``time_limit``,
     ``retry_failed``, ``progress`` and ``lease_seconds`` are those of
-    :func:`.workflow.run_into_store`;
+    [`workflow.run_into_store`][hierlearn.experiments.workflow.run_into_store];
     ``specs`` replaces the preset's specs ({"separation": (spec, text), "control": (spec,
-    text)}, e.g. shrunk ones in tests). Every option is checked before anything is written.
-    Returns {part: exponents}.
+    text)}, e.g. shrunk ones in tests). ``device`` ("cpu" or "cuda"; None: each spec's own,
+    which is "cpu" in every packaged preset) sets the device of every part's spec (see
+    [`run_into_store`][hierlearn.experiments.workflow.run_into_store]; "cuda" where torch sees
+    no CUDA device raises [`InputError`][hierlearn.experiments.workflow.InputError]). Without
+    ``executor``, or with ``executor.workers`` None, cells run in one worker per visible GPU
+    on "cuda", else in [`default_cpu_workers`][hierlearn.experiments.reproduce.default_cpu_workers].
+    Every option is checked before anything is written. Returns {part: exponents}.
     """
     if specs is None:
         try:
@@ -188,8 +204,14 @@ def run_reproduce(
         except ValueError as error:
             raise InputError(f"preset: {error}") from None
     out = check_out_dir(out)
-    executor = executor or ExecutorOptions()
+    executor = executor or ExecutorOptions(workers=None)
     executor.check()
+    local = executor.scheduler is None  # else the scheduler's workers compute
+    if device is not None:
+        check_device(device, here=local)
+        specs = {part: with_device(*entry, device) for part, entry in specs.items()}
+    for spec, _ in specs.values():
+        check_device(spec.device, here=local)
     check_positive("--bootstrap", n_bootstrap)
     check_positive("--time-limit", time_limit)
     check_positive("--lease-seconds", lease_seconds)
@@ -205,7 +227,7 @@ def run_reproduce(
             spec,
             text,
             store_path,
-            executor,
+            executor.for_device(spec.device, default_cpu_workers()),
             time_limit=time_limit,
             retry_failed=retry_failed,
             progress=progress,

@@ -1,9 +1,10 @@
 """The harness's three jobs as library functions: run a spec into a store, write a report,
-reproduce a preset (:mod:`.reproduce`).
+reproduce a preset ([`reproduce`][hierlearn.experiments.reproduce]).
 
-Every argument is a plain value; the command line (:mod:`hierlearn.cli`) is a thin shell that
+Every argument is a plain value; the command line (`hierlearn.cli`) is a thin shell that
 parses options into them. Everything that can be checked is checked before a store or an
-output directory is created or modified: a bad value raises :class:`InputError`, whose message
+output directory is created or modified: a bad value raises
+[`InputError`][hierlearn.experiments.workflow.InputError], whose message
 starts with the option it concerns (``--workers: must be >= 0, got -1``), and the command line
 reports it with exit code 2.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -21,14 +22,64 @@ class InputError(ValueError):
     """A bad input (option, path or spec); nothing was written."""
 
 
+# Where cells may compute (a spec's ``device``, the ``device`` argument of the functions here).
+DEVICES = ("cpu", "cuda")
+
+
+def check_device(device, option: str = "device", *, here: bool = True) -> None:
+    """InputError unless ``device`` is "cpu", or "cuda" where torch sees a CUDA device (only
+    the value is checked when ``here`` is false: cells that run on a remote Dask scheduler's
+    workers); the message starts with ``option``."""
+    accepted = ", ".join(DEVICES)
+    if device not in DEVICES:
+        raise InputError(f"{option}: {device!r} is not a device; accepted values: {accepted}")
+    if device == "cuda" and here:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise InputError(
+                f"{option}: cuda was asked for but torch sees no CUDA device; "
+                f"accepted values: {accepted}"
+            )
+
+
+def default_workers(device: str, cpu_workers: int = 1) -> int:
+    """Local worker processes when none are asked for: one per visible GPU
+    (``torch.cuda.device_count()``) on "cuda", else ``cpu_workers``."""
+    if device == "cuda":
+        import torch
+
+        return max(1, torch.cuda.device_count())
+    return cpu_workers
+
+
+def with_device(spec, spec_text: str | None, device: str):
+    """(spec, text) with the spec's ``device`` set to ``device``, in its YAML text too: the
+    store keeps the text, and a report selects the rows that its latest text defines (the
+    device is part of every cell's config and key). Unchanged when the spec says ``device``."""
+    import yaml
+
+    from .spec import parse_spec
+
+    if spec.device == device:
+        return spec, spec_text
+    if spec_text is None:  # the store keeps the spec's JSON dump, which then has the device
+        return spec.model_copy(update={"device": device}), None
+    data = yaml.safe_load(spec_text)
+    data["device"] = device
+    return parse_spec(data), yaml.safe_dump(data, sort_keys=False)
+
+
 @dataclass(frozen=True)
 class ExecutorOptions:
     """Where cells run: a local pool of ``workers`` processes (0: in this process), a running
     Dask ``scheduler`` (an address such as ``tcp://host:8786``), or a Dask ``LocalCluster`` of
     ``cluster`` worker processes started for the run; ``threads`` torch threads per cell
-    (default: cores / workers, see :mod:`.executors`)."""
+    (default: cores / workers, see `executors`). ``workers=None`` asks for the default of
+    the device the cells compute on, one per visible GPU on "cuda"
+    ([`default_workers`][hierlearn.experiments.workflow.default_workers])."""
 
-    workers: int = 1
+    workers: int | None = 1
     scheduler: str | None = None
     cluster: int | None = None
     threads: int | None = None
@@ -45,13 +96,21 @@ class ExecutorOptions:
         if self.threads is not None and self.threads < 1:
             raise InputError(f"--threads: must be >= 1, got {self.threads}")
 
+    def for_device(self, device: str, cpu_workers: int = 1) -> ExecutorOptions:
+        """These options with ``workers=None`` replaced by the default of ``device``
+        ([`default_workers`][hierlearn.experiments.workflow.default_workers])."""
+        if self.workers is not None:
+            return self
+        return replace(self, workers=default_workers(device, cpu_workers))
+
     def make(self):
         """The executor (close it when done)."""
         from .executors import make_executor
 
         self.check()
+        workers = 1 if self.workers is None else self.workers
         try:
-            return make_executor(self.workers, self.scheduler, self.cluster, self.threads)
+            return make_executor(workers, self.scheduler, self.cluster, self.threads)
         except OSError as error:  # an unreachable scheduler
             raise InputError(f"--scheduler: cannot connect to {self.scheduler}: {error}") from None
 
@@ -131,15 +190,23 @@ def run_into_store(
     progress: bool = True,
     lease_seconds: float | None = None,
     out=None,
+    device: str | None = None,
 ):
-    """Run ``spec`` into the store at ``store_path``; returns the :class:`.runner.RunSummary`.
+    """Run ``spec`` into the store at ``store_path``; returns the `runner.RunSummary`.
 
     Checks everything that can be checked before the store is created or touched (the store
     path, the executor options, the resolution of every cell); ``time_limit`` (seconds per
     cell) overrides the spec's; ``lease_seconds`` is how long a cell stays claimed by this
     runner without a heartbeat before another runner may take it over (default
-    ``HIERLEARN_LEASE_SECONDS`` or 60, see :mod:`.runner`); a summary line is written to
+    ``HIERLEARN_LEASE_SECONDS`` or 60, see `runner`); a summary line is written to
     ``out`` (default stdout).
+
+    ``device`` ("cpu" or "cuda"; None: the spec's own) overrides the spec's ``device``, in the
+    spec text kept in the store too. The device is part of every cell's config and key, so
+    cells computed on one device are never reused on the other. "cuda" is refused
+    ([`InputError`][hierlearn.experiments.workflow.InputError], "device: ...") where torch
+    sees no CUDA device, unless the cells run on a Dask ``scheduler``'s workers; with
+    ``executor.workers`` None the pool has one worker per visible GPU on "cuda", else 1.
     """
     from .progress import Progress
     from .runner import make_plan, run_spec
@@ -151,13 +218,14 @@ def run_into_store(
     executor.check()
     check_positive("--time-limit", time_limit)
     check_positive("--lease-seconds", lease_seconds)
+    local = executor.scheduler is None  # else the scheduler's workers compute
+    if device is not None:
+        check_device(device, here=local)
+        spec, spec_text = with_device(spec, spec_text, device)
+    check_device(spec.device, here=local)
+    executor = executor.for_device(spec.device)
     if time_limit is not None:
         spec = spec.model_copy(update={"time_limit": float(time_limit)})
-    if spec.device == "cuda" and executor.scheduler is None:
-        import torch
-
-        if not torch.cuda.is_available():
-            raise InputError("device: the spec asks for 'cuda' but no CUDA device is available")
     plan = make_plan(spec)  # resolves every cell config (estimator defaults included) first
     started = time.monotonic()
     pool = executor.make()
