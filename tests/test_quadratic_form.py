@@ -471,3 +471,25 @@ def test_predict_through_the_eigenpairs_equals_the_dense_quadratic_form():
     U = _augmented(X_new)
     dense = np.einsum("ij,jk,ik->i", U, _A(model), U)
     np.testing.assert_allclose(model.predict(X_new), dense, rtol=1e-10, atol=1e-12)
+
+
+def test_reg_scale_max_is_a_fraction_of_the_weight_that_zeroes_A():
+    X, y, _ = _data(n=80, d=4, noise=0.5, seed=3)
+    X_val, y_val, _ = _data(n=40, d=4, noise=0.5, seed=4)
+    fitted = QuadraticFormRegressor(1.0, reg_scale="max", solver="admm", tol=1e-8).fit(X, y)
+    # At reg_max the minimiser is A = 0 (the gradient's spectral norm equals the weight) ...
+    assert float(fitted.A_.abs().max()) < 1e-6 * fitted.reg_max_
+    U = _augmented(X)
+    gradient = -(2.0 / len(y)) * U.T @ (y[:, None] * U)
+    assert fitted.reg_max_ == pytest.approx(np.abs(np.linalg.eigvalsh(gradient)).max(), rel=1e-10)
+    # ... and just below it A is not.
+    below = QuadraticFormRegressor(0.9, reg_scale="max", solver="admm", tol=1e-8).fit(X, y)
+    assert float(below.A_.abs().max()) > 1e-3
+    # A fraction f is the absolute weight f * reg_max_, on a path too.
+    path = QuadraticFormRegressor([1.0, 0.1, 0.01], reg_scale="max", solver="admm", tol=1e-8)
+    path.fit(X, y, X_val=X_val, y_val=y_val)
+    absolute = QuadraticFormRegressor(path.reg_ * path.reg_max_, solver="admm", tol=1e-8).fit(X, y)
+    assert set(path.validation_errors_) == {1.0, 0.1, 0.01}
+    np.testing.assert_allclose(path.predict(X_val), absolute.predict(X_val), atol=1e-5)
+    with pytest.raises(ValueError, match="reg_scale='max' needs penalty='nuclear'"):
+        QuadraticFormRegressor(0.5, reg_scale="max", penalty="taylor").fit(X, y)

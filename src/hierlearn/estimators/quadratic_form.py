@@ -237,15 +237,16 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
     Fits the symmetric (D'+1) x (D'+1) matrix A of f(z) = u^T A u, u = (z, b) (b =
     ``input_bias``; without it u = z), by minimising
 
-    .. math::
-
-        L(A) = \\frac1n \\sum_i (y_i - u_i^T A u_i)^2 + \\mathrm{reg}\\, \\|A\\|_*
+    $$
+    L(A) = \\frac1n \\sum_i (y_i - u_i^T A u_i)^2 + \\mathrm{reg}\\, \\|A\\|_*
+    $$
 
     (``penalty="nuclear"``), or with ``penalty="taylor"`` the penalty
     64 reg (tr(A_+)^2 + tr(A_-)^2)^2, which is the minimum of reg ||W||_{2,4}^8 over the
     weights W of a quadratic Taylor model with the symmetric initialisation representing A
     (exactly, at every width m >= 2 max(rank A_+, rank A_-)): the same ``reg`` as
-    :class:`~hierlearn.QuadraticTaylorRegressor` with ``activation="quadratic"``. Both
+    [`QuadraticTaylorRegressor`][hierlearn.QuadraticTaylorRegressor] with
+    ``activation="quadratic"``. Both
     penalties are convex; docs/quadratic-form.md derives them and compares their paths.
 
     Solvers:
@@ -284,11 +285,19 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
     A list of ``reg`` values is a penalty path: ``fit`` needs ``X_val, y_val``, solves from the
     largest value down, each warm-started at the previous solution, and keeps the value with
     the smallest relative validation error (routed in a pipeline as for
-    :class:`~hierlearn.KernelRegressor`). In a spec, ``tuning.quadratic_form.reg`` gives every
+    [`KernelRegressor`][hierlearn.KernelRegressor]). In a spec, ``tuning.quadratic_form.reg`` gives
+    every
     ``quadratic_form`` learner this grid.
 
     Args:
         reg: penalty weight >= 0, or a list of them (a path chosen on validation data).
+        reg_scale: "absolute" (default): ``reg`` is the weight itself; "max": ``reg`` is a
+            fraction of ``reg_max_``, the smallest weight at which A = 0 is the minimiser
+            (the spectral norm of the data term's gradient at A = 0; nuclear penalty only).
+            A path of fractions starting at 1 then always holds the zero model, so its
+            largest value is never too small for the data, whatever their scale or noise
+            (as the penalty paths of the lasso start at the weight that zeroes every
+            coefficient).
         penalty: "nuclear" (reg ||A||_*) or "taylor" (the exact image of reg ||W||_{2,4}^8).
         input_bias: when > 0 (default 1.0), a constant coordinate of this value is appended
             to every z, as the other estimators do; 0 gives a homogeneous quadratic form.
@@ -303,8 +312,9 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
 
     Attributes:
         A_: the fitted symmetric matrix (D'+1, D'+1), a torch tensor.
-        reg_: the ``reg`` used; validation_errors_: {reg: relative validation error} for a
-            list.
+        reg_: the ``reg`` used (a fraction of ``reg_max_`` with ``reg_scale="max"``);
+            validation_errors_: {reg: relative validation error} for a list.
+        reg_max_: the smallest penalty weight at which A = 0 minimises the objective.
         solver_: "admm", "proximal" or "factored".
         converged_: whether the certificate was met; n_iter_: iterations run.
         objective_: L(A_); train_loss_: its data term; gap_: the relative duality gap
@@ -319,6 +329,7 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
         self,
         reg=1e-3,
         *,
+        reg_scale: str = "absolute",
         penalty: str = "nuclear",
         input_bias: float = 1.0,
         solver: str = "auto",
@@ -330,6 +341,7 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
         random_state=None,
     ):
         self.reg = reg
+        self.reg_scale = reg_scale
         self.penalty = penalty
         self.input_bias = input_bias
         self.solver = solver
@@ -342,6 +354,7 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
 
     _parameter_constraints: ClassVar[dict] = {
         "reg": [NON_NEGATIVE, "array-like"],
+        "reg_scale": [StrOptions({"absolute", "max"})],
         "penalty": [StrOptions(set(PENALTIES))],
         "input_bias": [NON_NEGATIVE],
         "solver": [StrOptions(set(SOLVERS))],
@@ -370,6 +383,20 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
             raise ValueError("reg is a list: pass X_val and y_val to fit to choose among them")
         U = as_tensor(with_input_bias(X, self.input_bias), dtype, device)
         problem = _Problem(U, as_tensor(y, dtype, device))
+        # The smallest weight at which A = 0 minimises the nuclear-norm objective: the
+        # spectral norm of the data term's gradient there (0 is in its subdifferential).
+        zero = torch.zeros_like(problem.y)
+        self.reg_max_ = float(torch.linalg.eigvalsh(problem.gradient(zero)).abs().max())
+        if self.reg_scale == "max":
+            if self.penalty != "nuclear":
+                raise ValueError(
+                    "reg_scale='max' needs penalty='nuclear' (the 'taylor' penalty has no "
+                    "weight at which A = 0 becomes the minimiser); accepted: reg_scale="
+                    "'absolute' with any penalty"
+                )
+            weight = {reg: reg * self.reg_max_ for reg in regs}
+        else:
+            weight = {reg: reg for reg in regs}
         width = U.shape[1]
         solver = self.solver
         if solver == "auto":
@@ -391,13 +418,13 @@ class QuadraticFormRegressor(RegressorMixin, BaseEstimator):
             y_val = as_tensor(y_val, dtype, device)
         for reg in sorted(set(regs), reverse=True):
             if solver == "proximal":
-                result, lipschitz = self._proximal(problem, reg, state, lipschitz)
+                result, lipschitz = self._proximal(problem, weight[reg], state, lipschitz)
                 state = result["A"]
             elif solver == "admm":
-                result = self._admm(problem, system, reg, state)
+                result = self._admm(problem, system, weight[reg], state)
                 state = (result["A"], result["rho"])
             else:
-                result = self._factored(problem, reg, state)
+                result = self._factored(problem, weight[reg], state)
                 state = result["factors"]
             if len(regs) > 1:
                 prediction = ((U_val @ result["A"]) * U_val).sum(dim=1)

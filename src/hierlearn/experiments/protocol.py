@@ -4,13 +4,13 @@ A spec's ``tuning`` section (docs/theory.md §3) gives every gradient-trained le
 training parameters and validation search (``tuning.gradient``) and every ridge-solved
 learner the same ridge grid (``tuning.kernel``), and every convex quadratic-form learner
 (``quadratic_form``, docs/quadratic-form.md) the same penalty grid
-(``tuning.quadratic_form``). :func:`check_protocol` refuses a learner that
+(``tuning.quadratic_form``). `check_protocol` refuses a learner that
 sets a key the protocol sets, so no learner can be handed a value of its own.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, NonNegativeFloat
 
@@ -50,6 +50,9 @@ class QuadraticFormTuning(Frozen):
 
     # Penalties reg of (1/n) sum (y - u^T A u)^2 + reg ||A||_* (or the "taylor" penalty).
     reg: Annotated[tuple[NonNegativeFloat, ...], Field(min_length=1)]
+    # "max": each reg is a fraction of the weight at which A = 0 becomes the minimiser,
+    # computed on each fit's data, so a path from 1 down always holds the zero model.
+    reg_scale: Literal["absolute", "max"] | None = None
 
 
 class Tuning(Frozen):
@@ -73,7 +76,9 @@ class Tuning(Frozen):
         if kind in RIDGE_KINDS and self.kernel is not None:
             return {}, {"ridge": list(self.kernel.ridge)}, "tuning.kernel"
         if kind in PENALTY_PATH_KINDS and self.quadratic_form is not None:
-            return {}, {"reg": list(self.quadratic_form.reg)}, "tuning.quadratic_form"
+            tuning = self.quadratic_form
+            params = {} if tuning.reg_scale is None else {"reg_scale": tuning.reg_scale}
+            return params, {"reg": list(tuning.reg)}, "tuning.quadratic_form"
         return {}, {}, None
 
     def governs(self, kind: str) -> dict[str, str]:
@@ -89,6 +94,8 @@ def check_protocol(spec) -> list[tuple[str, str]]:
     problems = []
     for name, learner in spec.learners.items():
         governed = spec.tuning.governs(learner.model.kind)
+        if not governed:  # e.g. an ``estimator`` learner: no section sets its keys
+            continue
         for part in ("params", "search"):
             mine = getattr(learner.model, part).model_dump(exclude_none=True)
             for key in sorted(set(mine) & set(governed)):
