@@ -158,6 +158,21 @@ def test_a_failing_cell_is_stored_and_the_sweep_goes_on(tmp_path):
     assert all("Traceback" in r["error"] and "ValueError" in r["error"] for r in failed)
 
 
+def test_an_inline_run_restores_the_callers_thread_count(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    data = copy.deepcopy(SWEEP)
+    data["dimensions"], data["samples"] = [4], [24]
+    try:
+        torch.set_num_threads(2)
+        summary, _ = run_into(tmp_path / "s.sqlite", parse_spec(data), InlineExecutor(threads=1))
+        assert summary.statuses == {"ok": 4}
+        assert torch.get_num_threads() == 2  # the cells ran with 1
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("retry", [False, True])
 def test_resume_skips_finished_and_retries_failed_only_when_asked(tmp_path, retry):
     data = copy.deepcopy(SWEEP)

@@ -13,6 +13,7 @@ from sklearn.model_selection import GridSearchCV
 
 from hierlearn.estimators.kernel import KernelRegressor
 from hierlearn.kernels import ntk
+from reference import relative_difference
 
 
 def _data(n, d=5, seed=0, n_test=200):
@@ -21,10 +22,6 @@ def _data(n, d=5, seed=0, n_test=200):
     f = np.tanh(X[:, 0]) + 0.5 * X[:, 1] * X[:, 2] - 0.3 * X[:, 3] ** 2
     y = f + 0.1 * rng.standard_normal(n + n_test)
     return X[:n], y[:n], X[n:], f[n:]
-
-
-def _relative(a, b):
-    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
 
 
 def test_linear_kernel_is_ridge_regression():
@@ -53,8 +50,8 @@ def test_iterative_solver_matches_the_direct_one_at_n_4000(budget):
     ).fit(X, y)
     assert direct.solver_ == "cholesky" and iterative.solver_ == "iterative"
     assert 1 < iterative.n_iter_ < 200
-    assert _relative(iterative.predict(X_test), direct.predict(X_test)) < 1e-6
-    assert _relative(iterative.dual_coef_.numpy(), direct.dual_coef_.numpy()) < 1e-6
+    assert relative_difference(iterative.predict(X_test), direct.predict(X_test)) < 1e-6
+    assert relative_difference(iterative.dual_coef_.numpy(), direct.dual_coef_.numpy()) < 1e-6
 
 
 def test_auto_takes_the_iterative_solver_beyond_the_budget():
@@ -62,7 +59,7 @@ def test_auto_takes_the_iterative_solver_beyond_the_budget():
     direct = KernelRegressor(ridge=1e-3).fit(X, y)
     small = KernelRegressor(ridge=1e-3, memory_budget=2_000_000, random_state=0).fit(X, y)
     assert direct.solver_ == "cholesky" and small.solver_ == "iterative"
-    assert _relative(small.predict(X_test), direct.predict(X_test)) < 1e-6
+    assert relative_difference(small.predict(X_test), direct.predict(X_test)) < 1e-6
     with pytest.raises(ValueError, match="memory_budget"):
         KernelRegressor(solver="cholesky", memory_budget=2_000_000).fit(X, y)
 
@@ -97,7 +94,7 @@ def test_wide_ntk_regressor_converges_to_the_kernel_regressor():
             network = ntk_module.NTKRegressor(
                 width=width, activation=activation, ridge=ridge, solver="dual", random_state=3
             ).fit(X, y)
-            differences.append(_relative(network.predict(X_test), kernel))
+            differences.append(relative_difference(network.predict(X_test), kernel))
         assert differences[1] < differences[0] / 3, differences
         assert differences[1] < 0.03, differences
 
@@ -117,7 +114,7 @@ def test_ntk_h_equals_a_wide_ntk_regressor_on_raw_features_with_ridge_times_widt
     )
     network.fit(representation.transform(X), y)
     predictions = network.predict(representation.transform(X_test))
-    assert _relative(predictions, kernel.predict(X_test)) < 0.05
+    assert relative_difference(predictions, kernel.predict(X_test)) < 0.05
 
 
 def test_centred_representation_and_input_bias():

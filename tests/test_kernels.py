@@ -29,6 +29,7 @@ from hierlearn.kernels import (
     ntk,
     representation_kernel,
 )
+from reference import relative_difference
 
 WIDTH = 2**15
 NETWORKS = 16
@@ -41,10 +42,6 @@ def _inputs(n=24, d=6, seed=0):
     generator = torch.Generator().manual_seed(seed)
     X = torch.randn(n, d, generator=generator, dtype=torch.float64)
     return X * (0.8 + 0.4 * torch.rand(n, 1, generator=generator, dtype=torch.float64))
-
-
-def relative_error(estimate, exact):
-    return float(torch.linalg.norm(estimate - exact) / torch.linalg.norm(exact))
 
 
 def _gaussian_columns(covariance, width, generator):
@@ -100,8 +97,8 @@ def test_raw_kernels_match_wide_networks(activation):
         derivative, image = trainable.d1(pre), trainable.act(pre)
         slopes += derivative @ derivative.T / (WIDTH * networks)
         values += image @ image.T / (WIDTH * networks)
-    assert relative_error(slopes * (X @ X.T), ntk(X, activation=activation)) < TOLERANCE
-    assert relative_error(values, nngp(X, activation=activation)) < TOLERANCE
+    assert relative_difference(slopes * (X @ X.T), ntk(X, activation=activation)) < TOLERANCE
+    assert relative_difference(values, nngp(X, activation=activation)) < TOLERANCE
 
 
 COMPOSED = [
@@ -143,10 +140,10 @@ def _check_composed(X, representation, sums):
     activation, depth, bias_std = representation
     spec = {"activation": activation, "depth": depth, "bias_std": bias_std}
     exact = representation_kernel(X, activation=activation, depth=depth, bias_std=bias_std)
-    errors = {"linear": relative_error(sums.pop("linear"), exact)}
+    errors = {"linear": relative_difference(sums.pop("linear"), exact)}
     for (name, kind), estimate in sums.items():
         function = ntk if kind == "ntk" else nngp
-        errors[name, kind] = relative_error(
+        errors[name, kind] = relative_difference(
             estimate, function(X, activation=name, representation=spec)
         )
     assert max(errors.values()) < TOLERANCE, errors
@@ -193,7 +190,7 @@ def test_relu3_nngp_composes():
         variance = gram.diagonal()
         total = total + dual(gram, variance[:, None], variance[None, :]) / NETWORKS
     spec = {"activation": "relu", "depth": 2, "bias_std": 0.2}
-    assert relative_error(total, nngp(X, activation="relu3", representation=spec)) < TOLERANCE
+    assert relative_difference(total, nngp(X, activation="relu3", representation=spec)) < TOLERANCE
 
 
 @pytest.mark.slow
@@ -216,14 +213,16 @@ def test_centred_composed_kernel_matches_centred_features():
         pre = _gaussian_columns(gram, WIDTH, generator)
         tangent = tangent + trainable_monte_carlo(pre, gram, "relu2", "ntk") / networks
     exact = representation_kernel(X, activation="relu", depth=2, bias_std=0.5, center=reference)
-    assert relative_error(linear, exact) < TOLERANCE
+    assert relative_difference(linear, exact) < TOLERANCE
     assert (
-        relative_error(tangent, ntk(X, activation="relu2", representation=spec, center=reference))
+        relative_difference(
+            tangent, ntk(X, activation="relu2", representation=spec, center=reference)
+        )
         < TOLERANCE
     )
     # Centring changes the kernel: the test can tell the two apart.
     uncentred = representation_kernel(X, activation="relu", depth=2, bias_std=0.5)
-    assert relative_error(uncentred, exact) > 5 * TOLERANCE
+    assert relative_difference(uncentred, exact) > 5 * TOLERANCE
 
 
 def test_empirical_kernels_converge_at_the_monte_carlo_rate():
@@ -234,7 +233,9 @@ def test_empirical_kernels_converge_at_the_monte_carlo_rate():
     for width in (2**8, 2**12, 2**16):
         W0 = torch.randn(width, X.shape[1], generator=generator, dtype=torch.float64)
         errors.append(
-            relative_error(empirical_ntk(W0 / math.sqrt(X.shape[1]), X, activation="tanh"), exact)
+            relative_difference(
+                empirical_ntk(W0 / math.sqrt(X.shape[1]), X, activation="tanh"), exact
+            )
         )
     # 16x the width: about 4x smaller error; allow noise.
     assert errors[1] < errors[0] / 2 and errors[2] < errors[1] / 2
@@ -242,7 +243,7 @@ def test_empirical_kernels_converge_at_the_monte_carlo_rate():
     W0 = torch.randn(2**16, X.shape[1], generator=generator, dtype=torch.float64)
     W0 /= math.sqrt(X.shape[1])
     assert (
-        relative_error(empirical_nngp(W0, X, activation="gelu"), nngp(X, activation="gelu"))
+        relative_difference(empirical_nngp(W0, X, activation="gelu"), nngp(X, activation="gelu"))
         < TOLERANCE
     )
 
@@ -254,7 +255,11 @@ def test_empirical_representation_kernel_follows_the_recursion():
     biases = [0.5 * torch.randn(WIDTH, generator=generator, dtype=torch.float64)]
     empirical = empirical_representation_kernel(X, None, weights, biases, "erf")
     exact = representation_kernel(X, activation="erf", bias_std=0.5)
-    assert relative_error(empirical, exact) < TOLERANCE
+    assert relative_difference(empirical, exact) < TOLERANCE
+    with pytest.raises(ValueError, match="weights, biases: .* got 0 matrices"):
+        empirical_representation_kernel(X)
+    with pytest.raises(ValueError, match="got 1 matrices and 0 bias vectors"):
+        empirical_representation_kernel(X, None, weights, [])
 
 
 def test_representation_module_agrees():
@@ -285,7 +290,7 @@ def test_representation_module_agrees():
         ).fit(X)
         total = total + fitted_representation_kernel(representation, X) / networks
     exact = representation_kernel(X, activation="relu", bias_std=0.3)
-    assert relative_error(total, exact) < TOLERANCE
+    assert relative_difference(total, exact) < TOLERANCE
 
 
 @pytest.mark.parametrize("kind", ["ntk", "nngp", "linear"])

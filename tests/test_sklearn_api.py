@@ -9,6 +9,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 
 import hierlearn as hl
+from reference import polynomial_data
 
 ESTIMATORS = [
     lambda: hl.NTKRegressor(width=32, ridge=1e-3, random_state=0),
@@ -18,8 +19,7 @@ ESTIMATORS = [
 
 
 def _data(n=120, d=4):
-    X = hl.GaussianInputs(d).sample(n, 0).numpy()
-    return X, hl.LowRankPolynomial(d, 2, random_state=0)(X)
+    return polynomial_data(n, d)
 
 
 @pytest.mark.parametrize("make", ESTIMATORS)

@@ -9,6 +9,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import hierlearn as hl
 from hierlearn.estimators import QuadraticFormRegressor
+from reference import polynomial_data
 
 FAST = [
     hl.NTKRegressor(width=32),
@@ -48,8 +49,7 @@ def test_sklearn_compatible(estimator, check):
 
 
 def _data(n=60, d=5):
-    X = hl.GaussianInputs(d).sample(n, 0).numpy()
-    return X, np.asarray(hl.LowRankPolynomial(d, 2, random_state=0)(X))
+    return polynomial_data(n, d)
 
 
 # Every estimator predicts in float64 (float32-fitted parameters are cast), so a row alone,

@@ -56,3 +56,20 @@ def test_each_decay_needs_its_own_plateau():
     # Two decays run at least one more window of 10 evaluations (50 epochs) than one decay.
     assert two.epochs_run >= one.epochs_run + 50
     assert min(two.validation_error) <= min(one.validation_error)
+
+
+def test_gd_noise_is_added_after_every_update():
+    # A zero gradient: the parameters move by the noise alone. With 5 epochs of 4 mini-batches
+    # (20 updates) of noise std 0.1, each coordinate's displacement has variance 20 * 0.01;
+    # noise once per epoch would give 5 * 0.01.
+    settings = TrainingSettings(
+        optimizer="gd", lr=0.1, epochs=5, batch_size=25, gd_noise=0.1, eval_every=1
+    )
+
+    def objective(U, rows):
+        return torch.zeros((), dtype=U.dtype), torch.zeros_like(U)
+
+    start = torch.zeros(20_000, dtype=torch.float64)
+    result = train(objective, start, 100, settings, torch.Generator().manual_seed(0), None)
+    variance = float(result.params.var())
+    assert abs(variance - 20 * 0.01) < 0.01  # its standard error is about 0.002

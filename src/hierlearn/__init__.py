@@ -15,6 +15,7 @@ from .estimators import (
 )
 from .exceptions import DivergenceError
 from .inputs import GaussianInputs, SphereInputs
+from .metrics import relative_error, relative_error_and_se
 from .representations import RandomNetworkRepresentation
 from .targets import LowRankPolynomial
 
@@ -34,6 +35,8 @@ __all__ = [
     "__version__",
     "activations",
     "kernels",
+    "relative_error",
+    "relative_error_and_se",
     "taylor",
     "theory",
 ]

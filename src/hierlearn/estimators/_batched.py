@@ -1,15 +1,16 @@
 """Several quadratic Taylor models trained together: one candidate search as one batched fit.
 
 A tuning protocol tries the same model with several activations and penalties on the same
-data (docs/theory.md §3). :func:`fit_candidates` trains K such
-:class:`~hierlearn.QuadraticTaylorRegressor` candidates as one (K, m, D') parameter tensor:
+data (docs/theory.md §3). `fit_candidates` trains K such
+[`QuadraticTaylorRegressor`][hierlearn.QuadraticTaylorRegressor] candidates as one (K, m, D')
+parameter tensor:
 every matrix product is batched over K, and each candidate keeps its own Adam moments, its
 own plateau rule, best iterate and divergence check, so that each ends exactly as its own
 ``fit`` would (the same W0, a and starting point, the same updates up to floating-point
 summation order). A candidate that stops leaves the batch; the others go on.
 
 Only what the presets use is batched: Adam, full batch, validation data given, the
-non-randomised objective, no step-size decays. :func:`can_batch` says whether a list of
+non-randomised objective, no step-size decays. `can_batch` says whether a list of
 candidates qualifies; otherwise they are fitted one by one.
 """
 
@@ -24,7 +25,6 @@ from .._validation import as_tensor, check_fit_data, check_validation_data
 from ..activations import trainable_activation
 from ..exceptions import DivergenceError
 from ..metrics import relative_error
-from ..taylor import random_init, symmetric_init
 from ._common import with_input_bias
 from ._training import TrainingResult, divergence
 from .quadratic import QuadraticTaylorRegressor
@@ -43,7 +43,7 @@ ADAM_EPS = 1e-8
 
 
 def can_batch(estimators) -> bool:
-    """Whether :func:`fit_candidates` can train these estimators together."""
+    """Whether `fit_candidates` can train these estimators together."""
     if len(estimators) < 2 or not all(type(e) is QuadraticTaylorRegressor for e in estimators):
         return False
     shared = [
@@ -86,7 +86,8 @@ def fit_candidates(
     """Fit every estimator on (X, y) with validation data (X_val, y_val), together.
 
     Each estimator ends with the attributes its own ``fit(X, y, X_val=X_val, y_val=y_val)``
-    sets. Returns one entry per estimator: None, or the :class:`DivergenceError` its own fit
+    sets. Returns one entry per estimator: None, or the
+    [`DivergenceError`][hierlearn.DivergenceError] its own fit
     would have raised (that estimator is then left unfitted). The candidates are trained in
     groups whose (n, K, m) tensors hold at most ``max_entries`` entries each.
     """
@@ -118,12 +119,8 @@ def _fit_group(estimators, X, y, X_val, y_val) -> list[DivergenceError | None]:
 
     # The same draws, in the same order, as GradientTwoLayerBase.fit.
     generator = make_generator(lead.random_state)
-    init = symmetric_init if lead.symmetric else random_init
-    W0, a = init(lead.width, X.shape[1], generator, dtype=dtype, device=device)
-    scale = lead.width**-0.25 / math.sqrt(X.shape[1])
-    start = lead.init_scale * torch.randn(
-        lead.width, X.shape[1], generator=generator, dtype=torch.float64
-    ).to(device=device, dtype=dtype)
+    start = lead._initialise(X.shape[1], generator, dtype, device)
+    W0, a, scale = lead.W0_, lead.a_, lead.scale_
     for estimator in estimators:
         estimator.W0_, estimator.a_, estimator.scale_ = W0, a, scale
 

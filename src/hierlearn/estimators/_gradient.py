@@ -47,7 +47,7 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
     Validation data. ``fit(X, y, X_val=..., y_val=...)`` keeps the iterate with the smallest
     relative error on (X_val, y_val); without it, ``early_stopping=True`` holds out a
     ``validation_fraction`` of (X, y) instead (as ``MLPRegressor`` does). Inside a
-    :class:`sklearn.pipeline.Pipeline`, validation data reach the estimator through
+    `sklearn.pipeline.Pipeline`, validation data reach the estimator through
     scikit-learn's metadata routing, transformed by the earlier steps::
 
         sklearn.set_config(enable_metadata_routing=True)
@@ -149,12 +149,7 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
 
         z = as_tensor(X, dtype, device)
         targets = as_tensor(y, dtype, device)
-        init = symmetric_init if self.symmetric else random_init
-        self.W0_, self.a_ = init(self.width, X.shape[1], generator, dtype=dtype, device=device)
-        self.scale_ = self.width**-0.25 / math.sqrt(X.shape[1])
-        params = self.init_scale * torch.randn(
-            self.width, X.shape[1], generator=generator, dtype=torch.float64
-        ).to(device=device, dtype=dtype)
+        params = self._initialise(X.shape[1], generator, dtype, device)
         objective = self._objective(z, targets)
 
         validate = None
@@ -168,6 +163,17 @@ class GradientTwoLayerBase(RegressorMixin, BaseEstimator):
         loop_generator = make_generator(child_seed(generator))
         result = train(objective, params, X.shape[0], self._settings(), loop_generator, validate)
         return self._record(result)
+
+    def _initialise(self, n_features: int, generator, dtype, device) -> torch.Tensor:
+        """Draw the fixed first layer and signs (``W0_``, ``a_``), set ``scale_``, and return
+        the trained parameters' starting point; the one order of draws from ``generator``
+        that every fit of this model (one by one or batched) follows."""
+        init = symmetric_init if self.symmetric else random_init
+        self.W0_, self.a_ = init(self.width, n_features, generator, dtype=dtype, device=device)
+        self.scale_ = self.width**-0.25 / math.sqrt(n_features)
+        return self.init_scale * torch.randn(
+            self.width, n_features, generator=generator, dtype=torch.float64
+        ).to(device=device, dtype=dtype)
 
     def _record(self, result: TrainingResult):
         """The fitted attributes from the training loop's result (``scale_`` already set)."""

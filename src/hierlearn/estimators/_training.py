@@ -140,24 +140,28 @@ def train(
         params.grad = grad
         return loss
 
+    def perturb():  # the noise of noisy gradient descent, after every "gd" update
+        if settings.optimizer == "gd" and settings.gd_noise > 0:
+            noise = torch.randn(params.shape, generator=generator, dtype=params.dtype)
+            params.data.add_(noise.to(params.device), alpha=settings.gd_noise)
+
     epochs = settings.epochs
     if settings.optimizer == "lbfgs":
         epochs = math.ceil(settings.epochs / lbfgs_chunk)
     for epoch in range(1, epochs + 1):
         if settings.optimizer == "lbfgs" or full_batch:
             loss = float(optimizer.step(closure))
+            perturb()
         else:
             order = torch.randperm(n_samples, generator=generator).to(params.device)
             total = 0.0
             for start in range(0, n_samples, settings.batch_size):
                 rows = order[start : start + settings.batch_size]
                 batch_loss = float(optimizer.step(lambda rows=rows: closure(rows)))
+                perturb()
                 total += batch_loss * rows.numel()
                 _check_finite(batch_loss, start_loss, epoch)
             loss = total / n_samples
-        if settings.optimizer == "gd" and settings.gd_noise > 0:
-            noise = torch.randn(params.shape, generator=generator, dtype=params.dtype)
-            params.data.add_(noise.to(params.device), alpha=settings.gd_noise)
         _check_finite(loss, start_loss, epoch)
         result.train_loss.append(loss)
         # Epochs are reported in iterations for L-BFGS.

@@ -1,11 +1,11 @@
 """Where cells run: in the driver, in a local pool of processes, or on a Dask cluster.
 
-Every executor takes resolved cell configs (:meth:`submit`) and hands back finished result
-rows (:meth:`poll`); rows always return to the driver, which alone writes the store.
+Every executor takes resolved cell configs (`submit`) and hands back finished result
+rows (`poll`); rows always return to the driver, which alone writes the store.
 
-Time limits. A cell whose config has ``time_limit`` runs under :func:`time_limit`: in a
+Time limits. A cell whose config has ``time_limit`` runs under `time_limit`: in a
 process's main thread a ``SIGALRM`` timer, elsewhere (Dask worker threads) a timer thread that
-raises :class:`~hierlearn.experiments.cells.CellTimeout` asynchronously in the cell's thread.
+raises `CellTimeout` asynchronously in the cell's thread.
 Both interrupt Python code only, between bytecodes; a long call into torch finishes first.
 As a backstop the local pool kills a worker process still busy ``grace`` seconds after its
 limit (and starts a fresh one), and the Dask executor gives up on such a future (the worker
@@ -14,7 +14,7 @@ thread may go on computing until its current call returns).
 Threads. Each local worker runs ``threads`` torch threads, default ``cores // workers`` (at
 least 1), so workers x threads <= cores. In a Dask worker the default is the worker's cores
 divided by its number of task threads. Several runners on one host share its cores: the
-driver calls :meth:`share_cores` with the cells all its host's runners run at once (read from
+driver calls `share_cores` with the cells all its host's runners run at once (read from
 the store) and, unless ``threads`` was given, each cell then gets ``cores // that`` threads.
 ``local_slots`` is the number of cells an executor runs on the driver's host at once (0 for a
 remote Dask cluster, whose workers pick their own threads).
@@ -56,7 +56,7 @@ def grace_seconds(limit: float) -> float:
 
 @contextlib.contextmanager
 def time_limit(seconds: float | None):
-    """Raise :class:`CellTimeout` in the current thread once ``seconds`` have passed."""
+    """Raise `CellTimeout` in the current thread once ``seconds`` have passed."""
     if not seconds:
         yield
         return
@@ -129,7 +129,7 @@ def execute_cell(config: dict, threads: int | None = None) -> dict:
 
 
 class _CoreShare:
-    """``threads`` if given, else the share of the host's cores set by :meth:`share_cores`."""
+    """``threads`` if given, else the share of the host's cores set by `share_cores`."""
 
     threads: int | None
     default_threads: int | None = None
@@ -165,7 +165,13 @@ class InlineExecutor(_CoreShare):
         if not self._queue:
             time.sleep(min(timeout, 0.01))
             return []
-        return [execute_cell(self._queue.popleft(), self.cell_threads)]
+        import torch
+
+        threads = torch.get_num_threads()  # the caller's setting, restored after the cell
+        try:
+            return [execute_cell(self._queue.popleft(), self.cell_threads)]
+        finally:
+            torch.set_num_threads(threads)
 
     def close(self) -> None:
         self._queue.clear()
@@ -251,7 +257,7 @@ class LocalPoolExecutor(_CoreShare):
     A worker that dies (crash, out of memory) yields a "failed" row for its cell and is
     replaced; so is one still busy ``grace_seconds`` past the cell's time limit ("timeout").
     Workers are forked from a fork server that has imported the cell code (see
-    :func:`pool_context`; "spawn" where there is none). As with "spawn", the main module is
+    `pool_context`; "spawn" where there is none). As with "spawn", the main module is
     imported in a fresh process, so a script that creates this pool must guard its entry
     point with ``if __name__ == "__main__":`` (see the multiprocessing documentation).
     """

@@ -5,14 +5,14 @@ With first-layer weights W0 of shape (m, D') (rows w0_r) on inputs z in R^{D'}:
     empirical NTK(z, z')  = (1/m) sum_r act'(w0_r.z) act'(w0_r.z') <z, z'>,
     empirical NNGP(z, z') = (1/m) sum_r act(w0_r.z) act(w0_r.z'),
 
-the kernels of the features of :class:`hierlearn.NTKRegressor` (the NTK) and of a random
+the kernels of the features of [`hierlearn.NTKRegressor`][] (the NTK) and of a random
 first layer (the NNGP). With w0_r ~ N(0, I/D') they converge to
-:func:`hierlearn.kernels.ntk` and :func:`hierlearn.kernels.nngp` as m grows, at the Monte
+[`hierlearn.kernels.ntk`][] and [`hierlearn.kernels.nngp`][] as m grows, at the Monte
 Carlo rate m^{-1/2}.
 
 For a random representation h (docs/theory.md §1.3) the empirical kernel is <h(x), h(x')> / D,
 optionally with the features centred by their mean over reference inputs; it converges to
-:func:`hierlearn.kernels.representation_kernel`.
+[`hierlearn.kernels.representation_kernel`][].
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ def empirical_nngp(
     W0, Z1, Z2=None, activation="relu", memory_budget=DEFAULT_MEMORY_BUDGET, dtype="float64"
 ) -> torch.Tensor:
     """(1/m) sum_r act(w0_r.z) act(w0_r.z') for the weights W0 (arguments as
-    :func:`empirical_ntk`)."""
+    [`empirical_ntk`][hierlearn.kernels.empirical.empirical_ntk])."""
     W0, Z1, Z2 = _network_inputs(W0, Z1, Z2, resolve_dtype(dtype))
     return _neuron_average(trainable_activation(activation).act, W0, Z1, Z2, memory_budget)
 
@@ -123,6 +123,11 @@ def empirical_representation_kernel(
         center: None, or reference inputs: the features are centred by their mean over them.
         dtype: "float64" (default) or "float32".
     """
+    if len(weights) == 0 or len(biases) != len(weights):
+        raise ValueError(
+            f"weights, biases: one matrix and one bias vector per layer are needed, at least "
+            f"one layer; got {len(weights)} matrices and {len(biases)} bias vectors"
+        )
     dtype = resolve_dtype(dtype)
     device = weights[0].device if isinstance(weights[0], torch.Tensor) else "cpu"
     weights = [_tensor(weight, "weights", dtype, device) for weight in weights]
@@ -143,7 +148,7 @@ def empirical_representation_kernel(
 
 
 def fitted_representation_kernel(representation, X1, X2=None, center=None) -> torch.Tensor:
-    """<h(x), h(x')> / D from a fitted :class:`hierlearn.RandomNetworkRepresentation`'s raw
+    """<h(x), h(x')> / D from a fitted [`hierlearn.RandomNetworkRepresentation`][]'s raw
     (un-normalised) ``features``, optionally centred by the mean features over ``center``."""
     features1 = representation.features(X1)
     features2 = features1 if X2 is None else representation.features(X2)
