@@ -7,7 +7,7 @@ any moment leaves every committed row intact and no partial one; ``run`` on the 
 then skips the keys already present. Tables:
 
 ``cells``
-    ``key`` (primary key, see :func:`hierlearn.experiments.cells.cell_key`), ``spec``,
+    ``key`` (primary key, see `hierlearn.experiments.cells.cell_key`), ``spec``,
     ``learner``, ``d``, ``n``, ``seed``, ``status``, ``relative_test_error``,
     ``relative_train_error``, ``relative_validation_error``, ``seconds``, ``peak_memory_mb``,
     ``library_version``, ``git_revision``, ``worker``, ``finished_at``, ``error`` (text), and
@@ -22,7 +22,7 @@ then skips the keys already present. Tables:
     one row per live runner: ``owner`` (``host:pid:random``), ``host``, ``pid``,
     ``process_start``, ``slots`` (cells it runs at once on this host), ``started_at``,
     ``heartbeat``, ``expires``, ``library_version``, ``since_attempt`` (see
-    :meth:`Store.register`).
+    [`Store.register`][hierlearn.experiments.store.Store.register]).
 ``leases`` (schema 2)
     one row per cell being computed: ``key``, ``owner``, ``host``, ``pid``,
     ``process_start``, the cell's ``spec``/``learner``/``d``/``n``/``seed``, ``since``,
@@ -34,8 +34,11 @@ then skips the keys already present. Tables:
 
 Times in these three tables are seconds since the epoch (``time.time()``).
 
-Leases. Several runners (processes on one or several hosts, each with its own executor) may
-share one store; they split the work through leases:
+Leases. Several runners (processes on the store's host, each with its own executor) may
+share one store; they split the work through leases (one host per store file: SQLite's
+write-ahead log needs memory shared between the processes, which a network file system does
+not give; the lease rows record the host all the same, so that a lease of another host is
+never mistaken for a dead process of this one):
 
 * a runner registers in ``runners`` and claims a cell by inserting its ``leases`` row (and an
   ``attempts`` row) in the same ``BEGIN IMMEDIATE`` transaction that checks the cell is neither
@@ -47,21 +50,21 @@ share one store; they split the work through leases:
   quarter of the lease duration; a lease past its ``expires`` belongs to a runner that stopped
   heartbeating (killed, frozen, its machine lost) and any runner takes the cell over; on the
   same host a lease whose process is gone (no such pid, a zombie, or a pid reused by a
-  process started later) is taken over at once. Hosts sharing a store must agree on the time
-  to well within the lease duration;
+  process started later) is taken over at once;
 * storing a result deletes its lease and closes its attempt in the put's transaction; a
   clean stop (end of the sweep, Ctrl-C, SIGTERM) releases the runner's remaining leases.
 
 In the normal case every cell is computed once; a cell is computed again only when its
 runner died or stopped heartbeating for a whole lease. The lease duration is an argument of
-:func:`hierlearn.experiments.runner.run_spec` (``HIERLEARN_LEASE_SECONDS`` in the
+`hierlearn.experiments.runner.run_spec` (``HIERLEARN_LEASE_SECONDS`` in the
 environment, default 60 s).
 
 Schema versions and migrations. ``meta.schema_version`` is the version of the file's schema
-(:data:`SCHEMA_VERSION` is the one this code writes). Opening a store of an older version
+(`SCHEMA_VERSION` is the one this code writes). Opening a store of an older version
 copies the file aside first (``STORE.vOLD.bak``, a consistent SQLite copy) and then migrates it
 in place, all inside one write transaction: a concurrent opener waits and finds it done. A
-store of a newer version is refused (:class:`StoreError` naming both versions, the release
+store of a newer version is refused ([`StoreError`][hierlearn.experiments.store.StoreError] naming
+both versions, the release
 that wrote it and how to export its rows); nothing is written to it. Migrations only ever add
 tables, columns or meta entries: stored rows read back unchanged.
 """
@@ -286,7 +289,8 @@ def _lease_dead(lease: dict, now: float) -> bool:
 
 @dataclass
 class Claim:
-    """What :meth:`Store.claim` found: the keys it leased to the caller, the keys already
+    """What [`Store.claim`][hierlearn.experiments.store.Store.claim] found: the keys it leased to
+    the caller, the keys already
     stored ({key: (status, steering error)}) and the keys leased by others (their lease)."""
 
     claimed: list
@@ -303,7 +307,8 @@ class Store:
     Args:
         path: the SQLite file.
         create: create the file (and the tables) if it does not exist; otherwise a missing
-            file raises :class:`StoreError` and nothing is created.
+            file raises [`StoreError`][hierlearn.experiments.store.StoreError] and nothing is
+            created.
 
     Opening a store of an older schema migrates it (see the module docstring);
     ``migrated`` is then ``(old version, path of the copy)``, else None.
@@ -732,7 +737,7 @@ class Store:
         return found if keys is None else {k: found[k] for k in keys if k in found}
 
     def results(self) -> dict[str, tuple[str, float | None]]:
-        """{key: (status, steering error)} of every stored cell (see :data:`STEERING_ERROR`)."""
+        """{key: (status, steering error)} of every stored cell (see `STEERING_ERROR`)."""
         cursor = self._connection.execute(f"SELECT key, status, {STEERING_ERROR} FROM cells")
         return {key: (status, error) for key, status, error in cursor}
 
@@ -817,7 +822,8 @@ def describe_error(path, error: sqlite3.Error) -> str:
 
 
 def check_store(path) -> None:
-    """Raise :class:`StoreError` unless ``path`` is absent, an empty database (a store whose
+    """Raise [`StoreError`][hierlearn.experiments.store.StoreError] unless ``path`` is absent, an
+    empty database (a store whose
     creation was interrupted) or a hierlearn store that this release can open (its schema or
     an older one, which opening migrates). Only reads the file."""
     path = Path(path)
