@@ -156,17 +156,16 @@ cluster.close()
 #
 # ## A GPU
 #
-# Set `device: cuda` in the spec. Every estimator then computes on the GPU, kernels included
-# (float64 by default: the NTK's arc-cosine is steep near correlation 1; `dtype: float32`
-# trades accuracy for speed). A spec that asks for `cuda` on a machine without one is refused
-# before the store is touched:
-#
-# ```yaml
-# device: cuda
-# ```
+# Give `--device cuda` to `hierlearn run` or `hierlearn reproduce` (or set `device: cuda` in
+# the spec). Every estimator then computes on the GPU, kernels included (float64 by default:
+# the NTK's arc-cosine is steep near correlation 1; `dtype: float32` in a model's `params`
+# trades accuracy for speed), and the local pool has one worker per visible GPU. The device is
+# part of every cell's key, so GPU cells never resume CPU ones. `cuda` on a machine without
+# one is refused (exit code 2) before the store is touched:
 #
 # ```bash
-# hierlearn run paper-p4.yaml --store p4.sqlite --workers 1   # one cell at a time on one GPU
+# hierlearn run paper-p4.yaml --store p4.sqlite --device cuda
+# hierlearn reproduce --full --device cuda --out full/
 # ```
 #
 # On a cluster of GPU nodes, give each Dask worker one GPU (`CUDA_VISIBLE_DEVICES` per worker,
