@@ -45,7 +45,7 @@ from .cells import cell_key, grid_cells
 from .executors import cpu_count
 from .progress import Progress
 from .spec import AdaptiveSamples, Spec
-from .store import RETRY_STATUSES, Owner, Store, StoreError, _lease_dead
+from .store import RETRY_STATUSES, Owner, Store, StoreError, lease_dead
 
 DEFAULT_LEASE_SECONDS = 60.0
 _log = logging.getLogger(__name__)
@@ -344,7 +344,7 @@ def _sweep(
             for key in list(waiting):
                 if key in done and key not in retry:
                     found(key, waiting.pop(key), done[key], True)
-                elif key not in leases or _lease_dead(leases[key], wall):
+                elif key not in leases or lease_dead(leases[key], wall):
                     candidates[key] = waiting.pop(key)
         room = executor.max_in_flight - len(in_flight)
         if room > 0 and candidates:

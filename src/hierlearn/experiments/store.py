@@ -233,14 +233,20 @@ class StoreError(RuntimeError):
 # ---------------------------------------------------------------- runner identity
 
 
-def _process_start(pid: int) -> str | None:
-    """The start time of process ``pid`` in clock ticks since boot (Linux), else None."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (Linux; None elsewhere or when the
+    process is gone): [0] its state, [19] its start time in clock ticks since boot."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
+            return stat.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
         return None
-    return fields[19] if len(fields) > 19 else None
+
+
+def _process_start(pid: int) -> str | None:
+    """The start time of process ``pid`` in clock ticks since boot (Linux), else None."""
+    fields = _stat_fields(pid)
+    return fields[19] if fields is not None and len(fields) > 19 else None
 
 
 def process_alive(pid: int, process_start: str | None = None) -> bool:
@@ -252,10 +258,8 @@ def process_alive(pid: int, process_start: str | None = None) -> bool:
         return False
     except (PermissionError, OSError):
         return True
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
+    fields = _stat_fields(pid)
+    if fields is None:
         return True  # no /proc: the pid exists
     if fields and fields[0] in ("Z", "X"):
         return False
@@ -277,7 +281,7 @@ class Owner:
         return cls(f"{host}:{pid}:{secrets.token_hex(4)}", host, pid, _process_start(pid))
 
 
-def _lease_dead(lease: dict, now: float) -> bool:
+def lease_dead(lease: dict, now: float) -> bool:
     """A lease that any runner may take over: expired, or held by a process of this host that
     is gone."""
     if lease["expires"] <= now:
@@ -627,7 +631,7 @@ class Store:
                     if lease["owner"] == owner.id:
                         result.claimed.append(key)
                         continue
-                    if not _lease_dead(lease, now):
+                    if not lease_dead(lease, now):
                         result.busy[key] = lease
                         continue
                     connection.execute(
@@ -698,7 +702,7 @@ class Store:
         result = []
         for values in cursor.fetchall():
             lease = dict(zip(LEASE_COLUMNS, values, strict=True))
-            lease["expired"] = _lease_dead(lease, now)
+            lease["expired"] = lease_dead(lease, now)
             result.append(lease)
         return result
 
@@ -712,7 +716,7 @@ class Store:
         result = []
         for values in cursor.fetchall():
             runner = dict(zip(RUNNER_COLUMNS, values, strict=True))
-            runner["live"] = not _lease_dead(runner, now)
+            runner["live"] = not lease_dead(runner, now)
             result.append(runner)
         return result
 
