@@ -47,7 +47,7 @@ import numpy as np
 from ..theory import predicted_for_learner
 from .adaptive import usable_error
 from .isotonic import NStar, curve_n_stars, n_star
-from .tables import comparisons_table, eps_key, exponents_table
+from .tables import N_BOOTSTRAP, comparisons_table, eps_key, exponents_table
 
 __all__ = [
     "Analysis",
@@ -290,7 +290,7 @@ def _collect(rows: list[dict], eps: float) -> dict[str, LearnerAnalysis]:
 def analyse(
     rows: list[dict],
     eps: float,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     seed: int = 0,
     eps_levels=None,
 ) -> Analysis:

@@ -45,7 +45,7 @@ from .analysis import (
     slope_weights,
 )
 from .isotonic import NStar, curve_n_stars
-from .tables import eps_key
+from .tables import N_BOOTSTRAP, eps_key
 
 
 def _crossover(point, interval, draws, dimensions) -> dict | None:
@@ -120,7 +120,9 @@ def _common(first: LearnerAnalysis, second: LearnerAnalysis, d: int):
     return seeds, (sizes_a, errors_a[:, columns_a]), (sizes_b, errors_b[:, columns_b])
 
 
-def compare(analysis: Analysis, a: str, b: str, n_bootstrap: int = 1000, seed: int = 0) -> dict:
+def compare(
+    analysis: Analysis, a: str, b: str, n_bootstrap: int = N_BOOTSTRAP, seed: int = 0
+) -> dict:
     """The paired comparison of learners ``a`` and ``b`` (see the module docstring).
 
     Returns ``{"a": a, "b": b, "by_eps": {"0.1": {"difference": x or null, "ci": [lo, hi]

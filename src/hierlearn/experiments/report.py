@@ -24,7 +24,13 @@ import yaml
 from .analysis import analyse, exponents_json, learner_label
 from .comparisons import compare
 from .store import Store
-from .tables import comparisons_table, exponents_table, n_star_table, n_star_text
+from .tables import (
+    N_BOOTSTRAP,
+    comparisons_table,
+    exponents_table,
+    n_star_table,
+    n_star_text,
+)
 
 
 class ReportError(ValueError):
@@ -122,7 +128,7 @@ def write_report(
     store: Store,
     out,
     eps: float | None = None,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     spec_name: str | None = None,
     seed: int = 0,
     eps_levels=None,

@@ -29,7 +29,7 @@ import yaml
 
 from .plots import plot_comparison
 from .spec import Spec, parse_spec_text
-from .tables import comparisons_table, exponents_table, report_lines
+from .tables import N_BOOTSTRAP, comparisons_table, exponents_table, report_lines
 from .workflow import (
     ExecutorOptions,
     InputError,
@@ -179,7 +179,7 @@ def run_reproduce(
     retry_failed: bool = False,
     progress: bool = True,
     lease_seconds: float | None = None,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     log=print,
     specs: dict[str, tuple[Spec, str]] | None = None,
     device: str | None = None,

@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import math
 
+# Bootstrap replicates behind every interval of a report, unless a caller asks for another
+# count (the command line's --bootstrap).
+N_BOOTSTRAP = 1000
+
 
 def eps_key(eps: float) -> str:
     """The key of a threshold in ``by_eps``: ``f"{eps:g}"``."""

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .tables import N_BOOTSTRAP
+
 
 class InputError(ValueError):
     """A bad input (option, path or spec); nothing was written."""
@@ -274,7 +276,7 @@ def report_into(
     *,
     eps_levels=None,
     comparisons=None,
-    n_bootstrap: int = 1000,
+    n_bootstrap: int = N_BOOTSTRAP,
     spec_name: str | None = None,
     seed: int = 0,
 ) -> dict:
