@@ -24,8 +24,6 @@ ESTIMATORS = {
 # Kind -> the parameter that may be a list, solved as one path (one factorisation for a
 # ridge, warm starts for a penalty) and chosen on validation data by the estimator itself.
 PATH_PARAMETERS = {"ntk": "ridge", "kernel": "ridge", "quadratic_form": "reg"}
-# Kinds whose ``ridge`` may be a list, chosen on validation data with one factorisation.
-RIDGE_LIST_KINDS = tuple(kind for kind, name in PATH_PARAMETERS.items() if name == "ridge")
 
 
 def estimator_class(kind: str) -> type:

@@ -45,11 +45,10 @@ def _size(*variables: str):
 
 
 SizeD = _size("d")
-# A non-negative real number or an expression in d and D (the width of the model's input:
-# the representation width, or d on raw inputs), evaluated as a float per d, e.g. the
-# first-layer bias "sqrt(D)"; checked >= 0 when a spec is loaded.
-RealD = _size("d", "D")
-SizeWithWidth = _size("d", "D")
+# A non-negative number or an expression in d and D (the width of the model's input: the
+# representation width, or d on raw inputs), evaluated per d, e.g. the first-layer bias
+# "sqrt(D)" or the unlabelled inputs "max(64*D, 4000)"; checked >= 0 when a spec is loaded.
+SizeDD = _size("d", "D")
 Dtype = Literal["float32", "float64"]
 
 
@@ -85,7 +84,7 @@ class NTKParams(Frozen):
     ridge: NonNegativeFloat | None = None  # r in (1/n) sum (y - f)^2 + r ||W||_F^2
     solver: Literal["auto", "dual", "primal"] | None = None  # which linear system is solved
     symmetric: StrictBool | None = None  # symmetric initialisation
-    input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)
+    input_bias: SizeDD | None = None  # constant input coordinate (a first-layer bias)
     dtype: Dtype | None = None  # compute dtype
 
 
@@ -109,7 +108,7 @@ class GradientParams(Frozen):
     lr_decay: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None  # their factor
     eval_every: PositiveInt | None = None  # epochs between validation evaluations
     gd_noise: NonNegativeFloat | None = None  # noise of noisy gradient descent
-    input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)
+    input_bias: SizeDD | None = None  # constant input coordinate (a first-layer bias)
     dtype: Dtype | None = None  # compute dtype
 
 
@@ -159,7 +158,7 @@ class KernelParams(Frozen):
     max_iter: PositiveInt | None = None  # conjugate-gradient iterations at most
     # constant input coordinate (raw inputs only); "auto": 1 on raw inputs, 0 with a
     # representation
-    input_bias: Literal["auto"] | RealD | None = None
+    input_bias: Literal["auto"] | SizeDD | None = None
     dtype: Dtype | None = None  # compute dtype
 
     @model_validator(mode="before")
@@ -208,7 +207,7 @@ class QuadraticFormParams(Frozen):
     # "absolute": reg is the weight; "max": a fraction of the weight that zeroes A
     reg_scale: Literal["absolute", "max"] | None = None
     penalty: Literal["nuclear", "taylor"] | None = None  # reg ||A||_* or the exact image
-    input_bias: RealD | None = None  # constant input coordinate (a first-layer bias)
+    input_bias: SizeDD | None = None  # constant input coordinate (a first-layer bias)
     solver: Literal["auto", "admm", "proximal", "factored"] | None = None  # convex solver
     max_rank: PositiveInt | None = None  # columns of each factor (factored solver)
     tol: PositiveFloat | None = None  # certificate threshold

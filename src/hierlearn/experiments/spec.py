@@ -70,7 +70,7 @@ from .params import (
     Model,
     RepresentationName,
     SizeD,
-    SizeWithWidth,
+    SizeDD,
 )
 from .protocol import Tuning, check_protocol
 
@@ -233,7 +233,7 @@ class RandomNetworkRepresentation(Frozen):
     whiten_eps: NonNegativeFloat | None = None  # eigenvalue floor; None: the estimator's default
     # Unlabelled inputs (of the spec's input law) used to fit the normalisation; 0 fits it on
     # the n training inputs. Default: enough for a well-conditioned covariance estimate.
-    n_unlabeled: SizeWithWidth = Expression("max(4*D, 4000)", ("d", "D"))
+    n_unlabeled: SizeDD = Expression("max(4*D, 4000)", ("d", "D"))
     dtype: Dtype = "float64"  # feature dtype
 
 
