@@ -25,7 +25,8 @@ from hierlearn.experiments import params as spec_params
 from hierlearn.experiments import spec as spec_module
 from hierlearn.experiments.expressions import Expression
 from hierlearn.experiments.learners import HARNESS_PARAMETERS, estimator_class
-from hierlearn.kernels import RepresentationSpec, parse_memory_budget
+from hierlearn.kernels.analytic import RepresentationSpec
+from hierlearn.kernels.blocks import parse_memory_budget
 from hierlearn.representations import RandomNetworkRepresentation
 
 MODELS = {

@@ -11,16 +11,7 @@ Spectra of these kernels for inputs on the sphere, per harmonic degree:
 (`hierlearn.kernels.spectra`).
 """
 
-from .analytic import (
-    KINDS,
-    InfiniteWidthKernel,
-    PreparedInputs,
-    RepresentationSpec,
-    nngp,
-    ntk,
-    representation_kernel,
-)
-from .blocks import parse_memory_budget
+from .analytic import InfiniteWidthKernel, nngp, ntk, representation_kernel
 from .empirical import (
     empirical_nngp,
     empirical_ntk,
@@ -30,11 +21,8 @@ from .empirical import (
 from .spectra import KernelSpectrum, kernel_function, spectrum
 
 __all__ = [
-    "KINDS",
     "InfiniteWidthKernel",
     "KernelSpectrum",
-    "PreparedInputs",
-    "RepresentationSpec",
     "empirical_nngp",
     "empirical_ntk",
     "empirical_representation_kernel",
@@ -42,7 +30,6 @@ __all__ = [
     "kernel_function",
     "nngp",
     "ntk",
-    "parse_memory_budget",
     "representation_kernel",
     "spectrum",
 ]

@@ -158,7 +158,7 @@ def spectrum(
         input_bias: b >= 0, a constant coordinate appended to raw inputs (the
             ``input_bias`` of [`KernelRegressor`][hierlearn.KernelRegressor]); raw inputs only.
         representation: None, or a dict /
-            [`RepresentationSpec`][hierlearn.kernels.RepresentationSpec] (activation, depth,
+            `RepresentationSpec` (activation, depth,
             bias_std) of an infinite-width random representation, un-centred.
         nodes: quadrature nodes (default max(512, 8 (max_degree + 1))).
 
