@@ -79,6 +79,14 @@ def _split_representation(representation, center: bool) -> tuple:
     return as_representation(options), bool(center)
 
 
+def resolve_input_bias(input_bias, with_representation: bool) -> float:
+    """The kernel's input bias: ``"auto"`` is 1.0 on raw inputs and 0 with a representation
+    (whose biases, ``bias_std``, play that part); a number is itself."""
+    if input_bias == "auto":
+        return 0.0 if with_representation else 1.0
+    return float(input_bias)
+
+
 class KernelRegressor(RegressorMixin, BaseEstimator):
     """Kernel ridge regression with an infinite-width kernel of [`hierlearn.kernels`][].
 
@@ -204,10 +212,8 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         return torch_tags(super().__sklearn_tags__(), self.device)
 
     def _input_bias(self, representation) -> float:
-        """The input bias in use: "auto" is 1.0 on raw inputs and 0 with a representation."""
-        if self.input_bias == "auto":
-            return 0.0 if representation is not None else 1.0
-        return float(self.input_bias)
+        """The input bias in use (`resolve_input_bias`)."""
+        return resolve_input_bias(self.input_bias, representation is not None)
 
     def _kernel_object(self, budget: int, center=None, reference_mean=None, dtype=None):
         return InfiniteWidthKernel(

@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from ..estimators.kernel import resolve_input_bias
+
 PREDICTED_DIMENSIONS = (16, 24, 32, 48, 64)  # beyond the measured d, in the separation figure
 
 
@@ -34,13 +36,11 @@ def prediction_options(config: dict) -> dict | None:
         if representation.pop("center", False):  # the spelling of configs resolved before
             return None
     ridge = (model.get("search") or {}).get("ridge", params.get("ridge", 1e-3))
-    bias = params.get("input_bias") or 0.0
-    if bias == "auto":  # KernelRegressor's rule: 1 on raw inputs, 0 with a representation
-        bias = 0.0 if representation else 1.0
+    bias = resolve_input_bias(params.get("input_bias") or 0.0, bool(representation))
     return {
         "kind": params.get("kernel", "ntk"),
         "activation": params.get("activation", "relu"),
-        "input_bias": float(bias),
+        "input_bias": bias,
         "representation": representation or None,
         "ridge": ridge,
         "noise_std": float(target.get("noise_std") or 0.0),
