@@ -93,7 +93,7 @@ class RepresentationSpec:
 
 
 def as_representation(value, name: str = "representation") -> RepresentationSpec | None:
-    """None, a [`RepresentationSpec`][hierlearn.kernels.analytic.RepresentationSpec], or a mapping
+    """None, a `RepresentationSpec`, or a mapping
     with keys activation/depth/bias_std."""
     if value is None or isinstance(value, RepresentationSpec):
         return value
@@ -247,7 +247,7 @@ class InfiniteWidthKernel:
         kind: "ntk", "nngp" or "linear".
         activation: trainable activation (ignored for ``linear``).
         representation: None (raw inputs) or a
-            [`RepresentationSpec`][hierlearn.kernels.analytic.RepresentationSpec] / dict.
+            `RepresentationSpec` / dict.
         center: None, or (N, d) reference inputs whose empirical law centres the
             representation's features (only with a representation).
         reference_mean: M of the module docstring for these reference inputs when already
@@ -462,7 +462,7 @@ class InfiniteWidthKernel:
 
         Args:
             X1: inputs (an array or tensor) or
-                [`PreparedInputs`][hierlearn.kernels.analytic.PreparedInputs].
+                `PreparedInputs`.
             X2: the same for the columns, or None for K(X1, X1).
             out: optional preallocated (n1, n2) tensor to write into.
             upper_only: with X2 None, write only the blocks on and above the diagonal (for
@@ -514,7 +514,7 @@ def ntk(
         activation: trainable activation (relu, relu2, relu3, quadratic, tanh, softplus,
             gelu).
         representation: None, or a dict /
-            [`RepresentationSpec`][hierlearn.kernels.analytic.RepresentationSpec] with keys
+            `RepresentationSpec` with keys
             activation,
             depth and bias_std.
         center: None, or reference inputs whose empirical law centres the representation.
