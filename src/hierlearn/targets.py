@@ -60,7 +60,35 @@ def _sphere_moment(exponents: Sequence[int], d: int) -> float:
     return math.exp(log_moment) * d ** (total / 2)
 
 
-class LowRankPolynomial:
+class _Target:
+    """What every target shares: its inputs' check and its noisy labels (``d`` and
+    ``noise_std`` set by the subclass)."""
+
+    d: int
+    noise_std: float
+
+    def _inputs(self, X) -> tuple[torch.Tensor, bool]:
+        """(X as a tensor, whether it came as numpy), X checked to be (n_samples, d)."""
+        as_numpy = not isinstance(X, torch.Tensor)
+        X_t = torch.as_tensor(np.asarray(X) if as_numpy else X)
+        if X_t.ndim != 2 or X_t.shape[1] != self.d:
+            raise ValueError(f"X must have shape (n_samples, {self.d}), got {tuple(X_t.shape)}")
+        return X_t, as_numpy
+
+    def labels(self, X, generator=None):
+        """Noisy labels y = f*(X) + noise_std * xi, xi ~ N(0, 1) drawn from ``generator``."""
+        values = self(X)
+        if self.noise_std == 0.0:
+            return values
+        noise = torch.randn(
+            values.shape[0], generator=make_generator(generator), dtype=torch.float64
+        )
+        if isinstance(values, torch.Tensor):
+            return values + self.noise_std * noise.to(values)
+        return values + self.noise_std * noise.numpy()
+
+
+class LowRankPolynomial(_Target):
     """A low-rank polynomial target f*(x) = sum_s alpha_s phi_{p_s}(<beta_s, x>).
 
     Args:
@@ -195,28 +223,13 @@ class LowRankPolynomial:
 
     def __call__(self, X):
         """Noise-free values f*(X) for X of shape (n_samples, d); numpy or torch in, same out."""
-        as_numpy = not isinstance(X, torch.Tensor)
-        X_t = torch.as_tensor(np.asarray(X) if as_numpy else X)
-        if X_t.ndim != 2 or X_t.shape[1] != self.d:
-            raise ValueError(f"X must have shape (n_samples, {self.d}), got {tuple(X_t.shape)}")
+        X_t, as_numpy = self._inputs(X)
         directions = self.directions.to(device=X_t.device)
         projections = X_t.to(torch.float64) @ directions.T
         values = torch.zeros(X_t.shape[0], dtype=torch.float64, device=X_t.device)
         for s, p in enumerate(self.degrees):
             values = values + float(self.coefficients[s]) * self._phi(p, projections[:, s])
         return values.cpu().numpy() if as_numpy else values.to(X_t.dtype)
-
-    def labels(self, X, generator=None):
-        """Noisy labels y = f*(X) + noise_std * xi, xi ~ N(0, 1) drawn from ``generator``."""
-        values = self(X)
-        if self.noise_std == 0.0:
-            return values
-        noise = torch.randn(
-            values.shape[0], generator=make_generator(generator), dtype=torch.float64
-        )
-        if isinstance(values, torch.Tensor):
-            return values + self.noise_std * noise.to(values)
-        return values + self.noise_std * noise.numpy()
 
     def __repr__(self) -> str:
         return (
@@ -225,7 +238,7 @@ class LowRankPolynomial:
         )
 
 
-class CallableTarget:
+class CallableTarget(_Target):
     """Your own target f*(x) = ``function(x)``, with its exact second moment given.
 
     Args:
@@ -253,10 +266,7 @@ class CallableTarget:
 
     def __call__(self, X):
         """Noise-free values f*(X) for X of shape (n_samples, d); numpy or torch in, same out."""
-        as_numpy = not isinstance(X, torch.Tensor)
-        X_t = torch.as_tensor(np.asarray(X) if as_numpy else X)
-        if X_t.ndim != 2 or X_t.shape[1] != self.d:
-            raise ValueError(f"X must have shape (n_samples, {self.d}), got {tuple(X_t.shape)}")
+        X_t, as_numpy = self._inputs(X)
         raw = self.function(X_t.to(torch.float64))
         if isinstance(raw, torch.Tensor):
             values = raw.detach().to(device=X_t.device, dtype=torch.float64)
@@ -272,19 +282,6 @@ class CallableTarget:
         if not torch.isfinite(values).all():
             raise ValueError(f"target {self.name} returned non-finite values")
         return values.cpu().numpy() if as_numpy else values.to(X_t.dtype)
-
-    def labels(self, X, generator=None):
-        """Noisy labels y = f*(X) + noise_std * xi, xi ~ N(0, 1) drawn from ``generator``
-        (the same noise stream as [`LowRankPolynomial.labels`][hierlearn.LowRankPolynomial])."""
-        values = self(X)
-        if self.noise_std == 0.0:
-            return values
-        noise = torch.randn(
-            values.shape[0], generator=make_generator(generator), dtype=torch.float64
-        )
-        if isinstance(values, torch.Tensor):
-            return values + self.noise_std * noise.to(values)
-        return values + self.noise_std * noise.numpy()
 
     def __repr__(self) -> str:
         return (
