@@ -162,6 +162,8 @@ def test_bad_specs_exit_2_and_touch_no_store(tmp_path, capsys, data, message):
         (["report", "--store", "{store}", "--out", "{dir}/r"], "no store"),
         (["report", "--store", "{store}", "--out", "{dir}/a/b"], "does not exist"),
         (["export", "--store", "{store}", "--format", "csv"], "no store"),
+        (["report", "--store", "{store}", "--out", "{dir}/r", "--bootstrap", "0"], "--bootstrap"),
+        (["reproduce", "--out", "{dir}/q", "--bootstrap", "-5"], "--bootstrap"),
     ],
 )
 def test_bad_arguments_exit_2(tmp_path, capsys, arguments, message):

@@ -195,6 +195,17 @@ def _print_leases(store, spec_name) -> None:
             )
 
 
+def _bootstrap(args) -> int:
+    """--bootstrap, or the library's count (tables.N_BOOTSTRAP) when not given."""
+    from .experiments.tables import N_BOOTSTRAP
+
+    if args.bootstrap is None:
+        return N_BOOTSTRAP
+    if args.bootstrap < 1:
+        raise InputError(f"--bootstrap: must be a whole number >= 1, got {args.bootstrap}")
+    return args.bootstrap
+
+
 def _report(args) -> int:
     comparisons = [tuple(pair) for pair in args.compare] if args.compare else None
     content = report_into(
@@ -202,7 +213,7 @@ def _report(args) -> int:
         args.out,
         eps_levels=args.eps,
         comparisons=comparisons,
-        n_bootstrap=args.bootstrap,
+        n_bootstrap=_bootstrap(args),
         spec_name=args.spec,
         seed=args.seed,
     )
@@ -238,7 +249,7 @@ def _reproduce(args) -> int:
         lease_seconds=args.lease_seconds,
         retry_failed=args.retry_failed,
         progress=not args.quiet,
-        n_bootstrap=args.bootstrap,
+        n_bootstrap=_bootstrap(args),
         device=args.device,
     )
     return 0
@@ -285,7 +296,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     reproduce.add_argument("--store", help="the SQLite result file (default: OUT/store.sqlite)")
     reproduce.add_argument("--out", help="output directory (default: hierlearn-reproduce-PRESET)")
-    reproduce.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
+    reproduce.add_argument(
+        "--bootstrap", type=int, help="bootstrap replicates (default: the library's, 1000)"
+    )
     add_executor_arguments(reproduce, cpu_workers="one per core, at most 8")
     add_device_argument(
         reproduce,
@@ -345,7 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="compare learners A and B seed by seed: e(A) - e(B) and n*_A / n*_B per d, with "
         "bootstrap intervals (repeatable; default: the spec's comparisons)",
     )
-    report.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
+    report.add_argument(
+        "--bootstrap", type=int, help="bootstrap replicates (default: the library's, 1000)"
+    )
     report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     report.add_argument("--spec", help="only this spec name")
     report.set_defaults(handler=_report)
