@@ -25,13 +25,16 @@ def test_presets_parse_and_name_the_paper_learners(preset):
         assert "ntk-h" in rows
     assert {learner.theory for learner in control.learners.values()} >= {"quad-x", "quad-h"}
     assert len(separation.dimensions) >= 4 and len(separation.seeds) >= 3
-    for spec in (separation, control):
-        # quad_h is the paper's representation (random affine map + relu, whitened); the
-        # idealised He_2 features keep their own, honest name.
-        paper = spec.learners["quad_h"].representation
-        assert paper.activation in ("relu", "step") and paper.bias_std > 0
+    # The paper's representation (random affine map + step, whitened) is quad_h (trained) or,
+    # in --quick, quad_inf_h (convex); the idealised He_2 features keep their own, honest name.
+    paper_rows = ["quad_inf_h"] if preset == "quick" else ["quad_h"]
+    for name in paper_rows:
+        paper = separation.learners[name].representation
+        assert paper.activation == "step" and paper.bias_std > 0
         assert paper.normalize == "whiten"
-        assert spec.learners["quad_h_hermite2"].representation.activation == "hermite-2"
+    idealised = "quad_inf_hermite2" if preset == "quick" else "quad_h_hermite2"
+    for spec in (separation, control):
+        assert spec.learners[idealised].representation.activation == "hermite-2"
         # One protocol for every learner: no learner brings its own search space.
         assert spec.tuning is not None and spec.tuning.gradient and spec.tuning.kernel
         assert all(not learner.model.search_space() for learner in spec.learners.values())
@@ -101,8 +104,8 @@ def test_reproduce_pipeline_end_to_end(tmp_path):
         assert (out / part / "n_star.png").stat().st_size > 0
         assert json.loads((out / part / "exponents.json").read_text())["learners"]
     summary = (out / "summary.md").read_text()
-    assert "## Separation: degree 4" in summary and "quad_h" in summary
-    assert "e(quad_x) - e(quad_h)" in summary or "quad_x - quad_h" in summary
+    assert "## Separation: degree 4" in summary and "quad_inf_h" in summary
+    assert "e(quad_x) - e(quad_inf_h)" in summary or "quad_x - quad_inf_h" in summary
     assert "Tuning protocol" in (out / "separation" / "summary.md").read_text()
     assert any("results in" in message for message in messages)
     # Rerunning resumes: every cell is already stored, nothing is run again.
