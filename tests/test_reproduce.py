@@ -151,10 +151,12 @@ def test_the_large_preset_runs_the_theorems_estimator_with_and_without_noise():
         assert representation.width.evaluate_size({"d": 12}) == 2 * 12**2
         assert clean.learners[name].model == clean.learners["quad_inf_hermite2"].model
     assert max(clean.learner_dimensions("quad_inf_hermite2")) == 24
-    # The preset's `noisy` block changes Quad-x's dimensions in the noisy variant only, and
-    # is not part of either spec's text.
+    # The preset's `noisy` block changes the dimensions in the noisy variant only, and is not
+    # part of either spec's text; with noise both learners share them, so that they pair.
     assert clean.learner_dimensions("quad_x") == (8, 12, 16)
     assert noisy.learner_dimensions("quad_x") == (6, 8, 10)
+    assert noisy.learner_dimensions("quad_inf_hermite2") == noisy.learner_dimensions("quad_x")
+    assert ("quad_x", "quad_inf_hermite2") in noisy.comparisons
     assert all("noisy:" not in text for _, text in specs.values())
     assert len(clean.seeds) >= 5
     convex = clean.learners["quad_inf_hermite2"]
