@@ -27,11 +27,9 @@ def test_presets_parse_and_name_the_paper_learners(preset):
     assert len(separation.dimensions) >= 4 and len(separation.seeds) >= 3
     # The paper's representation (random affine map + step, whitened) is quad_h (trained) or,
     # in --quick, quad_inf_h (convex); the idealised He_2 features keep their own, honest name.
-    paper_rows = ["quad_inf_h"] if preset == "quick" else ["quad_h"]
-    for name in paper_rows:
-        paper = separation.learners[name].representation
-        assert paper.activation == "step" and paper.bias_std > 0
-        assert paper.normalize == "whiten"
+    paper = separation.learners["quad_inf_h" if preset == "quick" else "quad_h"].representation
+    assert paper.activation == "step" and paper.bias_std > 0
+    assert paper.normalize == "whiten"
     idealised = "quad_inf_hermite2" if preset == "quick" else "quad_h_hermite2"
     for spec in (separation, control):
         assert spec.learners[idealised].representation.activation == "hermite-2"

@@ -32,7 +32,7 @@ from . import __version__
 from ._extras import MissingExtra
 
 try:
-    from .experiments.tables import report_lines
+    from .experiments.tables import N_BOOTSTRAP, report_lines
     from .experiments.workflow import (
         ExecutorOptions,
         InputError,
@@ -45,6 +45,7 @@ try:
     )
 except MissingExtra as error:  # main() reports it with the install command, before any use
     MISSING_EXTRA: MissingExtra | None = error
+    N_BOOTSTRAP = None  # the parser is built before main() reports the missing extra
 else:
     MISSING_EXTRA = None
 
@@ -196,11 +197,7 @@ def _print_leases(store, spec_name) -> None:
 
 
 def _bootstrap(args) -> int:
-    """--bootstrap, or the library's count (tables.N_BOOTSTRAP) when not given."""
-    from .experiments.tables import N_BOOTSTRAP
-
-    if args.bootstrap is None:
-        return N_BOOTSTRAP
+    """--bootstrap, checked."""
     if args.bootstrap < 1:
         raise InputError(f"--bootstrap: must be a whole number >= 1, got {args.bootstrap}")
     return args.bootstrap
@@ -297,7 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--store", help="the SQLite result file (default: OUT/store.sqlite)")
     reproduce.add_argument("--out", help="output directory (default: hierlearn-reproduce-PRESET)")
     reproduce.add_argument(
-        "--bootstrap", type=int, help="bootstrap replicates (default: the library's, 1000)"
+        "--bootstrap",
+        type=int,
+        default=N_BOOTSTRAP,
+        help="bootstrap replicates (default: %(default)s)",
     )
     add_executor_arguments(reproduce, cpu_workers="one per core, at most 8")
     add_device_argument(
@@ -359,7 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
         "bootstrap intervals (repeatable; default: the spec's comparisons)",
     )
     report.add_argument(
-        "--bootstrap", type=int, help="bootstrap replicates (default: the library's, 1000)"
+        "--bootstrap",
+        type=int,
+        default=N_BOOTSTRAP,
+        help="bootstrap replicates (default: %(default)s)",
     )
     report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     report.add_argument("--spec", help="only this spec name")
