@@ -1,14 +1,19 @@
 """Dense and iterative ridge solvers against torch.linalg references."""
 
+import math
+
 import pytest
 import torch
 
 from hierlearn.kernels import ntk
 from hierlearn.linalg import (
+    RIDGE_GROUP_RATIO,
     NystromPreconditioner,
     cholesky_lower_,
     conjugate_gradients,
+    ridge_groups,
     ridge_path,
+    shifted_solves,
     solve_psd,
     solve_psd_,
 )
@@ -124,9 +129,10 @@ def test_nystrom_preconditioner():
 
 
 def test_ridge_path_cholesky_grid_equals_the_eigendecomposition():
-    """A short grid of positive ridges is solved by one Cholesky per ridge; a grid with more
-    than CHOLESKY_RIDGES entries (or a zero ridge) by one eigendecomposition: same answer."""
-    from hierlearn.linalg import CHOLESKY_RIDGES, ridge_path
+    """A short grid of positive ridges is solved by Cholesky factorisations; a grid that needs
+    more than CHOLESKY_RIDGES of them (or a zero ridge) by one eigendecomposition: same
+    answer."""
+    from hierlearn.linalg import CHOLESKY_RIDGES, ridge_groups, ridge_path
 
     generator = torch.Generator().manual_seed(3)
     features = torch.randn(60, 20, generator=generator, dtype=torch.float64)
@@ -134,7 +140,9 @@ def test_ridge_path_cholesky_grid_equals_the_eigendecomposition():
     K, K_val = features @ features.T, val_features @ features.T
     y = torch.randn(60, generator=generator, dtype=torch.float64)
     short = [1e-6, 1e-3, 1e-1]
-    padded = short + [10.0 ** (-k) for k in range(CHOLESKY_RIDGES)]  # forces eigh
+    # Ridges 1e3 apart need a factorisation each: more than CHOLESKY_RIDGES force eigh.
+    padded = short + [10.0 ** (3 - 3 * k) for k in range(CHOLESKY_RIDGES + 2)]
+    assert len(ridge_groups(padded)) > CHOLESKY_RIDGES
     by_cholesky = ridge_path(K, y, K_val, short)
     by_eigh = ridge_path(K, y, K_val, padded)
     torch.testing.assert_close(by_cholesky.coefficients, by_eigh.coefficients[:, :3])
@@ -172,3 +180,85 @@ def test_cached_kernel_products_equal_uncached_ones_and_skip_evaluations():
         assert len(calls) == 2 * per_product - len(cache)
         assert cache.used * 8 <= capacity
     assert len(cache) == per_product  # the large cache holds every block
+
+
+PRESET_RIDGES = [1e-10, 1e-8, 1e-6, 1e-4, 1e-2]
+
+
+def test_ridge_groups_cover_the_grid_with_members_near_their_pivot():
+    groups = ridge_groups(PRESET_RIDGES)
+    assert [(PRESET_RIDGES[p], [PRESET_RIDGES[j] for j in m]) for p, m in groups] == [
+        (1e-8, [1e-10, 1e-8, 1e-6]),
+        (1e-2, [1e-4, 1e-2]),
+    ]
+    shuffled = [1.0, 3e-5, 0.5, 2e-3, 1e-9, 1e-9, 7e-1]
+    groups = ridge_groups(shuffled)
+    assert sorted(j for _, members in groups for j in members) == list(range(len(shuffled)))
+    for pivot, members in groups:
+        assert pivot in members
+        for j in members:
+            ratio = shuffled[j] / shuffled[pivot]
+            assert 1 / RIDGE_GROUP_RATIO <= ratio <= RIDGE_GROUP_RATIO
+    assert len(ridge_groups([1e-9, 1e-6, 1e-3, 1.0])) == 4  # 1e3 apart: one each
+
+
+def _ill_conditioned(n, seed):
+    """A symmetric PSD matrix with eigenvalues from 1e-9 to 1e2 (random eigenvectors)."""
+    generator = torch.Generator().manual_seed(seed)
+    q, _ = torch.linalg.qr(torch.randn(n, n, generator=generator, dtype=torch.float64))
+    values = torch.logspace(-9, 2, n, dtype=torch.float64)
+    return (q * values) @ q.mT, generator
+
+
+def test_shifted_solves_from_one_factor_equal_direct_solves_for_both_signs():
+    """One Cholesky factor of K + mu I and one Lanczos run solve K + (mu + c) I for shifts
+    c above and below 0, to the tolerance, within the step bound of a condition number 100."""
+    n, mu = 200, 1e-3
+    K, generator = _ill_conditioned(n, 0)
+    y = torch.randn(n, generator=generator, dtype=torch.float64)
+    eye = torch.eye(n, dtype=torch.float64)
+    lower = torch.linalg.cholesky(K + mu * eye)
+    shifts = [-0.99 * mu, -0.5 * mu, 9 * mu, 99 * mu]
+    solutions, steps, converged = shifted_solves(lower, y, shifts, tol=1e-12)
+    assert all(converged)
+    assert steps <= 10 * math.log(2e12) / 2 + 10
+    for column, c in enumerate(shifts):
+        matrix = K + (mu + c) * eye
+        expected = torch.linalg.solve(matrix, y)
+        residual = (matrix @ solutions[:, column] - y).norm() / y.norm()
+        direct = (matrix @ expected - y).norm() / y.norm()  # up to 2e-10 at condition 1e7
+        assert residual <= 10 * direct + 1e-12
+        # norm-wise, as the solutions' own error allows at condition numbers up to 1e7
+        assert (solutions[:, column] - expected).norm() <= 1e-7 * expected.norm()
+    zero, steps, converged = shifted_solves(lower, torch.zeros(n, dtype=torch.float64), shifts)
+    assert steps == 0 and all(converged) and not zero.any()
+
+
+def test_factored_ridge_path_equals_one_cholesky_per_ridge_on_a_relu_ntk():
+    """The presets' ridge grid on a relu NTK: two factorisations and Lanczos give what one
+    Cholesky solve per ridge gives (coefficients and validation predictions)."""
+    generator = torch.Generator().manual_seed(8)
+    X = torch.randn(400, 6, generator=generator, dtype=torch.float64)
+    X_val = torch.randn(50, 6, generator=generator, dtype=torch.float64)
+    y = X[:, 0] ** 2 - 1 + 0.1 * torch.randn(400, generator=generator, dtype=torch.float64)
+    K, K_val = ntk(X, activation="relu"), ntk(X_val, X, activation="relu")
+    path = ridge_path(K, y, K_val, PRESET_RIDGES)
+    for column, ridge in enumerate(PRESET_RIDGES):
+        alpha = solve_psd_(K.clone(), y, 400 * ridge)
+        torch.testing.assert_close(path.coefficients[:, column], alpha, rtol=1e-7, atol=1e-9)
+        torch.testing.assert_close(path.predictions[:, column], K_val @ alpha)
+
+
+def test_ridge_path_factorises_a_ridge_whose_lanczos_run_stops_short(monkeypatch):
+    """A Lanczos run cut at one step leaves its ridges unconverged: each is then solved by a
+    factorisation of its own, bit for bit the single-ridge Cholesky solve."""
+    import hierlearn.linalg as linalg
+
+    K, generator = _ill_conditioned(150, 1)
+    y = torch.randn(150, generator=generator, dtype=torch.float64)
+    lower = torch.linalg.cholesky(K + 150 * 1e-8 * torch.eye(150, dtype=torch.float64))
+    assert not any(shifted_solves(lower, y, [150 * (1e-6 - 1e-8)], max_iter=1)[2])
+    monkeypatch.setattr(linalg, "LANCZOS_MAX_ITER", 1)
+    path = ridge_path(K, y, K, PRESET_RIDGES)
+    for column, ridge in enumerate(PRESET_RIDGES):  # each one its own factorisation, exactly
+        assert torch.equal(path.coefficients[:, column], solve_psd_(K.clone(), y, 150 * ridge))

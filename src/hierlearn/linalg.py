@@ -111,9 +111,126 @@ class RidgePath(NamedTuple):
     coefficients: torch.Tensor
 
 
-# Up to this many ridges, one in-place Cholesky factorisation per ridge is cheaper than one
-# eigendecomposition (on CPU ``eigh`` costs tens of Cholesky factorisations).
+# Up to this many Cholesky factorisations, the ridge path factorises; beyond, one
+# eigendecomposition is cheaper (on CPU ``eigh`` costs tens of Cholesky factorisations).
 CHOLESKY_RIDGES = 8
+
+# One factorisation of K + n mu I serves every ridge within this factor of mu (see
+# `ridge_path`): the preconditioned system's condition number is at most this ratio.
+RIDGE_GROUP_RATIO = 100.0
+# Lanczos on the factored system stops at this relative residual of the preconditioned
+# system, after at most this many steps; a ridge whose solution then leaves a relative
+# residual ||(K + n r I) alpha - y|| / ||y|| above RIDGE_RESIDUAL_TOL is factorised itself.
+LANCZOS_TOL = 1e-12
+LANCZOS_MAX_ITER = 300
+RIDGE_RESIDUAL_TOL = 1e-10
+
+
+def ridge_groups(ridges, ratio: float = RIDGE_GROUP_RATIO) -> list[tuple[int, list[int]]]:
+    """Cover a grid of positive ridges by factorisations: [(pivot, members), ...] of indices.
+
+    Greedy from the smallest ridge r: the pivot is the largest ridge <= ratio * r, and its
+    members every ridge up to ratio * pivot, so each member lies within ``ratio`` of its
+    pivot. A grid whose neighbours are 100 apart, such as 1e-10, 1e-8, ..., 1e-2, needs two.
+    """
+    order = sorted(range(len(ridges)), key=lambda i: ridges[i])
+    groups, start = [], 0
+    while start < len(order):
+        low = ridges[order[start]]
+        stop = start
+        while stop + 1 < len(order) and ridges[order[stop + 1]] <= low * ratio:
+            stop += 1
+        pivot = order[stop]
+        while stop + 1 < len(order) and ridges[order[stop + 1]] <= ridges[pivot] * ratio:
+            stop += 1
+        groups.append((pivot, order[start : stop + 1]))
+        start = stop + 1
+    return groups
+
+
+def shifted_solves(
+    lower: torch.Tensor,
+    y: torch.Tensor,
+    shifts,
+    tol: float = LANCZOS_TOL,
+    max_iter: int = LANCZOS_MAX_ITER,
+) -> tuple[torch.Tensor, int, list[bool]]:
+    """Solve (L L^T + c_j I) x_j = y for every shift c_j from one Cholesky factor L.
+
+    With N = L^{-1} L^{-T} and z = L^T x, the system reads (I + c N) z = L^{-1} y, a shifted
+    system in N for every c (positive definite for every c > -lambda_min(L L^T)). One Lanczos
+    run on N from b = L^{-1} y (fully re-orthogonalised; two triangular solves a step)
+    serves all of them: z_j = ||b|| V_k (I + c_j T_k)^{-1} e_1, whose residual norm
+    |c_j| beta_k |[(I + c_j T_k)^{-1} e_1]_k| ||b|| is followed through the LDL^T pivots of
+    the tridiagonal matrix at no cost. The eigenvalues of I + c N are (s + mu + c) / (s + mu)
+    over the eigenvalues s of K = L L^T - mu I, so with mu + c within a factor R of mu the
+    condition number is at most R and the steps at most about sqrt(R) ln(2 / tol) / 2.
+
+    Args:
+        lower: (n, n) tensor whose lower triangle is L.
+        y: (n,) right-hand side.
+        shifts: the c_j (each > -lambda_min(L L^T)).
+        tol: relative residual ||b - (I + c N) z|| / ||b|| at which a shift has converged.
+        max_iter: the most Lanczos steps.
+
+    Returns:
+        (solutions (n, len(shifts)), steps, converged per shift).
+    """
+
+    def apply_n(vector):  # L^{-1} L^{-T} v
+        half = torch.linalg.solve_triangular(lower.mT, vector[:, None], upper=True)
+        return torch.linalg.solve_triangular(lower, half, upper=False)[:, 0]
+
+    shifts = [float(c) for c in shifts]
+    n = len(y)
+    b = torch.linalg.solve_triangular(lower, y[:, None], upper=False)[:, 0]
+    norm = float(b.norm())
+    if norm == 0.0:
+        return y.new_zeros((n, len(shifts))), 0, [True] * len(shifts)
+    basis = y.new_zeros((n, min(max_iter, n) + 1))
+    basis[:, 0] = b / max(norm, torch.finfo(y.dtype).tiny)
+    alphas, betas = [], []
+    pivots = [None] * len(shifts)  # last LDL^T pivot d_k of I + c T_k, per shift
+    forward = [1.0] * len(shifts)  # the forward-substitution entry w_k of e_1, per shift
+    residuals = [float("inf")] * len(shifts)
+    steps = 0
+    while steps < basis.shape[1] - 1:
+        v = basis[:, steps]
+        w = apply_n(v)
+        alpha = float(v @ w)
+        w -= alpha * v
+        if steps:
+            w -= betas[-1] * basis[:, steps - 1]
+        used = basis[:, : steps + 1]
+        w -= used @ (used.mT @ w)  # full re-orthogonalisation (two passes: stable)
+        w -= used @ (used.mT @ w)
+        beta = float(w.norm())
+        for j, c in enumerate(shifts):
+            diagonal = 1.0 + c * alpha
+            if steps:
+                off = c * betas[-1]
+                forward[j] = -off / pivots[j] * forward[j]
+                diagonal -= off * off / pivots[j]
+            pivots[j] = diagonal
+            residuals[j] = abs(c) * beta * abs(forward[j] / diagonal)
+        alphas.append(alpha)
+        betas.append(beta)
+        steps += 1
+        scale = max(abs(a) for a in alphas)
+        if max(residuals) <= tol or beta <= torch.finfo(y.dtype).eps * scale:
+            break  # converged, or an invariant subspace: the Krylov solution is exact
+        basis[:, steps] = w / beta
+    tridiagonal = torch.diag(torch.tensor(alphas, dtype=y.dtype, device=y.device))
+    if steps > 1:
+        off = torch.tensor(betas[:-1], dtype=y.dtype, device=y.device)
+        tridiagonal += torch.diag(off, 1) + torch.diag(off, -1)
+    eye = torch.eye(steps, dtype=y.dtype, device=y.device)
+    first = eye[:, :1]
+    columns = [torch.linalg.solve(eye + c * tridiagonal, first)[:, 0] * norm for c in shifts]
+    z = basis[:, :steps] @ torch.stack(columns, 1)
+    solutions = torch.linalg.solve_triangular(lower.mT, z, upper=True)
+    converged = [r <= tol or betas[-1] <= torch.finfo(y.dtype).eps * scale for r in residuals]
+    return solutions, steps, converged
 
 
 def ridge_path(
@@ -121,18 +238,25 @@ def ridge_path(
 ) -> RidgePath:
     """Kernel ridge regression for every ridge of a grid.
 
-    With at most ``CHOLESKY_RIDGES`` ridges, all > 0, each ridge is one in-place Cholesky
-    solve on a reused copy of K (two n x n matrices of memory); otherwise, or when a shifted
-    matrix is not numerically positive definite, the whole grid comes from one
-    eigendecomposition as follows.
+    With positive ridges, the grid is covered by `ridge_groups`: one in-place Cholesky
+    factorisation of K + n mu I per group (on a reused copy of K: two n x n matrices of
+    memory) solves its pivot mu exactly, and `shifted_solves` the group's other ridges from
+    the same factor, by one Lanczos run whose condition number is at most
+    ``RIDGE_GROUP_RATIO``. Each such solution is checked: a relative residual
+    ||(K + n r I) alpha - y|| / ||y|| above ``RIDGE_RESIDUAL_TOL`` (or above
+    ``RIDGE_GROUP_RATIO`` times the pivot's own, where K is so ill-conditioned that the exact
+    solve leaves more), or a Lanczos run that did not converge, gets a factorisation of its
+    own. The presets' grid 1e-10, 1e-8, ..., 1e-2
+    takes two factorisations instead of five.
 
-    With K = Q diag(lambda) Q^T (eigenvalues clipped at 0) and ridges r_j on n points (the
+    With a zero ridge, more than ``CHOLESKY_RIDGES`` groups, or a shifted matrix that is not
+    numerically positive definite, the whole grid comes from one eigendecomposition: with
+    K = Q diag(lambda) Q^T (eigenvalues clipped at 0) and ridges r_j on n points (the
     module's convention), alpha_j = Q diag(1 / (lambda + n r_j)) Q^T y and the validation
     predictions are (K_val,train Q) diag(1 / (lambda + n r_j)) (Q^T y). A zero shifted
-    eigenvalue (r_j = 0 on a singular K) gives the pseudo-inverse.
-
-    Cost: one ``torch.linalg.eigh`` (about 4 n x n matrices of memory; on CPU much slower
-    than a Cholesky factorisation, which is why `solve_psd_` serves a single ridge).
+    eigenvalue (r_j = 0 on a singular K) gives the pseudo-inverse. It costs one
+    ``torch.linalg.eigh`` (about 4 n x n matrices of memory; on CPU much slower than a
+    Cholesky factorisation).
 
     Args:
         K_train: (n, n) symmetric PSD kernel matrix of the training points.
@@ -145,18 +269,12 @@ def ridge_path(
     """
     n = K_train.shape[0]
     ridges = [float(r) for r in ridges]
-    if len(ridges) <= CHOLESKY_RIDGES and min(ridges) > 0:
-        work, columns = torch.empty_like(K_train), []
-        for r in ridges:
-            work.copy_(K_train)
-            alpha = solve_psd_(work, y, n * r)
-            if alpha is None:
-                break
-            columns.append(alpha)
-        del work
-        if len(columns) == len(ridges):
-            coefficients = torch.stack(columns, dim=1)
-            return RidgePath(K_val_train @ coefficients, coefficients)
+    if min(ridges) > 0:
+        groups = ridge_groups(ridges, RIDGE_GROUP_RATIO)
+        if len(groups) <= CHOLESKY_RIDGES:
+            coefficients = _factored_path(K_train, y, ridges, groups)
+            if coefficients is not None:
+                return RidgePath(K_val_train @ coefficients, coefficients)
     eigenvalues, eigenvectors = torch.linalg.eigh(K_train)
     eigenvalues = eigenvalues.clamp_min(0.0)
     projected = eigenvectors.mT @ y  # (n,)
@@ -170,6 +288,52 @@ def ridge_path(
     predictions = (K_val_train @ eigenvectors) @ spectral
     coefficients = eigenvectors @ spectral
     return RidgePath(predictions, coefficients)
+
+
+def _factored_path(K, y, ridges, groups) -> torch.Tensor | None:
+    """The coefficients (n, n_ridges) of `ridge_path`'s factorised branch, or None when a
+    factorisation fails (a shifted matrix not numerically positive definite)."""
+    n = K.shape[0]
+    coefficients = K.new_empty((n, len(ridges)))
+    work = torch.empty_like(K)
+    y_norm = max(float(y.norm()), torch.finfo(K.dtype).tiny)
+
+    def solve_exactly(j):  # one in-place factorisation; its factor, or None
+        work.copy_(K)
+        alpha = solve_psd_(work, y, n * ridges[j])
+        if alpha is not None:
+            coefficients[:, j] = alpha
+        return None if alpha is None else work.mT
+
+    for pivot, members in groups:
+        lower = solve_exactly(pivot)
+        if lower is None:
+            return None
+        others = [j for j in members if j != pivot]
+        if not others:
+            continue
+        shifts = [n * (ridges[j] - ridges[pivot]) for j in others]
+        solutions, _, converged = shifted_solves(lower, y, shifts, LANCZOS_TOL, LANCZOS_MAX_ITER)
+        # Relative residuals of the pivot's exact solve (column 0) and of the others.
+        columns = torch.cat([coefficients[:, pivot : pivot + 1], solutions], dim=1)
+        residuals = torch.addmm(-y[:, None], K, columns)
+        residuals += columns * torch.as_tensor(
+            [n * ridges[j] for j in [pivot, *others]], dtype=K.dtype, device=K.device
+        )
+        relative = (residuals.norm(dim=0) / y_norm).tolist()
+        # An ill-conditioned K leaves residuals above RIDGE_RESIDUAL_TOL in a direct solve
+        # too: a member may then have up to RIDGE_GROUP_RATIO times the pivot's.
+        accepted = max(RIDGE_RESIDUAL_TOL, RIDGE_GROUP_RATIO * relative[0])
+        retry = []
+        for column, j in enumerate(others):
+            if converged[column] and relative[column + 1] <= accepted:
+                coefficients[:, j] = solutions[:, column]
+            else:
+                retry.append(j)
+        for j in retry:  # rare: the ridge gets its own factorisation
+            if solve_exactly(j) is None:
+                return None
+    return coefficients
 
 
 def gram_lower(columns: torch.Tensor, block: int = 512) -> torch.Tensor:
