@@ -357,6 +357,59 @@ def krr_direct(params: dict) -> dict:
 
 
 @case
+def krr_ridge_path(params: dict) -> dict:
+    """The presets' ridge grid (1e-10, 1e-8, ..., 1e-2) on one kernel matrix: what a
+    ``KernelRegressor`` with a ridge list runs (``hierlearn.linalg.ridge_path``: two
+    Cholesky factorisations and multi-shift Lanczos) against one in-place Cholesky solve per
+    ridge (``solve_psd_`` on a reused copy, the path before) plus the same validation
+    product. K is the relu NTK of n standard normal points in d dimensions with a constant
+    coordinate 1 (the raw-input default), float64, built once and not timed; the validation
+    predictions of the two are compared.
+    """
+    from hierlearn.linalg import ridge_path
+
+    n, d = params["n"], params["d"]
+    device = params.get("device", "cpu")
+    generator = torch.Generator().manual_seed(params["seed"])
+
+    def points(count):
+        X = torch.randn(count, d, generator=generator, dtype=torch.float64)
+        return torch.cat([X, torch.ones(count, 1, dtype=torch.float64)], 1).to(device)
+
+    X, X_val = points(n), points(n // 4)
+    y = X[:, 0] ** 2 - 1 + 0.3 * torch.randn(n, generator=generator, dtype=torch.float64)
+    y = y.to(device)
+    K = hl.kernels.ntk(X, activation="relu")
+    K_val = hl.kernels.ntk(X_val, X, activation="relu")
+    ridges = [1e-10, 1e-8, 1e-6, 1e-4, 1e-2]
+    predictions = {}
+
+    def path():
+        predictions["hierlearn"] = ridge_path(K, y, K_val, ridges).predictions
+
+    def per_ridge():
+        work, columns = torch.empty_like(K), []
+        for ridge in ridges:
+            work.copy_(K)
+            columns.append(solve_psd_(work, y, n * ridge))
+        predictions["per_ridge"] = K_val @ torch.stack(columns, 1)
+
+    recorder = Recorder(device)
+    recorder.interleave(
+        {"hierlearn": (path, None), "per_ridge": (per_ridge, None)},
+        {"hierlearn": params["repeats"], "per_ridge": params["repeats"]},
+        warmup=0,
+    )
+    difference = (predictions["hierlearn"] - predictions["per_ridge"]).norm(dim=0)
+    return {
+        **recorder.summary(),
+        "largest_relative_difference_of_predictions": float(
+            (difference / predictions["per_ridge"].norm(dim=0)).max()
+        ),
+    }
+
+
+@case
 def sweep(params: dict) -> dict:
     """Cells per minute of a spec run by the harness, as ``hierlearn run spec.yaml --workers W``.
 
