@@ -55,6 +55,7 @@ samples:
   rel_precision: 0.25
 seeds: {seeds}
 test_size: 2000
+design_size: 2000
 eps: 0.2
 report_eps: [0.5]
 tuning:

@@ -36,6 +36,7 @@ dimensions: [4, 8]
 samples: [32, 64, 128, 256]
 seeds: 3
 test_size: 2000
+design_size: 2000
 learners:
   kernel_x:
     model:
