@@ -182,6 +182,40 @@ def test_bad_arguments_exit_2(tmp_path, capsys, arguments, message):
     assert notes.read_text() == "my notes"
 
 
+def test_library_errors_name_arguments_and_the_command_line_names_flags(tmp_path, capsys):
+    """The library's InputError speaks of its own arguments; the command line of its flags."""
+    from hierlearn.experiments.spec import load_spec
+    from hierlearn.experiments.workflow import (
+        ExecutorOptions,
+        InputError,
+        report_into,
+        run_into_store,
+    )
+
+    spec_path = write_spec(tmp_path, SMALL)
+    spec, text = load_spec(spec_path)
+    store = tmp_path / "s.sqlite"
+    with pytest.raises(InputError) as info:
+        run_into_store(spec, text, store, ExecutorOptions(workers=-1))
+    assert str(info.value) == "workers: must be >= 0, got -1"
+    assert info.value.arguments == ("workers",) and info.value.problem == "must be >= 0, got -1"
+    with pytest.raises(InputError, match=r"^scheduler and cluster: choose one$"):
+        ExecutorOptions(scheduler="tcp://127.0.0.1:1", cluster=2).check()
+    with pytest.raises(InputError, match=r"^store_path: directory .* does not exist$"):
+        run_into_store(spec, text, tmp_path / "absent" / "s.sqlite")
+    with pytest.raises(InputError, match=r"^n_bootstrap: must be >= 1, got 0$"):
+        report_into(store, tmp_path / "r", n_bootstrap=0)
+
+    run = ["run", str(spec_path), "--store"]
+    assert main([*run, str(store), "--workers", "-1"]) == 2
+    assert "run: error: --workers: must be >= 0, got -1\n" in capsys.readouterr().err
+    assert main([*run, str(tmp_path / "absent" / "s.sqlite")]) == 2
+    assert "run: error: --store: directory " in capsys.readouterr().err
+    assert main([*run, str(store), "--time-limit", "0"]) == 2
+    assert "run: error: --time-limit: must be > 0, got 0.0\n" in capsys.readouterr().err
+    assert not store.exists()
+
+
 def test_argparse_errors_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["run"])

@@ -90,6 +90,33 @@ def add_executor_arguments(parser: argparse.ArgumentParser, cpu_workers: str = "
     )
 
 
+# The flag of each library argument that an InputError can name (the library's words are
+# its argument names; the command line's are its flags).
+FLAGS = {
+    "store_path": "--store",
+    "out_dir": "--out",
+    "out": "--out",
+    "output": "--output",
+    "workers": "--workers",
+    "scheduler": "--scheduler",
+    "cluster": "--cluster",
+    "threads": "--threads",
+    "time_limit": "--time-limit",
+    "lease_seconds": "--lease-seconds",
+    "n_bootstrap": "--bootstrap",
+    "eps_levels": "--eps",
+    "device": "--device",
+}
+
+
+def flag_message(error: InputError) -> str:
+    """The error in the command line's words: ``--workers: must be >= 0, got -1``."""
+    if not error.arguments:
+        return error.problem
+    names = " and ".join(FLAGS.get(name, name) for name in error.arguments)
+    return f"{names}: {error.problem}"
+
+
 def add_device_argument(parser: argparse.ArgumentParser, help: str, default=None) -> None:
     """``--device cpu|cuda`` (argparse refuses any other value with exit code 2)."""
     parser.add_argument("--device", choices=("cpu", "cuda"), default=default, help=help)
@@ -99,7 +126,7 @@ def check_device_flag(args) -> None:
     """InputError ("--device: ...") when ``--device cuda`` is given and torch sees no CUDA
     device (unless a Dask scheduler's workers compute the cells)."""
     if args.device is not None:
-        check_device(args.device, "--device", here=args.scheduler is None)
+        check_device(args.device, here=args.scheduler is None)
 
 
 def executor_options(args) -> ExecutorOptions:
@@ -199,7 +226,7 @@ def _print_leases(store, spec_name) -> None:
 def _bootstrap(args) -> int:
     """--bootstrap, checked."""
     if args.bootstrap < 1:
-        raise InputError(f"--bootstrap: must be a whole number >= 1, got {args.bootstrap}")
+        raise InputError("n_bootstrap", f"must be a whole number >= 1, got {args.bootstrap}")
     return args.bootstrap
 
 
@@ -225,7 +252,7 @@ def _export(args) -> int:
 
     output = Path(args.output or Path(args.store).with_suffix("." + args.format))
     if not output.parent.is_dir():
-        raise InputError(f"--output: directory {output.parent} does not exist")
+        raise InputError("output", f"directory {output.parent} does not exist")
     with open_store(args.store) as store:
         count = export(store, output, args.format)
     print(f"{count} rows written to {output}")
@@ -413,7 +440,7 @@ def main(argv=None) -> int:
         with stop_signals():
             return args.handler(args)
     except InputError as error:
-        print(f"hierlearn {args.command}: error: {error}", file=sys.stderr)
+        print(f"hierlearn {args.command}: error: {flag_message(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as stop:
         import signal

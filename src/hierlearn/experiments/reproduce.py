@@ -202,8 +202,8 @@ def run_reproduce(
         try:
             specs = preset_specs(preset)
         except ValueError as error:
-            raise InputError(f"preset: {error}") from None
-    out = check_out_dir(out)
+            raise InputError("preset", str(error)) from None
+    out = check_out_dir(out, "out")
     executor = executor or ExecutorOptions(workers=None)
     executor.check()
     local = executor.scheduler is None  # else the scheduler's workers compute
@@ -212,9 +212,9 @@ def run_reproduce(
         specs = {part: with_device(*entry, device) for part, entry in specs.items()}
     for spec, _ in specs.values():
         check_device(spec.device, here=local)
-    check_positive("--bootstrap", n_bootstrap)
-    check_positive("--time-limit", time_limit)
-    check_positive("--lease-seconds", lease_seconds)
+    check_positive("n_bootstrap", n_bootstrap)
+    check_positive("time_limit", time_limit)
+    check_positive("lease_seconds", lease_seconds)
     store_path = Path(store_path) if store_path is not None else out / "store.sqlite"
     if store_path.parent != out:
         check_store_path(store_path)  # before the output directory is created

@@ -4,9 +4,10 @@ reproduce a preset ([`reproduce`][hierlearn.experiments.reproduce]).
 Every argument is a plain value; the command line (`hierlearn.cli`) is a thin shell that
 parses options into them. Everything that can be checked is checked before a store or an
 output directory is created or modified: a bad value raises
-[`InputError`][hierlearn.experiments.workflow.InputError], whose message
-starts with the option it concerns (``--workers: must be >= 0, got -1``), and the command line
-reports it with exit code 2.
+[`InputError`][hierlearn.experiments.workflow.InputError], whose message starts with the
+argument it concerns in this module's words (``workers: must be >= 0, got -1``); the command
+line names the flag instead (``--workers: ...``, see ``InputError.argument``) and exits with
+code 2.
 """
 
 from __future__ import annotations
@@ -21,27 +22,48 @@ from .tables import N_BOOTSTRAP
 
 
 class InputError(ValueError):
-    """A bad input (option, path or spec); nothing was written."""
+    """A bad input (argument, path or spec); nothing was written.
+
+    ``str(error)`` is ``"argument: problem"`` (``"a and b: problem"`` for several).
+
+    Attributes:
+        argument: the name of the argument concerned, as the functions of this module spell
+            it (``"store_path"``, ``"workers"``, ``"n_bootstrap"``...), a tuple of names, or
+            None (a spec file or a report's content).
+        problem: the message without the argument.
+    """
+
+    def __init__(self, argument: str | tuple[str, ...] | None, problem: str):
+        self.argument, self.problem = argument, problem
+        names = (argument,) if isinstance(argument, str) else tuple(argument or ())
+        super().__init__(f"{' and '.join(names)}: {problem}" if names else problem)
+
+    @property
+    def arguments(self) -> tuple[str, ...]:
+        """``argument`` as a tuple (empty for None)."""
+        if self.argument is None:
+            return ()
+        return (self.argument,) if isinstance(self.argument, str) else tuple(self.argument)
 
 
 # Where cells may compute (a spec's ``device``, the ``device`` argument of the functions here).
 DEVICES = ("cpu", "cuda")
 
 
-def check_device(device, option: str = "device", *, here: bool = True) -> None:
+def check_device(device, argument: str = "device", *, here: bool = True) -> None:
     """InputError unless ``device`` is "cpu", or "cuda" where torch sees a CUDA device (only
     the value is checked when ``here`` is false: cells that run on a remote Dask scheduler's
-    workers); the message starts with ``option``."""
+    workers); the error names ``argument``."""
     accepted = ", ".join(DEVICES)
     if device not in DEVICES:
-        raise InputError(f"{option}: {device!r} is not a device; accepted values: {accepted}")
+        raise InputError(argument, f"{device!r} is not a device; accepted values: {accepted}")
     if device == "cuda" and here:
         import torch
 
         if not torch.cuda.is_available():
             raise InputError(
-                f"{option}: cuda was asked for but torch sees no CUDA device; "
-                f"accepted values: {accepted}"
+                argument,
+                f"cuda was asked for but torch sees no CUDA device; accepted values: {accepted}",
             )
 
 
@@ -90,13 +112,13 @@ class ExecutorOptions:
         """InputError unless the options make sense together."""
         chosen = [name for name in ("scheduler", "cluster") if getattr(self, name) is not None]
         if len(chosen) > 1:
-            raise InputError("--scheduler and --cluster: choose one")
+            raise InputError(("scheduler", "cluster"), "choose one")
         if self.workers is not None and self.workers < 0:
-            raise InputError(f"--workers: must be >= 0, got {self.workers}")
+            raise InputError("workers", f"must be >= 0, got {self.workers}")
         if self.cluster is not None and self.cluster < 1:
-            raise InputError(f"--cluster: expected local:N with N >= 1, got local:{self.cluster}")
+            raise InputError("cluster", f"must be >= 1 worker processes, got {self.cluster}")
         if self.threads is not None and self.threads < 1:
-            raise InputError(f"--threads: must be >= 1, got {self.threads}")
+            raise InputError("threads", f"must be >= 1, got {self.threads}")
 
     def for_device(self, device: str, cpu_workers: int = 1) -> ExecutorOptions:
         """These options with ``workers=None`` replaced by the default of ``device``
@@ -114,7 +136,7 @@ class ExecutorOptions:
         try:
             return make_executor(workers, self.scheduler, self.cluster, self.threads)
         except OSError as error:  # an unreachable scheduler
-            raise InputError(f"--scheduler: cannot connect to {self.scheduler}: {error}") from None
+            raise InputError("scheduler", f"cannot connect to {self.scheduler}: {error}") from None
 
 
 def parse_cluster(text: str | None) -> int | None:
@@ -123,27 +145,28 @@ def parse_cluster(text: str | None) -> int | None:
         return None
     match = re.fullmatch(r"local:([1-9][0-9]*)", text)
     if not match:
-        raise InputError(f"--cluster: expected local:N with N >= 1, got {text!r}")
+        raise InputError("cluster", f"expected local:N with N >= 1, got {text!r}")
     return int(match.group(1))
 
 
-def check_positive(option: str, value, strict: bool = True) -> None:
-    """InputError unless ``value`` is None or > 0 (>= 1 for integers when ``strict``)."""
+def check_positive(argument: str, value, strict: bool = True) -> None:
+    """InputError naming ``argument`` unless ``value`` is None or > 0 (>= 1 for integers when
+    ``strict``)."""
     if value is None:
         return
     if isinstance(value, int) and value < 1:
-        raise InputError(f"{option}: must be >= 1, got {value}")
+        raise InputError(argument, f"must be >= 1, got {value}")
     if not value > 0:
-        raise InputError(f"{option}: must be > 0, got {value}")
+        raise InputError(argument, f"must be > 0, got {value}")
 
 
-def check_out_dir(path) -> Path:
+def check_out_dir(path, argument: str = "out_dir") -> Path:
     """An output directory whose parent exists and that is not a file."""
     path = Path(path)
     if not path.parent.is_dir():
-        raise InputError(f"--out: directory {path.parent} does not exist")
+        raise InputError(argument, f"directory {path.parent} does not exist")
     if path.exists() and not path.is_dir():
-        raise InputError(f"--out: {path} exists and is not a directory")
+        raise InputError(argument, f"{path} exists and is not a directory")
     return path
 
 
@@ -153,11 +176,11 @@ def check_store_path(path) -> Path:
 
     path = Path(path)
     if not path.parent.is_dir():
-        raise InputError(f"--store: directory {path.parent} does not exist")
+        raise InputError("store_path", f"directory {path.parent} does not exist")
     try:
         check_store(path)
     except StoreError as error:
-        raise InputError(f"--store: {error}") from None
+        raise InputError("store_path", str(error)) from None
     return path
 
 
@@ -168,7 +191,7 @@ def open_store(path):
     try:
         return Store(path)
     except StoreError as error:
-        raise InputError(f"--store: {error}") from None
+        raise InputError("store_path", str(error)) from None
 
 
 def load_spec_checked(path):
@@ -178,7 +201,7 @@ def load_spec_checked(path):
     try:
         return load_spec(path)
     except SpecError as error:
-        raise InputError(f"invalid spec {path}:\n{error}") from None
+        raise InputError(None, f"invalid spec {path}:\n{error}") from None
 
 
 def run_into_store(
@@ -218,8 +241,8 @@ def run_into_store(
     executor = executor or ExecutorOptions()
     store_path = check_store_path(store_path)
     executor.check()
-    check_positive("--time-limit", time_limit)
-    check_positive("--lease-seconds", lease_seconds)
+    check_positive("time_limit", time_limit)
+    check_positive("lease_seconds", lease_seconds)
     local = executor.scheduler is None  # else the scheduler's workers compute
     if device is not None:
         check_device(device, here=local)
@@ -287,12 +310,12 @@ def report_into(
     """
     from .report import ReportError, write_report
 
-    check_positive("--bootstrap", n_bootstrap)
+    check_positive("n_bootstrap", n_bootstrap)
     eps = None
     if eps_levels:
         bad = [value for value in eps_levels if not value > 0]
         if bad:
-            raise InputError(f"--eps: every threshold must be > 0, got {bad[0]}")
+            raise InputError("eps_levels", f"every threshold must be > 0, got {bad[0]}")
         eps, eps_levels = min(eps_levels), sorted(set(eps_levels), reverse=True)
     out_dir = check_out_dir(out_dir)
     with open_store(store_path) as store:
@@ -308,4 +331,4 @@ def report_into(
                 comparisons=comparisons,
             )
         except ReportError as error:
-            raise InputError(str(error)) from None
+            raise InputError(None, str(error)) from None
