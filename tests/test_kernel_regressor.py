@@ -64,6 +64,20 @@ def test_auto_takes_the_iterative_solver_beyond_the_budget():
         KernelRegressor(solver="cholesky", memory_budget=2_000_000).fit(X, y)
 
 
+def test_auto_takes_the_iterative_solver_for_a_ridge_grid_beyond_its_size(monkeypatch):
+    """A grid of ridges goes iterative above AUTO_ITERATIVE_N (where the iterative solver was
+    measured faster) even within the budget; a single ridge stays direct."""
+    import hierlearn.estimators.kernel as kernel_module
+
+    X, y, X_val, _ = _data(300, seed=2)
+    monkeypatch.setattr(kernel_module, "AUTO_ITERATIVE_N", 299)
+    grid = KernelRegressor(ridge=[1e-4, 1e-2], random_state=0).fit(X, y, X_val, y[:200])
+    single = KernelRegressor(ridge=1e-4).fit(X, y)
+    assert grid.solver_ == "iterative" and single.solver_ == "cholesky"
+    monkeypatch.setattr(kernel_module, "AUTO_ITERATIVE_N", 300)
+    assert KernelRegressor(ridge=[1e-4, 1e-2]).fit(X, y, X_val, y[:200]).solver_ == "cholesky"
+
+
 def test_ridge_grid_picks_the_best_validation_ridge_and_matches_single_fits():
     X, y, X_val, f_val = _data(400, seed=1)
     ridges = [1e-5, 1e-3, 1e-1, 10.0]

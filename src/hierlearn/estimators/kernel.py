@@ -42,6 +42,11 @@ SOLVERS = ("auto", "cholesky", "iterative")
 WORKSPACE_CAP = 256 * 2**20  # bytes of kernel-block working memory at most
 EIGH_MATRICES = 4  # n x n matrices alive in torch.linalg.eigh (measured), the ridge path
 _CHUNK = 8192  # rows of the Nystrom factor solved at once
+# Above this many training points, ``solver="auto"`` takes the iterative solver for a grid of
+# ridges even where the direct path fits the memory budget. Measured on 2 CPU threads with the
+# presets' grid (1e-10 ... 1e-2), relu NTK on raw x, d = 8, fit with validation predictions:
+# iterative / direct time 3.10 at n = 4,096, 1.58 at 8,192, 1.45 at 11,264, 0.88 at 16,384.
+AUTO_ITERATIVE_N = 15_000
 
 
 def _workspace(budget: int, itemsize: int) -> int:
@@ -109,13 +114,17 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
     un-normalised features h of a width-D representation, as D and the width m grow.
 
     Solvers: ``cholesky`` writes one triangle of K (n x n) and factorises it in place (peak
-    memory about one n x n matrix); for a list of ridges it uses one eigendecomposition of K
-    for the whole grid (about 4 n x n matrices, and much slower than a Cholesky on CPU).
+    memory about one n x n matrix); for a list of ridges, `hierlearn.linalg.ridge_path`: one
+    factorisation per group of ridges within a factor 100, the group's other ridges by Lanczos
+    from it (two n x n matrices; the memory check reserves four, for the eigendecomposition
+    that it falls back to on a matrix that is not numerically positive definite).
     ``iterative`` runs preconditioned conjugate gradients with a Nystrom preconditioner of
     ``n_centers`` random centres, never holding K: the kernel blocks that the budget leaves
     room for are kept between iterations (a `BlockCache`),
     the others recomputed at every iteration; the ridges of a grid share the preconditioner
-    and every kernel pass. ``auto`` takes ``cholesky`` when it fits in ``memory_budget``.
+    and every kernel pass. ``auto`` takes ``cholesky`` when it fits in ``memory_budget`` and,
+    for a list of ridges, n <= ``AUTO_ITERATIVE_N`` (15,000: where the iterative solver became
+    faster on 2 CPU threads with the presets' grid; benchmarks/README.md).
 
     Args:
         kernel: "ntk", "nngp" or "linear".
@@ -280,7 +289,9 @@ class KernelRegressor(RegressorMixin, BaseEstimator):
         direct_bytes = (matrices * n * n + n_val * n) * itemsize + workspace
         solver = self.solver
         if solver == "auto":
-            solver = "cholesky" if direct_bytes <= budget else "iterative"
+            fits = direct_bytes <= budget
+            faster = len(ridges) == 1 or n <= AUTO_ITERATIVE_N
+            solver = "cholesky" if fits and faster else "iterative"
         if solver == "cholesky" and direct_bytes > budget:
             raise ValueError(
                 f"memory_budget={self.memory_budget!r} is too small for the direct solve with "
