@@ -7,6 +7,7 @@ f = k(., X) alpha with alpha = (K + n r I)^{-1} y.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -126,23 +127,23 @@ LANCZOS_MAX_ITER = 300
 RIDGE_RESIDUAL_TOL = 1e-10
 
 
-def ridge_groups(ridges, ratio: float = RIDGE_GROUP_RATIO) -> list[tuple[int, list[int]]]:
-    """Cover a grid of positive ridges by factorisations: [(pivot, members), ...] of indices.
+def ridge_groups(ridges, ratio: float = RIDGE_GROUP_RATIO) -> list[tuple[float, list[int]]]:
+    """Cover a grid of positive ridges by factorisations: [(pivot, members), ...], the pivot a
+    ridge value to factorise at and the members indices into ``ridges``.
 
-    Greedy from the smallest ridge r: the pivot is the largest ridge <= ratio * r, and its
-    members every ridge up to ratio * pivot, so each member lies within ``ratio`` of its
-    pivot. A grid whose neighbours are 100 apart, such as 1e-10, 1e-8, ..., 1e-2, needs two.
+    Greedy from the smallest ridge r not yet covered: the members are every ridge up to
+    ratio^2 r, the pivot the geometric middle of the smallest and the largest, so each member
+    lies within ``ratio`` of its pivot. A grid whose neighbours are 100 apart, such as 1e-10,
+    1e-8, ..., 1e-2, needs two: pivots 1e-8 (1e-10, 1e-8, 1e-6) and 1e-3 (1e-4, 1e-2).
     """
     order = sorted(range(len(ridges)), key=lambda i: ridges[i])
     groups, start = [], 0
     while start < len(order):
         low = ridges[order[start]]
         stop = start
-        while stop + 1 < len(order) and ridges[order[stop + 1]] <= low * ratio:
+        while stop + 1 < len(order) and ridges[order[stop + 1]] <= low * ratio * ratio:
             stop += 1
-        pivot = order[stop]
-        while stop + 1 < len(order) and ridges[order[stop + 1]] <= ridges[pivot] * ratio:
-            stop += 1
+        pivot = math.sqrt(low * ridges[order[stop]])
         groups.append((pivot, order[start : stop + 1]))
         start = stop + 1
     return groups
@@ -240,14 +241,13 @@ def ridge_path(
 
     With positive ridges, the grid is covered by `ridge_groups`: one in-place Cholesky
     factorisation of K + n mu I per group (on a reused copy of K: two n x n matrices of
-    memory) solves its pivot mu exactly, and `shifted_solves` the group's other ridges from
-    the same factor, by one Lanczos run whose condition number is at most
-    ``RIDGE_GROUP_RATIO``. Each such solution is checked: a relative residual
-    ||(K + n r I) alpha - y|| / ||y|| above ``RIDGE_RESIDUAL_TOL`` (or above
-    ``RIDGE_GROUP_RATIO`` times the pivot's own, where K is so ill-conditioned that the exact
-    solve leaves more), or a Lanczos run that did not converge, gets a factorisation of its
-    own. The presets' grid 1e-10, 1e-8, ..., 1e-2
-    takes two factorisations instead of five.
+    memory), from which `shifted_solves` solves every ridge of the group by one Lanczos run
+    whose condition number is at most ``RIDGE_GROUP_RATIO``. Each solution is checked: a
+    relative residual ||(K + n r I) alpha - y|| / ||y|| above ``RIDGE_RESIDUAL_TOL`` (or above
+    ``RIDGE_GROUP_RATIO`` times that of the exact solve at the pivot, where K is so
+    ill-conditioned that an exact solve leaves more), or a Lanczos run that did not converge,
+    gets a factorisation of its own. The presets' grid 1e-10, 1e-8, ..., 1e-2 takes two
+    factorisations instead of five.
 
     With a zero ridge, more than ``CHOLESKY_RIDGES`` groups, or a shifted matrix that is not
     numerically positive definite, the whole grid comes from one eigendecomposition: with
@@ -298,41 +298,44 @@ def _factored_path(K, y, ridges, groups) -> torch.Tensor | None:
     work = torch.empty_like(K)
     y_norm = max(float(y.norm()), torch.finfo(K.dtype).tiny)
 
-    def solve_exactly(j):  # one in-place factorisation; its factor, or None
+    def factorise(ridge):  # the in-place Cholesky factor of K + n ridge I, or None
         work.copy_(K)
-        alpha = solve_psd_(work, y, n * ridges[j])
-        if alpha is not None:
-            coefficients[:, j] = alpha
-        return None if alpha is None else work.mT
+        work.diagonal().add_(n * ridge)
+        return work.mT if cholesky_lower_(work.mT) else None
+
+    def solve(lower, rhs):  # (L L^T)^{-1} rhs
+        half = torch.linalg.solve_triangular(lower, rhs, upper=False)
+        return torch.linalg.solve_triangular(lower.mT, half, upper=True)
 
     for pivot, members in groups:
-        lower = solve_exactly(pivot)
+        lower = factorise(pivot)
         if lower is None:
             return None
-        others = [j for j in members if j != pivot]
-        if not others:
-            continue
-        shifts = [n * (ridges[j] - ridges[pivot]) for j in others]
+        exact = solve(lower, y[:, None])  # the exact solution at the pivot itself
+        shifts = [n * (ridges[j] - pivot) for j in members]
         solutions, _, converged = shifted_solves(lower, y, shifts, LANCZOS_TOL, LANCZOS_MAX_ITER)
-        # Relative residuals of the pivot's exact solve (column 0) and of the others.
-        columns = torch.cat([coefficients[:, pivot : pivot + 1], solutions], dim=1)
+        # Relative residuals of the pivot's exact solve (column 0) and of the members.
+        columns = torch.cat([exact, solutions], dim=1)
         residuals = torch.addmm(-y[:, None], K, columns)
         residuals += columns * torch.as_tensor(
-            [n * ridges[j] for j in [pivot, *others]], dtype=K.dtype, device=K.device
+            [n * pivot] + [n * ridges[j] for j in members], dtype=K.dtype, device=K.device
         )
         relative = (residuals.norm(dim=0) / y_norm).tolist()
         # An ill-conditioned K leaves residuals above RIDGE_RESIDUAL_TOL in a direct solve
         # too: a member may then have up to RIDGE_GROUP_RATIO times the pivot's.
         accepted = max(RIDGE_RESIDUAL_TOL, RIDGE_GROUP_RATIO * relative[0])
         retry = []
-        for column, j in enumerate(others):
+        for column, j in enumerate(members):
             if converged[column] and relative[column + 1] <= accepted:
                 coefficients[:, j] = solutions[:, column]
             else:
                 retry.append(j)
         for j in retry:  # rare: the ridge gets its own factorisation
-            if solve_exactly(j) is None:
+            work.copy_(K)
+            alpha = solve_psd_(work, y, n * ridges[j])
+            if alpha is None:
                 return None
+            coefficients[:, j] = alpha
     return coefficients
 
 
