@@ -485,7 +485,9 @@ def adaptive_search(params: dict) -> dict:
         "target": {"degrees": 1},
         "dimensions": params["dims"],
         "seeds": params["seeds"],
+        "validation_fraction": 0.25,  # n = d = 4 holds one validation label
         "test_size": 1000,
+        "design_size": 1000,
         "eps": 0.1,
         "device": params.get("device", "cpu"),
         "learners": {
