@@ -504,9 +504,10 @@ class Suite:
             baseline_peak=result["peak_memory_mib"]["per_ridge"],
             repeats=params["repeats"],
             details={
+                "seconds": result["seconds"],
                 "largest_relative_difference_of_predictions": result[
                     "largest_relative_difference_of_predictions"
-                ]
+                ],
             },
         )
 
