@@ -148,6 +148,9 @@ def test_the_large_preset_runs_the_theorems_estimator_with_and_without_noise():
         assert representation.activation == activation and representation.bias_std == 1.0
         assert representation.width.evaluate_size({"d": 12}) == 2 * 12**2
         assert clean.learners[name].model == clean.learners["quad_inf_hermite2"].model
+    # The relu variant at d = 8 only (its d = 12 cells alone put the preset over budget).
+    assert clean.learner_dimensions("quad_inf_h") == (8, 12)
+    assert clean.learner_dimensions("quad_inf_h_relu") == (8,)
     assert max(clean.learner_dimensions("quad_inf_hermite2")) == 24
     # The preset's `noisy` block changes the dimensions in the noisy variant only, and is not
     # part of either spec's text; with noise both learners share them, so that they pair.
