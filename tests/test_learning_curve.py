@@ -162,3 +162,25 @@ def test_report_draws_predictions_for_kernels_on_the_sphere(tmp_path):
     assert "Predicted exponent over d = 16..64: 1.9" in summary
     for name in ("error_vs_n_K.png", "n_star_all.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
+
+
+def test_prediction_options_take_the_estimators_defaults_and_the_specs_rank():
+    """A config that leaves a kernel parameter out is predicted with KernelRegressor's own
+    default (one source; the input bias excepted: such configs ran with the old default 0),
+    and a target without a rank has one component per degree."""
+    from hierlearn.experiments.predicted import config_target, prediction_options
+
+    config = {
+        "inputs": "sphere",
+        "target": {"degrees": [2, 3], "basis": "gegenbauer"},
+        "model": {"kind": "kernel", "params": {}},
+        "d": 6,
+    }
+    options = prediction_options(config)
+    defaults = KernelRegressor().get_params()
+    assert options["ridge"] == defaults["ridge"]
+    assert (options["kind"], options["activation"]) == (defaults["kernel"], defaults["activation"])
+    assert options["input_bias"] == 0.0  # configs without one ran with the old default, 0
+    config["model"]["params"]["input_bias"] = "auto"
+    assert prediction_options(config)["input_bias"] == 1.0  # "auto" on raw inputs
+    assert config_target(config).rank == 2

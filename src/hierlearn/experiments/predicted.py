@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..estimators.kernel import resolve_input_bias
+from ..estimators.kernel import KernelRegressor, resolve_input_bias
 
 PREDICTED_DIMENSIONS = (16, 24, 32, 48, 64)  # beyond the measured d, in the separation figure
 
@@ -35,11 +35,15 @@ def prediction_options(config: dict) -> dict | None:
         representation = dict(representation)
         if representation.pop("center", False):  # the spelling of configs resolved before
             return None
-    ridge = (model.get("search") or {}).get("ridge", params.get("ridge", 1e-3))
-    bias = resolve_input_bias(params.get("input_bias") or 0.0, bool(representation))
+    # A parameter that a config leaves out takes the estimator's own default, except the
+    # input bias: configs without one were resolved when the default was 0 (the paper's
+    # bias-free kernel), and their cells ran with it.
+    defaults = KernelRegressor().get_params()
+    ridge = (model.get("search") or {}).get("ridge", params.get("ridge", defaults["ridge"]))
+    bias = resolve_input_bias(params.get("input_bias", 0.0), bool(representation))
     return {
-        "kind": params.get("kernel", "ntk"),
-        "activation": params.get("activation", "relu"),
+        "kind": params.get("kernel", defaults["kernel"]),
+        "activation": params.get("activation", defaults["activation"]),
         "input_bias": bias,
         "representation": representation or None,
         "ridge": ridge,
@@ -57,7 +61,7 @@ def config_target(config: dict, d: int | None = None):
     return LowRankPolynomial(
         config["d"] if d is None else d,
         degrees[0] if len(degrees) == 1 else list(degrees),
-        rank=target.get("rank") or 1,
+        rank=target.get("rank") or len(degrees),  # the spec's default (one per degree)
         basis=target["basis"],
         coefficients=target.get("coefficients"),
         noise_std=float(target.get("noise_std") or 0.0),
