@@ -204,3 +204,34 @@ def test_one_relative_error_for_numpy_and_torch():
     assert relative_error(np.zeros(3), target) == 1.0
     columns = torch.tensor(np.stack([prediction, np.zeros(3), target], axis=1))
     assert relative_errors(columns, torch.tensor(target)) == [1.0 / 9.0, 1.0, 0.0]
+
+
+def test_the_package_and_the_command_line_import_nothing_heavy_until_used():
+    """``import hierlearn`` and the command line's module import neither torch nor
+    scikit-learn nor the harness; each public name resolves on first use to the object of
+    the module that defines it, and an unknown name is an AttributeError."""
+    script = textwrap.dedent(
+        """
+        import sys
+        import hierlearn, hierlearn.cli, hierlearn.experiments
+        heavy = sorted(m for m in ("torch", "sklearn", "pandas", "hierlearn.experiments.runner")
+                       if m in sys.modules)
+        assert not heavy, heavy
+        from hierlearn.estimators.kernel import KernelRegressor
+        from hierlearn.experiments.store import Store
+        from hierlearn.kernels import analytic
+        assert hierlearn.KernelRegressor is KernelRegressor
+        assert hierlearn.experiments.Store is Store
+        assert hierlearn.kernels.ntk is analytic.ntk
+        assert set(hierlearn.__all__) <= set(dir(hierlearn))
+        assert set(hierlearn.experiments.__all__) <= set(dir(hierlearn.experiments))
+        try:
+            hierlearn.no_such_name
+        except AttributeError as error:
+            assert "no_such_name" in str(error)
+        else:
+            raise SystemExit("no AttributeError")
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

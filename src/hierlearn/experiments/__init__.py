@@ -15,18 +15,55 @@ and [`reproduce`][hierlearn.experiments.reproduce] the packaged presets; the com
 over them.
 """
 
+from typing import TYPE_CHECKING
+
 from .._extras import require_experiments
+from .._lazy import lazy_attributes
 
 require_experiments()  # a clear message naming the extra, before any import fails
 
-from .analysis import NStar, analyse, exponents_json, n_star  # noqa: E402
-from .cells import cell_config, cell_key, grid_cells, learner_config, run_cell  # noqa: E402
-from .executors import DaskExecutor, InlineExecutor, LocalPoolExecutor, make_executor  # noqa: E402
-from .report import write_report  # noqa: E402
-from .runner import RunSummary, make_plan, run_spec  # noqa: E402
-from .spec import Spec, SpecError, load_spec, parse_spec  # noqa: E402
-from .store import Store, StoreError, export  # noqa: E402
-from .workflow import ExecutorOptions, InputError, report_into, run_into_store  # noqa: E402
+# The names below are imported on first use: the command line's --help needs none of them.
+_NAMES = {
+    "NStar": "analysis",
+    "analyse": "analysis",
+    "exponents_json": "analysis",
+    "n_star": "analysis",
+    "cell_config": "cells",
+    "cell_key": "cells",
+    "grid_cells": "cells",
+    "learner_config": "cells",
+    "run_cell": "cells",
+    "DaskExecutor": "executors",
+    "InlineExecutor": "executors",
+    "LocalPoolExecutor": "executors",
+    "make_executor": "executors",
+    "write_report": "report",
+    "RunSummary": "runner",
+    "make_plan": "runner",
+    "run_spec": "runner",
+    "Spec": "spec",
+    "SpecError": "spec",
+    "load_spec": "spec",
+    "parse_spec": "spec",
+    "Store": "store",
+    "StoreError": "store",
+    "export": "store",
+    "ExecutorOptions": "workflow",
+    "InputError": "workflow",
+    "report_into": "workflow",
+    "run_into_store": "workflow",
+}
+__getattr__, __dir__ = lazy_attributes(globals(), _NAMES)
+
+if TYPE_CHECKING:  # what static tools and the API reference read
+    from .analysis import NStar, analyse, exponents_json, n_star
+    from .cells import cell_config, cell_key, grid_cells, learner_config, run_cell
+    from .executors import DaskExecutor, InlineExecutor, LocalPoolExecutor, make_executor
+    from .report import write_report
+    from .runner import RunSummary, make_plan, run_spec
+    from .spec import Spec, SpecError, load_spec, parse_spec
+    from .store import Store, StoreError, export
+    from .workflow import ExecutorOptions, InputError, report_into, run_into_store
 
 __all__ = [
     "DaskExecutor",
