@@ -223,13 +223,6 @@ def _print_leases(store, spec_name) -> None:
             )
 
 
-def _bootstrap(args) -> int:
-    """--bootstrap, checked."""
-    if args.bootstrap < 1:
-        raise InputError("n_bootstrap", f"must be a whole number >= 1, got {args.bootstrap}")
-    return args.bootstrap
-
-
 def _report(args) -> int:
     comparisons = [tuple(pair) for pair in args.compare] if args.compare else None
     content = report_into(
@@ -237,7 +230,7 @@ def _report(args) -> int:
         args.out,
         eps_levels=args.eps,
         comparisons=comparisons,
-        n_bootstrap=_bootstrap(args),
+        n_bootstrap=args.bootstrap,
         spec_name=args.spec,
         seed=args.seed,
     )
@@ -273,7 +266,7 @@ def _reproduce(args) -> int:
         lease_seconds=args.lease_seconds,
         retry_failed=args.retry_failed,
         progress=not args.quiet,
-        n_bootstrap=_bootstrap(args),
+        n_bootstrap=args.bootstrap,
         device=args.device,
     )
     return 0

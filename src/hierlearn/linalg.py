@@ -189,7 +189,7 @@ def shifted_solves(
     if norm == 0.0:
         return y.new_zeros((n, len(shifts))), 0, [True] * len(shifts)
     basis = y.new_zeros((n, min(max_iter, n) + 1))
-    basis[:, 0] = b / max(norm, torch.finfo(y.dtype).tiny)
+    basis[:, 0] = b / norm
     alphas, betas = [], []
     pivots = [None] * len(shifts)  # last LDL^T pivot d_k of I + c T_k, per shift
     forward = [1.0] * len(shifts)  # the forward-substitution entry w_k of e_1, per shift
@@ -217,9 +217,10 @@ def shifted_solves(
         alphas.append(alpha)
         betas.append(beta)
         steps += 1
-        scale = max(abs(a) for a in alphas)
-        if max(residuals) <= tol or beta <= torch.finfo(y.dtype).eps * scale:
-            break  # converged, or an invariant subspace: the Krylov solution is exact
+        # An invariant subspace: the Krylov solution is exact for every shift.
+        exhausted = beta <= torch.finfo(y.dtype).eps * max(abs(a) for a in alphas)
+        if exhausted or max(residuals) <= tol:
+            break
         basis[:, steps] = w / beta
     tridiagonal = torch.diag(torch.tensor(alphas, dtype=y.dtype, device=y.device))
     if steps > 1:
@@ -230,8 +231,7 @@ def shifted_solves(
     columns = [torch.linalg.solve(eye + c * tridiagonal, first)[:, 0] * norm for c in shifts]
     z = basis[:, :steps] @ torch.stack(columns, 1)
     solutions = torch.linalg.solve_triangular(lower.mT, z, upper=True)
-    converged = [r <= tol or betas[-1] <= torch.finfo(y.dtype).eps * scale for r in residuals]
-    return solutions, steps, converged
+    return solutions, steps, [exhausted or r <= tol for r in residuals]
 
 
 def ridge_path(
@@ -298,24 +298,19 @@ def _factored_path(K, y, ridges, groups) -> torch.Tensor | None:
     work = torch.empty_like(K)
     y_norm = max(float(y.norm()), torch.finfo(K.dtype).tiny)
 
-    def factorise(ridge):  # the in-place Cholesky factor of K + n ridge I, or None
+    def solve_exactly(ridge):  # on a fresh copy of K; its Cholesky factor is then work.mT
         work.copy_(K)
-        work.diagonal().add_(n * ridge)
-        return work.mT if cholesky_lower_(work.mT) else None
-
-    def solve(lower, rhs):  # (L L^T)^{-1} rhs
-        half = torch.linalg.solve_triangular(lower, rhs, upper=False)
-        return torch.linalg.solve_triangular(lower.mT, half, upper=True)
+        return solve_psd_(work, y, n * ridge)
 
     for pivot, members in groups:
-        lower = factorise(pivot)
-        if lower is None:
+        exact = solve_exactly(pivot)  # the exact solution at the pivot itself
+        if exact is None:
             return None
-        exact = solve(lower, y[:, None])  # the exact solution at the pivot itself
+        lower = work.mT
         shifts = [n * (ridges[j] - pivot) for j in members]
         solutions, _, converged = shifted_solves(lower, y, shifts, LANCZOS_TOL, LANCZOS_MAX_ITER)
         # Relative residuals of the pivot's exact solve (column 0) and of the members.
-        columns = torch.cat([exact, solutions], dim=1)
+        columns = torch.cat([exact[:, None], solutions], dim=1)
         residuals = torch.addmm(-y[:, None], K, columns)
         residuals += columns * torch.as_tensor(
             [n * pivot] + [n * ridges[j] for j in members], dtype=K.dtype, device=K.device
@@ -331,8 +326,7 @@ def _factored_path(K, y, ridges, groups) -> torch.Tensor | None:
             else:
                 retry.append(j)
         for j in retry:  # rare: the ridge gets its own factorisation
-            work.copy_(K)
-            alpha = solve_psd_(work, y, n * ridges[j])
+            alpha = solve_exactly(ridges[j])
             if alpha is None:
                 return None
             coefficients[:, j] = alpha

@@ -16,6 +16,7 @@ import numpy as np
 from ..estimators.kernel import KernelRegressor, resolve_input_bias
 
 PREDICTED_DIMENSIONS = (16, 24, 32, 48, 64)  # beyond the measured d, in the separation figure
+_KERNEL_DEFAULTS = KernelRegressor().get_params()
 
 
 def prediction_options(config: dict) -> dict | None:
@@ -38,12 +39,11 @@ def prediction_options(config: dict) -> dict | None:
     # A parameter that a config leaves out takes the estimator's own default, except the
     # input bias: configs without one were resolved when the default was 0 (the paper's
     # bias-free kernel), and their cells ran with it.
-    defaults = KernelRegressor().get_params()
-    ridge = (model.get("search") or {}).get("ridge", params.get("ridge", defaults["ridge"]))
+    ridge = (model.get("search") or {}).get("ridge", params.get("ridge", _KERNEL_DEFAULTS["ridge"]))
     bias = resolve_input_bias(params.get("input_bias", 0.0), bool(representation))
     return {
-        "kind": params.get("kernel", defaults["kernel"]),
-        "activation": params.get("activation", defaults["activation"]),
+        "kind": params.get("kernel", _KERNEL_DEFAULTS["kernel"]),
+        "activation": params.get("activation", _KERNEL_DEFAULTS["activation"]),
         "input_bias": bias,
         "representation": representation or None,
         "ridge": ridge,

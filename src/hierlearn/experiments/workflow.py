@@ -35,7 +35,7 @@ class InputError(ValueError):
 
     def __init__(self, argument: str | tuple[str, ...] | None, problem: str):
         self.argument, self.problem = argument, problem
-        names = (argument,) if isinstance(argument, str) else tuple(argument or ())
+        names = self.arguments
         super().__init__(f"{' and '.join(names)}: {problem}" if names else problem)
 
     @property
