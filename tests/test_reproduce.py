@@ -17,7 +17,8 @@ from hierlearn.theory import predicted_exponent
 def test_presets_parse_and_name_the_paper_learners(preset):
     specs = preset_specs(preset)
     separation, _ = specs["separation"]
-    control, _ = specs["control"]
+    # --standard runs its control with label noise only.
+    control, _ = specs["control-noisy" if preset == "standard" else "control"]
     assert separation.target.degrees == (4,) and control.target.degrees == (2,)
     rows = {learner.theory for learner in separation.learners.values()}
     assert {"ntk-x", "quad-x", "quad-h"} <= rows
@@ -47,6 +48,37 @@ def test_presets_parse_and_name_the_paper_learners(preset):
         for name in separation.learners:
             dimensions = separation.learner_dimensions(name)
             assert max(dimensions) / min(dimensions) >= 2.5, name
+
+
+def test_the_standard_preset_parts_and_their_noisy_learners():
+    specs = preset_specs("standard")
+    assert set(specs) == {"separation", "separation-noisy", "control-noisy"}
+    clean, _ = specs["separation"]
+    noisy, _ = specs["separation-noisy"]
+    control, _ = specs["control-noisy"]
+    assert clean.target.noise_std == 0
+    assert noisy.target.noise_std**2 == pytest.approx(0.1) == control.target.noise_std**2
+    # A noisy variant keeps exactly the learners its `noisy` block names, unchanged ({}).
+    assert set(noisy.learners) == {"quad_x", "quad_h_hermite2", "quad_inf_hermite2"}
+    assert set(control.learners) == {"ntk_x", "quad_x", "quad_h_hermite2", "quad_inf_hermite2"}
+    for name in noisy.learners:
+        assert noisy.learners[name] == clean.learners[name]
+    assert set(clean.learners) == set(noisy.learners) | {"ntk_x", "ntk_h", "quad_h"}
+    assert all(set(pair) <= set(noisy.learners) for pair in noisy.comparisons)
+    # The same budget for both kinds of quadratic learner: as many penalties on the convex
+    # path as trained candidates.
+    for spec in (clean, noisy, control):
+        search = spec.tuning.gradient.search
+        assert len(search.activation) * len(search.reg) == len(spec.tuning.quadratic_form.reg)
+
+
+def test_a_noisy_variant_without_a_block_keeps_every_learner():
+    from hierlearn.experiments.reproduce import noisy_variant
+
+    _, text = preset_specs("quick")["separation"]
+    data = yaml.safe_load(noisy_variant(text))
+    assert set(data["learners"]) == set(yaml.safe_load(text)["learners"])
+    assert data["name"].endswith("-noisy") and data["target"]["noise_std"] ** 2 == pytest.approx(0.1)
 
 
 def _shrunk(text: str, name: str) -> tuple:
