@@ -78,7 +78,8 @@ def test_a_noisy_variant_without_a_block_keeps_every_learner():
     _, text = preset_specs("quick")["separation"]
     data = yaml.safe_load(noisy_variant(text))
     assert set(data["learners"]) == set(yaml.safe_load(text)["learners"])
-    assert data["name"].endswith("-noisy") and data["target"]["noise_std"] ** 2 == pytest.approx(0.1)
+    assert data["name"].endswith("-noisy")
+    assert data["target"]["noise_std"] ** 2 == pytest.approx(0.1)
 
 
 def _shrunk(text: str, name: str) -> tuple:
