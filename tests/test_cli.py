@@ -182,6 +182,17 @@ def test_bad_arguments_exit_2(tmp_path, capsys, arguments, message):
     assert notes.read_text() == "my notes"
 
 
+@pytest.mark.parametrize("value", ["abc", "0", "-3"])
+def test_a_bad_lease_duration_in_the_environment_exits_2(tmp_path, capsys, monkeypatch, value):
+    monkeypatch.setenv("HIERLEARN_LEASE_SECONDS", value)
+    store = tmp_path / "s.sqlite"
+    assert main(["run", str(write_spec(tmp_path, SMALL)), "--store", str(store), "--quiet"]) == 2
+    assert f"HIERLEARN_LEASE_SECONDS: must be a number > 0, got {value!r}" in (
+        capsys.readouterr().err
+    )
+    assert not store.exists()
+
+
 def test_library_errors_name_arguments_and_the_command_line_names_flags(tmp_path, capsys):
     """The library's InputError speaks of its own arguments; the command line of its flags."""
     from hierlearn.experiments.spec import load_spec

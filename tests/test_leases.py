@@ -149,9 +149,9 @@ def test_three_runners_split_the_cells_and_survive_a_sigkill(tmp_path):
     with Store(store_path) as store:
         assert store.integrity_check() == "ok"
         rows = store.rows()
-        attempts = store.attempts()
-        assert store.leases() == []
-        assert not [r for r in store.runners() if r["live"]]
+        attempts = store.book.attempts()
+        assert store.book.leases() == []
+        assert not [r for r in store.book.runners() if r["live"]]
     assert sorted(r["key"] for r in rows) == sorted(expected)
     assert all(r["status"] == "ok" for r in rows)
     # Every cell was stored by exactly one fit; only the cell the victim held when it died
@@ -200,14 +200,14 @@ def test_a_lease_held_elsewhere_expires_and_the_cell_is_run(tmp_path):
     held = cell_key(configs[0])
     with Store(tmp_path / "s.sqlite", create=True) as store:
         # A runner on another host claimed a cell, then stopped heartbeating.
-        store.claim(elsewhere(), [(held, configs[0])], 1, lease_seconds=1.0)
+        store.book.claim(elsewhere(), [(held, configs[0])], 1, lease_seconds=1.0)
         summary = run_spec(spec, store, InlineExecutor(threads=1), lease_seconds=5)
         assert summary.ran == len(configs) and summary.elsewhere == 0
-        assert [(a["owner"], a["outcome"]) for a in store.attempts(held)] == [
+        assert [(a["owner"], a["outcome"]) for a in store.book.attempts(held)] == [
             (elsewhere().id, "expired"),
             (summary.owner, "stored"),
         ]
-        assert store.leases() == [] and store.runners() == []
+        assert store.book.leases() == [] and store.book.runners() == []
 
 
 def test_a_cell_leased_elsewhere_is_waited_for_not_run(tmp_path):
@@ -216,7 +216,7 @@ def test_a_cell_leased_elsewhere_is_waited_for_not_run(tmp_path):
     held = cell_key(configs[0])
     path = tmp_path / "s.sqlite"
     with Store(path, create=True) as store:
-        store.claim(elsewhere(), [(held, configs[0])], 1, lease_seconds=3600)
+        store.book.claim(elsewhere(), [(held, configs[0])], 1, lease_seconds=3600)
 
     def the_other_runner_finishes():
         # Stores its cell once this runner has stored all the others (it is then waiting).
@@ -231,7 +231,7 @@ def test_a_cell_leased_elsewhere_is_waited_for_not_run(tmp_path):
     other.join()
     assert summary.ran == len(configs) - 1 and summary.elsewhere == 1
     with Store(path) as store:
-        assert [(a["owner"], a["outcome"]) for a in store.attempts(held)] == [
+        assert [(a["owner"], a["outcome"]) for a in store.book.attempts(held)] == [
             (elsewhere().id, "stored")
         ]
         assert len(store.rows()) == len(configs)
@@ -265,7 +265,7 @@ def test_two_runners_share_an_adaptive_search(tmp_path):
         thread.join(timeout=HANG)
     assert len(summaries) == 2
     with Store(path) as store:
-        attempts = store.attempts()
+        attempts = store.book.attempts()
         keys = {r["key"] for r in store.rows()}
     # The same search path as one runner alone, every cell fitted once, by either runner.
     assert summaries[0].plan == summaries[1].plan == alone.plan
@@ -296,8 +296,8 @@ def test_sigint_and_sigterm_stop_cleanly(tmp_path, number):
     assert "finished cells are stored, the same command resumes" in errors.decode()
     assert "Traceback" not in errors.decode()
     with Store(store_path) as store:
-        assert store.leases() == [] and store.runners() == []
-        attempts = store.attempts()
+        assert store.book.leases() == [] and store.book.runners() == []
+        attempts = store.book.attempts()
         rows = store.rows()
     assert len(rows) >= 2
     assert {a["outcome"] for a in attempts} <= {"stored", "released"}
@@ -312,9 +312,9 @@ def test_status_shows_the_leased_cells_and_their_runners(tmp_path, capsys):
     path = tmp_path / "s.sqlite"
     with Store(path, create=True) as store:
         runner = Owner.this_process()
-        store.register(runner, 1, 3600)
-        store.claim(runner, [(cell_key(c), c) for c in configs[:2]], 2, 3600)
-        store.claim(elsewhere(), [(cell_key(configs[2]), configs[2])], 1, lease_seconds=-1)
+        store.book.register(runner, 1, 3600)
+        store.book.claim(runner, [(cell_key(c), c) for c in configs[:2]], 2, 3600)
+        store.book.claim(elsewhere(), [(cell_key(configs[2]), configs[2])], 1, lease_seconds=-1)
     assert main(["status", "--store", str(path)]) == 0
     out = capsys.readouterr().out
     assert "running: 3 cells leased" in out
@@ -330,7 +330,7 @@ def test_runners_on_one_host_divide_its_cores(tmp_path):
     path = tmp_path / "s.sqlite"
     with Store(path, create=True) as store:
         # Another live runner of this host (this very process) running 3 cells at once.
-        store.register(Owner.this_process(), 3, 3600)
+        store.book.register(Owner.this_process(), 3, 3600)
         executor = InlineExecutor()
         run_spec(spec, store, executor)
         assert executor.cell_threads == max(1, cpu_count() // 4)
@@ -354,8 +354,8 @@ def test_two_runners_retry_each_failed_cell_once(tmp_path):
         # overlap however fast the other cells go.
         held = next(c for c in grid_cells(spec) if cell_key(c) not in failed)
         store._connection.execute("DELETE FROM cells WHERE key = ?", (cell_key(held),))
-        store.claim(elsewhere(), [(cell_key(held), held)], 1, lease_seconds=3600)
-        before = len(store.attempts())
+        store.book.claim(elsewhere(), [(cell_key(held), held)], 1, lease_seconds=3600)
+        before = len(store.book.attempts())
     summaries = []
 
     def runner():
@@ -387,7 +387,7 @@ def test_two_runners_retry_each_failed_cell_once(tmp_path):
         thread.join(timeout=HANG)
     assert len(summaries) == 2
     with Store(path) as store:
-        retried = [a["key"] for a in store.attempts()[before:]]
+        retried = [a["key"] for a in store.book.attempts()[before:]]
     assert sorted(retried) == failed
     assert summaries[0].ran + summaries[1].ran == 4
     assert first.ran == len(grid_cells(spec))

@@ -44,7 +44,7 @@ def test_the_v1_store_migrates_and_reads_back_unchanged(tmp_path):
         meta = store.meta()
         assert meta["schema_version"] == str(SCHEMA_VERSION)
         assert json.loads(meta["migrated_from_1"])["copy"] == "store.sqlite.v1.bak"
-        assert store.leases() == [] and store.attempts() == []
+        assert store.book.leases() == [] and store.book.attempts() == []
     # The copy is the untouched version-1 store.
     backup = tmp_path / "store.sqlite.v1.bak"
     assert schema_version(backup) == 1

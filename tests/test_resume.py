@@ -126,8 +126,8 @@ def test_sigkill_and_resume(tmp_path):
     with Store(store_path) as store:
         assert store.integrity_check() == "ok"
         rows = store.rows()
-        attempts = store.attempts()
-        assert store.leases() == []
+        attempts = store.book.attempts()
+        assert store.book.leases() == []
     assert sorted(r["key"] for r in rows) == sorted(expected)
     assert all(r["status"] == "ok" for r in rows)
     # Each cell was stored by one fit; a killed runner's unfinished fits were taken over.

@@ -206,36 +206,36 @@ def other_owner(host="elsewhere", pid=1):
 def test_claims_are_exclusive_and_end_with_the_put(tmp_path):
     with Store(tmp_path / "s.sqlite", create=True) as store:
         me, other = Owner.this_process(), other_owner()
-        store.register(me, 1, 60)
+        store.book.register(me, 1, 60)
         store.put(make_row(key="k0"))
-        claim = store.claim(me, cells("k0", "k1", "k2", "k3"), 2, 60)
+        claim = store.book.claim(me, cells("k0", "k1", "k2", "k3"), 2, 60)
         assert claim.claimed == ["k1", "k2"] and claim.done == {"k0": ("ok", 0.5)}
         assert claim.busy == {}
-        theirs = store.claim(other, cells("k1", "k2", "k3"), 5, 60)
+        theirs = store.book.claim(other, cells("k1", "k2", "k3"), 5, 60)
         assert theirs.claimed == ["k3"] and set(theirs.busy) == {"k1", "k2"}
         assert theirs.busy["k1"]["owner"] == me.id
         store.put(make_row(key="k1", seed=1), owner=me)
-        assert {x["key"] for x in store.leases()} == {"k2", "k3"}
-        assert [a["outcome"] for a in store.attempts("k1")] == ["stored"]
-        assert store.claim(other, cells("k1"), 5, 60).done == {"k1": ("ok", 0.5)}
-        assert store.unregister(me) == 1  # k2 released
-        assert [a["outcome"] for a in store.attempts("k2")] == ["released"]
-        assert store.claim(other, cells("k2"), 5, 60).claimed == ["k2"]
-        assert len(store.attempts("k2")) == 2
+        assert {x["key"] for x in store.book.leases()} == {"k2", "k3"}
+        assert [a["outcome"] for a in store.book.attempts("k1")] == ["stored"]
+        assert store.book.claim(other, cells("k1"), 5, 60).done == {"k1": ("ok", 0.5)}
+        assert store.book.unregister(me) == 1  # k2 released
+        assert [a["outcome"] for a in store.book.attempts("k2")] == ["released"]
+        assert store.book.claim(other, cells("k2"), 5, 60).claimed == ["k2"]
+        assert len(store.book.attempts("k2")) == 2
 
 
 def test_an_expired_lease_is_taken_over(tmp_path):
     with Store(tmp_path / "s.sqlite", create=True) as store:
         me, gone = Owner.this_process(), other_owner()
-        assert store.claim(gone, cells("k1"), 1, 0.2).claimed == ["k1"]
-        assert set(store.claim(me, cells("k1"), 1, 60).busy) == {"k1"}
+        assert store.book.claim(gone, cells("k1"), 1, 0.2).claimed == ["k1"]
+        assert set(store.book.claim(me, cells("k1"), 1, 60).busy) == {"k1"}
         for _ in range(200):  # the lease lasts 0.2 s
-            if store.leases()[0]["expired"]:
+            if store.book.leases()[0]["expired"]:
                 break
             time.sleep(0.05)
-        assert [x["expired"] for x in store.leases()] == [True]
-        assert store.claim(me, cells("k1"), 1, 60).claimed == ["k1"]
-        assert [(a["owner"], a["outcome"]) for a in store.attempts("k1")] == [
+        assert [x["expired"] for x in store.book.leases()] == [True]
+        assert store.book.claim(me, cells("k1"), 1, 60).claimed == ["k1"]
+        assert [(a["owner"], a["outcome"]) for a in store.book.attempts("k1")] == [
             (gone.id, "expired"),
             (me.id, None),
         ]
@@ -244,11 +244,11 @@ def test_an_expired_lease_is_taken_over(tmp_path):
 def test_heartbeats_keep_a_lease(tmp_path):
     with Store(tmp_path / "s.sqlite", create=True) as store:
         holder, me = other_owner(), Owner.this_process()
-        store.claim(holder, cells("k1"), 1, 0.5)
-        before = store.leases()[0]["expires"]
-        assert store.heartbeat(holder, 60) == 1
-        assert store.leases()[0]["expires"] > before + 50
-        assert set(store.claim(me, cells("k1"), 1, 60).busy) == {"k1"}
+        store.book.claim(holder, cells("k1"), 1, 0.5)
+        before = store.book.leases()[0]["expires"]
+        assert store.book.heartbeat(holder, 60) == 1
+        assert store.book.leases()[0]["expires"] > before + 50
+        assert set(store.book.claim(me, cells("k1"), 1, 60).busy) == {"k1"}
 
 
 def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
@@ -261,19 +261,19 @@ def test_a_lease_of_a_dead_process_on_this_host_is_taken_over_at_once(tmp_path):
     assert not process_alive(process.pid) and process_alive(os.getpid())
     with Store(tmp_path / "s.sqlite", create=True) as store:
         me = Owner.this_process()
-        store.claim(dead, cells("k1"), 1, 3600)
-        store.claim(alive, cells("k2"), 1, 3600)
-        claim = store.claim(me, cells("k1", "k2"), 2, 60)
+        store.book.claim(dead, cells("k1"), 1, 3600)
+        store.book.claim(alive, cells("k2"), 1, 3600)
+        claim = store.book.claim(me, cells("k1", "k2"), 2, 60)
         assert claim.claimed == ["k1"] and set(claim.busy) == {"k2"}
 
 
 def test_runners_of_this_host_and_their_slots(tmp_path):
     with Store(tmp_path / "s.sqlite", create=True) as store:
         me = Owner.this_process()
-        store.register(me, 2, 60)
-        store.register(other_owner(), 4, 60)  # another host
-        store.register(other_owner(socket.gethostname(), 2**22 + 7), 3, 60)  # no such pid
-        assert store.local_slots() == 2
-        assert [r["live"] for r in store.runners()] == [True, True, False]
-        store.unregister(me)
-        assert store.local_slots() == 0
+        store.book.register(me, 2, 60)
+        store.book.register(other_owner(), 4, 60)  # another host
+        store.book.register(other_owner(socket.gethostname(), 2**22 + 7), 3, 60)  # no such pid
+        assert store.book.local_slots() == 2
+        assert [r["live"] for r in store.book.runners()] == [True, True, False]
+        store.book.unregister(me)
+        assert store.book.local_slots() == 0

@@ -129,6 +129,23 @@ def check_device_flag(args) -> None:
         check_device(args.device, here=args.scheduler is None)
 
 
+def lease_seconds(args) -> float | None:
+    """``--lease-seconds``, else ``HIERLEARN_LEASE_SECONDS`` from the environment (the one
+    place it is read), else None (the library's default)."""
+    if args.lease_seconds is not None:
+        return args.lease_seconds
+    text = os.environ.get("HIERLEARN_LEASE_SECONDS")
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise InputError("HIERLEARN_LEASE_SECONDS", f"must be a number > 0, got {text!r}")
+    return value
+
+
 def executor_options(args) -> ExecutorOptions:
     """The executor options parsed by `add_executor_arguments` (checked)."""
     options = ExecutorOptions(
@@ -153,7 +170,7 @@ def _run(args) -> int:
         args.store,
         executor_options(args),
         time_limit=args.time_limit,
-        lease_seconds=args.lease_seconds,
+        lease_seconds=lease_seconds(args),
         retry_failed=args.retry_failed,
         progress=not args.quiet,
         device=args.device,
@@ -202,8 +219,8 @@ def _print_leases(store, spec_name) -> None:
     def clock(seconds: float) -> str:
         return datetime.fromtimestamp(seconds).strftime("%Y-%m-%d %H:%M:%S")
 
-    leases = [x for x in store.leases() if spec_name is None or x["spec"] == spec_name]
-    runners = {r["owner"]: r for r in store.runners()}
+    leases = [x for x in store.book.leases() if spec_name is None or x["spec"] == spec_name]
+    runners = {r["owner"]: r for r in store.book.runners()}
     if not leases and not any(r["live"] for r in runners.values()):
         return
     print(f"running: {len(leases)} cells leased")
@@ -263,7 +280,7 @@ def _reproduce(args) -> int:
         args.store,
         executor_options(args),
         time_limit=args.time_limit,
-        lease_seconds=args.lease_seconds,
+        lease_seconds=lease_seconds(args),
         retry_failed=args.retry_failed,
         progress=not args.quiet,
         n_bootstrap=args.bootstrap,

@@ -6,7 +6,7 @@ fed to the plan, so an adaptive search replays its path), except that with
 replaced. "ok" and "diverged" rows are final. Runners that share a store and overlap in time
 retry each such cell once between them: a cell stored again since the earliest live runner
 started counts as retried (see
-[`store.Store.register`][hierlearn.experiments.store.Store.register]).
+[`LeaseBook.register`][hierlearn.experiments.store.LeaseBook.register]).
 
 Several runners on one store. The driver leases each cell before handing it to its executor
 (see [`store`][hierlearn.experiments.store] for the lease protocol): runners started on the same
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import sqlite3
 import subprocess
@@ -45,24 +44,9 @@ from .cells import cell_key, grid_cells
 from .executors import cpu_count
 from .progress import Progress
 from .spec import AdaptiveSamples, Spec
-from .store import RETRY_STATUSES, Owner, Store, StoreError, lease_dead
+from .store import DEFAULT_LEASE_SECONDS, RETRY_STATUSES, Owner, Store, StoreError, lease_dead
 
-DEFAULT_LEASE_SECONDS = 60.0
 _log = logging.getLogger(__name__)
-
-
-def lease_seconds_from_env() -> float:
-    """``HIERLEARN_LEASE_SECONDS`` from the environment (default 60)."""
-    text = os.environ.get("HIERLEARN_LEASE_SECONDS")
-    if not text:
-        return DEFAULT_LEASE_SECONDS
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise ValueError(f"HIERLEARN_LEASE_SECONDS: must be a number > 0, got {text!r}")
-    return value
 
 
 # ---------------------------------------------------------------- stop signals
@@ -135,7 +119,7 @@ class _Heartbeat(threading.Thread):
             try:
                 if store is None:
                     store = Store(self.path)
-                store.heartbeat(self.owner, self.lease_seconds)
+                store.book.heartbeat(self.owner, self.lease_seconds)
             except (sqlite3.Error, StoreError) as error:  # try again at the next beat
                 _log.warning("hierlearn: lease heartbeat failed: %s", error)
         if store is not None:
@@ -228,12 +212,12 @@ def run_spec(
 
     Each row is committed by this (the driver) process as soon as it arrives, with the git
     revision added. Other runners may work on the same store at the same time: cells are
-    leased (``lease_seconds``, default ``HIERLEARN_LEASE_SECONDS`` or 60; see the module
+    leased (``lease_seconds``, default `DEFAULT_LEASE_SECONDS`, 60; see the module
     docstring). ``executor`` is left open (the caller closes it). ``plan``: the spec's
     `make_plan` when the caller already made it (to check the spec before writing).
     """
     start = time.monotonic()
-    lease_seconds = lease_seconds or lease_seconds_from_env()
+    lease_seconds = lease_seconds or DEFAULT_LEASE_SECONDS
     plan = make_plan(spec) if plan is None else plan
     revision = git_revision()
     summary = RunSummary()
@@ -246,7 +230,7 @@ def run_spec(
             store.add_spec(
                 spec.name, spec_text if spec_text is not None else spec.model_dump_json()
             )
-            since = store.register(owner, getattr(executor, "local_slots", 0), lease_seconds)
+            since = store.book.register(owner, getattr(executor, "local_slots", 0), lease_seconds)
         heartbeat = _Heartbeat(store.path, owner, lease_seconds)
         heartbeat.start()
         try:
@@ -266,7 +250,7 @@ def run_spec(
         finally:
             heartbeat.stop()
             with deferred_stop(), contextlib.suppress(sqlite3.Error):
-                store.unregister(owner)
+                store.book.unregister(owner)
     summary.seconds = time.monotonic() - start
     summary.plan = plan.summary()
     return summary
@@ -334,12 +318,12 @@ def _sweep(
         now = time.monotonic()
         if share and now >= next_share:
             next_share = now + 2.0
-            executor.share_cores(max(1, store.local_slots(owner.host)), cpu_count())
+            executor.share_cores(max(1, store.book.local_slots(owner.host)), cpu_count())
         if waiting and now >= next_check:
             # Revisit cells leased by others: a stored result is taken; a cell whose lease
             # ended or died goes back to the candidates (the claim transaction decides).
             next_check = now + check_interval
-            done, leases = store.lease_states(waiting)
+            done, leases = store.book.lease_states(waiting)
             wall = time.time()
             for key in list(waiting):
                 if key in done and key not in retry:
@@ -349,7 +333,7 @@ def _sweep(
         room = executor.max_in_flight - len(in_flight)
         if room > 0 and candidates:
             with deferred_stop():
-                claim = store.claim(
+                claim = store.book.claim(
                     owner, list(candidates.items()), room, lease_seconds, retry, since
                 )
             for key, result in claim.done.items():

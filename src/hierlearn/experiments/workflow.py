@@ -223,7 +223,7 @@ def run_into_store(
     path, the executor options, the resolution of every cell); ``time_limit`` (seconds per
     cell) overrides the spec's; ``lease_seconds`` is how long a cell stays claimed by this
     runner without a heartbeat before another runner may take it over (default
-    ``HIERLEARN_LEASE_SECONDS`` or 60, see `runner`); a summary line is written to
+    60 s, see `runner`); a summary line is written to
     ``out`` (default stdout).
 
     ``device`` ("cpu" or "cuda"; None: the spec's own) overrides the spec's ``device``, in the
