@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from typing import Protocol
 
 import numpy as np
 
@@ -148,6 +149,28 @@ class NStarSearch:
         return math.ceil(math.log(self.high / self.low) / math.log1p(self.rel_precision)) + 1
 
 
+class Plan(Protocol):
+    """What the driver asks of a plan (`GridPlan`, `AdaptivePlan`): the cells that may run
+    now, the results it observes, and when it is done."""
+
+    total: int | None  # cells of the whole plan, None while unknown
+
+    def ready(self) -> list[dict]:
+        """Cells that may run now (each returned once)."""
+
+    def observe(self, config: dict, status: str, error: float | None) -> None:
+        """A result of one of its cells (``error``: the steering error, None if none)."""
+
+    def finished(self) -> bool:
+        """Whether no cell will be ready any more."""
+
+    def max_cells(self) -> int | None:
+        """An upper bound on the cells of the whole plan while ``total`` is unknown."""
+
+    def summary(self) -> dict:
+        """What the plan did, for the run summary."""
+
+
 class GridPlan:
     """Every cell of a list or grid spec, all ready at once."""
 
@@ -164,6 +187,10 @@ class GridPlan:
 
     def finished(self) -> bool:
         return not self._cells
+
+    def max_cells(self) -> int | None:
+        """None: the total is known (``total``)."""
+        return None
 
     def summary(self) -> dict:
         return {"mode": "grid", "cells": self.total}

@@ -32,6 +32,7 @@ import signal
 import threading
 import time
 from collections import deque
+from typing import Protocol
 
 from .cells import CellTimeout, run_cell, timeout_message, unfinished_row
 
@@ -126,6 +127,27 @@ def execute_cell(config: dict, threads: int | None = None) -> dict:
         return unfinished_row(
             config, "timeout", timeout_message(config), time.perf_counter() - start
         )
+
+
+class Executor(Protocol):
+    """What the driver asks of an executor (`InlineExecutor`, `LocalPoolExecutor`,
+    `DaskExecutor`)."""
+
+    capacity: int  # cells running at once
+    max_in_flight: int  # cells the driver hands over before results come back
+    local_slots: int  # cells it runs on the driver's host at once (0: none)
+
+    def share_cores(self, host_slots: int, cores: int | None = None) -> None:
+        """Cells run at once on this host by every runner -> threads of each cell."""
+
+    def submit(self, config: dict) -> None:
+        """Start (or queue) one cell."""
+
+    def poll(self, timeout: float) -> list[dict]:
+        """The result rows finished since the last poll, waiting up to ``timeout`` seconds."""
+
+    def close(self) -> None:
+        """Stop the workers this executor started."""
 
 
 class _CoreShare:

@@ -39,9 +39,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .adaptive import AdaptivePlan, GridPlan
+from .adaptive import AdaptivePlan, GridPlan, Plan
 from .cells import cell_key, grid_cells
-from .executors import cpu_count
+from .executors import Executor, cpu_count
 from .progress import Progress
 from .spec import AdaptiveSamples, Spec
 from .store import DEFAULT_LEASE_SECONDS, RETRY_STATUSES, Owner, Store, StoreError, lease_dead
@@ -189,7 +189,7 @@ class RunSummary:
         return self.busy_seconds / (self.slots * wall) if wall > 0 else 0.0
 
 
-def make_plan(spec: Spec):
+def make_plan(spec: Spec) -> Plan:
     """The plan of a spec: every grid cell, or one adaptive search per (learner, d)."""
     if isinstance(spec.samples, AdaptiveSamples):
         return AdaptivePlan(spec)
@@ -199,14 +199,14 @@ def make_plan(spec: Spec):
 def run_spec(
     spec: Spec,
     store: Store,
-    executor,
+    executor: Executor,
     spec_text: str | None = None,
     retry_failed: bool = False,
     progress: Progress | None = None,
     poll_interval: float = 0.2,
     *,
     lease_seconds: float | None = None,
-    plan=None,
+    plan: Plan | None = None,
 ) -> RunSummary:
     """Run every cell of ``spec`` not yet in ``store`` on ``executor``.
 
@@ -219,34 +219,29 @@ def run_spec(
     start = time.monotonic()
     lease_seconds = lease_seconds or DEFAULT_LEASE_SECONDS
     plan = make_plan(spec) if plan is None else plan
-    revision = git_revision()
-    summary = RunSummary()
-    progress = progress or Progress(enabled=False)
     owner = Owner.this_process()
-    summary.owner = owner.id
-    summary.slots = max(1, getattr(executor, "capacity", 1))
+    summary = RunSummary(owner=owner.id, slots=max(1, executor.capacity))
     with stop_signals():
         with deferred_stop():
             store.add_spec(
                 spec.name, spec_text if spec_text is not None else spec.model_dump_json()
             )
-            since = store.book.register(owner, getattr(executor, "local_slots", 0), lease_seconds)
+            since = store.book.register(owner, executor.local_slots, lease_seconds)
         heartbeat = _Heartbeat(store.path, owner, lease_seconds)
         heartbeat.start()
         try:
-            _sweep(
+            Sweep(
                 plan,
                 store,
                 executor,
                 owner,
                 summary,
-                progress,
-                poll_interval,
-                lease_seconds,
-                revision,
-                retry_failed,
-                since,
-            )
+                progress=progress or Progress(enabled=False),
+                poll_interval=poll_interval,
+                lease_seconds=lease_seconds,
+                retry_failed=retry_failed,
+                since_attempt=since,
+            ).run()
         finally:
             heartbeat.stop()
             with deferred_stop(), contextlib.suppress(sqlite3.Error):
@@ -256,118 +251,167 @@ def run_spec(
     return summary
 
 
-def _sweep(
-    plan,
-    store,
-    executor,
-    owner,
-    summary,
-    progress,
-    poll_interval,
-    lease_seconds,
-    revision,
-    retry_failed,
-    since,
-) -> None:
-    stored = store.results()
-    retry = {k for k, (status, _) in stored.items() if status in RETRY_STATUSES}
-    retry = retry if retry_failed else set()
-    candidates: dict[str, dict] = {}  # to claim, in order
-    waiting: dict[str, dict] = {}  # leased by other runners
-    in_flight: dict[str, dict] = {}
-    seen: set[str] = set()
-    check_interval = min(1.0, lease_seconds / 4)
-    next_check = next_share = 0.0
-    share = hasattr(executor, "share_cores") and getattr(executor, "local_slots", 0) > 0
+class Sweep:
+    """One runner's pass over a plan: cells go from the plan's ready list to the candidates
+    (to claim, in order), then to this runner's executor (``in_flight``) or, when another
+    runner holds them, to ``waiting``; every result, run here or found in the store, goes
+    back to the plan. Each round of `run` takes four steps: `admit` the newly ready cells,
+    `revisit` the waiting ones, `claim` candidates up to the executor's room, `collect`
+    finished rows."""
 
-    def show(force: bool = False) -> None:
-        progress.update(
-            done=summary.ran,
-            failed=summary.statuses["failed"] + summary.statuses["timeout"],
-            running=min(len(in_flight), executor.capacity),
-            skipped=summary.skipped,
-            total=plan.total,
-            bound=plan.max_cells() if hasattr(plan, "max_cells") else None,
-            force=force,
-            elsewhere=len(waiting),
+    def __init__(
+        self,
+        plan: Plan,
+        store: Store,
+        executor: Executor,
+        owner: Owner,
+        summary: RunSummary,
+        *,
+        progress: Progress,
+        poll_interval: float,
+        lease_seconds: float,
+        retry_failed: bool,
+        since_attempt: int,
+    ):
+        self.plan, self.store, self.executor, self.owner = plan, store, executor, owner
+        self.summary, self.progress, self.poll_interval = summary, progress, poll_interval
+        self.lease_seconds, self.since_attempt = lease_seconds, since_attempt
+        self.revision = git_revision()
+        self.stored = store.results()  # key -> (status, steering error)
+        self.retry = (
+            {k for k, (status, _) in self.stored.items() if status in RETRY_STATUSES}
+            if retry_failed
+            else set()
         )
+        self.candidates: dict[str, dict] = {}  # to claim, in order
+        self.waiting: dict[str, dict] = {}  # leased by other runners
+        self.in_flight: dict[str, dict] = {}  # submitted to the executor
+        self.seen: set[str] = set()
+        self.changed = False  # a found result may have made new cells ready
+        self.check_interval = min(1.0, lease_seconds / 4)
+        self.next_check = self.next_share = 0.0
+        self.share = executor.local_slots > 0
 
-    changed = False  # a found result may have made new cells ready
+    def run(self) -> None:
+        """Until the plan is finished: admit, share the cores, revisit, claim, then collect
+        (or wait for other runners' cells)."""
+        while True:
+            ready = self.plan.ready()
+            self.changed = False
+            self.admit(ready)
+            self.share_cores()
+            self.revisit()
+            self.claim()
+            if not self.candidates and not self.in_flight:
+                if not self.waiting:
+                    if self.plan.finished():
+                        break
+                    if not ready and not self.changed:
+                        raise RuntimeError("the plan is waiting for cells that were never run")
+                    continue  # found cells may have made new ones ready
+                self.show()
+                if not self.changed:  # wait for the other runners' cells
+                    pause = min(self.poll_interval, self.next_check - time.monotonic())
+                    time.sleep(max(0.0, pause))
+                continue
+            self.collect()
+            self.show()
+        self.show(force=True)
 
-    def found(key: str, config: dict, result: tuple, elsewhere: bool) -> None:
-        nonlocal changed
-        changed = True
-        stored[key] = result
-        summary.skipped += 1
-        summary.elsewhere += elsewhere
-        plan.observe(config, *result)
-
-    while True:
-        ready = plan.ready()
-        changed = False
+    def admit(self, ready: list[dict]) -> None:
+        """Ready cells become candidates, except those already stored (fed to the plan)."""
         for config in ready:
             key = cell_key(config)
-            if key in seen:
+            if key in self.seen:
                 continue
-            seen.add(key)
-            previous = stored.get(key)
-            if previous is not None and key not in retry:
-                found(key, config, previous, False)
-                continue
-            candidates[key] = config
+            self.seen.add(key)
+            previous = self.stored.get(key)
+            if previous is not None and key not in self.retry:
+                self.found(key, config, previous, elsewhere=False)
+            else:
+                self.candidates[key] = config
+
+    def share_cores(self) -> None:
+        """Every 2 s: the cells all runners of this host run at once set each cell's threads."""
         now = time.monotonic()
-        if share and now >= next_share:
-            next_share = now + 2.0
-            executor.share_cores(max(1, store.book.local_slots(owner.host)), cpu_count())
-        if waiting and now >= next_check:
-            # Revisit cells leased by others: a stored result is taken; a cell whose lease
-            # ended or died goes back to the candidates (the claim transaction decides).
-            next_check = now + check_interval
-            done, leases = store.book.lease_states(waiting)
-            wall = time.time()
-            for key in list(waiting):
-                if key in done and key not in retry:
-                    found(key, waiting.pop(key), done[key], True)
-                elif key not in leases or lease_dead(leases[key], wall):
-                    candidates[key] = waiting.pop(key)
-        room = executor.max_in_flight - len(in_flight)
-        if room > 0 and candidates:
-            with deferred_stop():
-                claim = store.book.claim(
-                    owner, list(candidates.items()), room, lease_seconds, retry, since
-                )
-            for key, result in claim.done.items():
-                found(key, candidates.pop(key), result, True)
-            for key in claim.busy:
-                waiting[key] = candidates.pop(key)
-            for key in claim.claimed:
-                config = candidates.pop(key)
-                executor.submit(config)
-                in_flight[key] = config
-        if not candidates and not in_flight:
-            if not waiting:
-                if plan.finished():
-                    break
-                if not ready and not changed:
-                    raise RuntimeError("the plan is waiting for cells that were never run")
-                continue  # found cells may have made new ones ready
-            show()
-            if changed:
-                continue
-            time.sleep(max(0.0, min(poll_interval, next_check - time.monotonic())))
-            continue
-        for row in executor.poll(poll_interval) if in_flight else []:
-            config = in_flight.pop(row["key"], None)
+        if self.share and now >= self.next_share:
+            self.next_share = now + 2.0
+            slots = max(1, self.store.book.local_slots(self.owner.host))
+            self.executor.share_cores(slots, cpu_count())
+
+    def revisit(self) -> None:
+        """Cells leased by others: a stored result is taken; a cell whose lease ended or died
+        goes back to the candidates (the claim transaction decides)."""
+        now = time.monotonic()
+        if not self.waiting or now < self.next_check:
+            return
+        self.next_check = now + self.check_interval
+        done, leases = self.store.book.lease_states(self.waiting)
+        wall = time.time()
+        for key in list(self.waiting):
+            if key in done and key not in self.retry:
+                self.found(key, self.waiting.pop(key), done[key], elsewhere=True)
+            elif key not in leases or lease_dead(leases[key], wall):
+                self.candidates[key] = self.waiting.pop(key)
+
+    def claim(self) -> None:
+        """Lease candidates up to the executor's room and submit them; stored ones are taken,
+        those another runner holds wait."""
+        room = self.executor.max_in_flight - len(self.in_flight)
+        if room <= 0 or not self.candidates:
+            return
+        with deferred_stop():
+            claim = self.store.book.claim(
+                self.owner,
+                list(self.candidates.items()),
+                room,
+                self.lease_seconds,
+                self.retry,
+                self.since_attempt,
+            )
+        for key, result in claim.done.items():
+            self.found(key, self.candidates.pop(key), result, elsewhere=True)
+        for key in claim.busy:
+            self.waiting[key] = self.candidates.pop(key)
+        for key in claim.claimed:
+            config = self.candidates.pop(key)
+            self.executor.submit(config)
+            self.in_flight[key] = config
+
+    def collect(self) -> None:
+        """Store the rows the executor finished (each in its own transaction) and feed them
+        to the plan."""
+        for row in self.executor.poll(self.poll_interval) if self.in_flight else []:
+            config = self.in_flight.pop(row["key"], None)
             if config is None:  # not a cell of this run (cannot happen with our executors)
                 continue
-            row["git_revision"] = revision
+            row["git_revision"] = self.revision
             with deferred_stop():
-                store.put(row, owner)
+                self.store.put(row, self.owner)
             steering = (row.get("details") or {}).get("relative_design_error")
-            stored[row["key"]] = (row["status"], steering)
-            summary.ran += 1
-            summary.busy_seconds += float(row.get("seconds") or 0.0)
-            summary.statuses[row["status"]] += 1
-            plan.observe(config, row["status"], steering)
-        show()
-    show(force=True)
+            self.stored[row["key"]] = (row["status"], steering)
+            self.summary.ran += 1
+            self.summary.busy_seconds += float(row.get("seconds") or 0.0)
+            self.summary.statuses[row["status"]] += 1
+            self.plan.observe(config, row["status"], steering)
+
+    def found(self, key: str, config: dict, result: tuple, elsewhere: bool) -> None:
+        """A result this runner did not compute (stored before, or by another runner)."""
+        self.changed = True
+        self.stored[key] = result
+        self.summary.skipped += 1
+        self.summary.elsewhere += elsewhere
+        self.plan.observe(config, *result)
+
+    def show(self, force: bool = False) -> None:
+        summary = self.summary
+        self.progress.update(
+            done=summary.ran,
+            failed=summary.statuses["failed"] + summary.statuses["timeout"],
+            running=min(len(self.in_flight), self.executor.capacity),
+            skipped=summary.skipped,
+            total=self.plan.total,
+            bound=self.plan.max_cells(),
+            force=force,
+            elsewhere=len(self.waiting),
+        )
