@@ -6,8 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from hierlearn.experiments.adaptive import AdaptivePlan, NStarSearch, decided_side, usable_error
+from hierlearn.experiments.adaptive import AdaptivePlan, NStarSearch, decided_side
 from hierlearn.experiments.analysis import analyse
+from hierlearn.experiments.cells import usable_error
 from hierlearn.experiments.executors import InlineExecutor
 from hierlearn.experiments.runner import run_spec
 from hierlearn.experiments.spec import parse_spec

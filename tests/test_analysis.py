@@ -9,7 +9,6 @@ import pytest
 from hierlearn.experiments.analysis import (
     NStar,
     analyse,
-    comparison_table,
     exponents_json,
     fit_exponent,
     n_star,
@@ -21,6 +20,7 @@ from hierlearn.experiments.plots import (
     plot_n_star,
     plot_staircase,
 )
+from hierlearn.experiments.tables import analysis_table
 from hierlearn.theory import predicted_exponent
 
 
@@ -160,7 +160,7 @@ def test_censored_dimensions_are_bounds_and_not_fitted():
     assert ntk["theory"] == 4.0 and ntk["degree"] == 4
     assert isinstance(ntk["n_star"]["8"], float)
     assert content["eps"] == 0.1
-    table = comparison_table(analysis)
+    table = analysis_table(analysis)
     assert "| quad_h | quad-h | 4 |" in table and "> " in table and "n/a" in table
 
 
@@ -259,7 +259,7 @@ def test_capped_cells_flag_the_n_star_resting_on_them():
     content = exponents_json(analysis)
     assert content["learners"]["quad_h"]["capped"] == 2
     assert content["learners"]["quad_h"]["by_eps"]["0.1"]["flags"]["8"] == ["capped"]
-    assert "(capped)" in comparison_table(analysis)
+    assert "(capped)" in analysis_table(analysis)
     # A solver short of its tolerance is capped too.
     rows[0]["details"] = {"training": {"converged": False}}
     assert analyse(rows, 0.1, 0).learners["quad_h"].capped == 3

@@ -95,6 +95,65 @@ def test_no_import_cycle_among_the_package_modules():
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
+# The harness's layers, bottom up: a module imports only from its own layer or those below.
+HARNESS_LAYERS = [
+    ("spec", ["defaults", "expressions", "params", "protocol", "spec", "learners", "imports"]),
+    ("run", ["cells", "adaptive", "executors", "runner", "store", "progress"]),
+    ("analysis", ["isotonic", "analysis", "comparisons", "predicted", "coverage"]),
+    ("report", ["tables", "plots", "report"]),
+    ("workflow", ["workflow", "reproduce"]),
+]
+
+
+def harness_layer(module: str) -> int | None:
+    """The layer index of a harness module (a store submodule counts as the store), None for
+    the library and for the harness package itself."""
+    prefix = "hierlearn.experiments."
+    if not module.startswith(prefix):
+        return None
+    top = module[len(prefix) :].split(".")[0]
+    for index, (_, names) in enumerate(HARNESS_LAYERS):
+        if top in names:
+            return index
+    raise AssertionError(f"{module} is in no harness layer: add it to HARNESS_LAYERS")
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
+    """Edges from a harness module into a higher layer, and from the library into the
+    harness (the package's lazy entry points excepted)."""
+    found = []
+    for module, edges in graph.items():
+        for target in edges:
+            below, above = harness_layer(module), harness_layer(target)
+            if above is None:
+                continue
+            if below is None:
+                if module not in ("hierlearn", "hierlearn.experiments", "hierlearn.cli"):
+                    found.append((module, target))
+            elif above > below:
+                found.append((module, target))
+    return sorted(found)
+
+
+def test_the_layer_check_finds_an_upward_import():
+    graph = {
+        "hierlearn.experiments.cells": {"hierlearn.experiments.tables"},
+        "hierlearn.experiments.tables": {"hierlearn.experiments.cells"},
+        "hierlearn.theory": {"hierlearn.experiments.spec"},
+    }
+    assert upward_imports(graph) == [
+        ("hierlearn.experiments.cells", "hierlearn.experiments.tables"),
+        ("hierlearn.theory", "hierlearn.experiments.spec"),
+    ]
+
+
+def test_the_harness_imports_only_downward_through_its_layers():
+    graph = import_graph()
+    assert upward_imports(graph) == []
+    layered = {harness_layer(m) for m in graph if m.startswith("hierlearn.experiments.")}
+    assert layered == set(range(len(HARNESS_LAYERS)))
+
+
 def test_the_library_does_not_import_the_command_line():
     graph = import_graph()
     importers = sorted(module for module, edges in graph.items() if "hierlearn.cli" in edges)

@@ -2,10 +2,10 @@
 
 import pytest
 
+from hierlearn.experiments.predicted import predicted_for_learner
 from hierlearn.theory import (
     RepresentationLaw,
     predicted_exponent,
-    predicted_for_learner,
     representation_law,
     span_degrees,
 )

@@ -32,7 +32,8 @@ from . import __version__
 from ._extras import MissingExtra
 
 try:
-    from .experiments.tables import N_BOOTSTRAP, report_lines
+    from .experiments.defaults import N_BOOTSTRAP
+    from .experiments.tables import report_lines
     from .experiments.workflow import (
         ExecutorOptions,
         InputError,

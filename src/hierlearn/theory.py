@@ -158,28 +158,6 @@ def predicted_exponent(
     return 1.0
 
 
-def predicted_for_learner(theory_learner: str, p: int, representations: dict[int, dict]):
-    """[`predicted_exponent`][hierlearn.theory.predicted_exponent] for a learner of the harness.
-
-    ``representations`` maps d to the resolved representation config of the learner's cells
-    (``{"kind": "identity"}`` or a random network with ``width``, ``activation``, ``depth``,
-    ``bias_std``). Quad-h on a random network gets its law from those configs; on raw input
-    (a misnamed row) or at a single d it falls back to the paper's assumption.
-    """
-    law = None
-    networks = {d: c for d, c in representations.items() if c.get("kind") == "random_network"}
-    if networks and theory_learner.lower().replace("_", "-") == "quad-h":
-        any_config = next(iter(networks.values()))
-        law = representation_law(
-            {d: int(c["width"]) for d, c in networks.items()},
-            any_config.get("activation", "relu"),
-            int(any_config.get("depth", 1)),
-            float(any_config.get("bias_std", 0.0)),
-            p,
-        )
-    return predicted_exponent(theory_learner, p, law)
-
-
 # ---------------------------------------------------------------- kernel learning curves
 #
 # Predicted test error of kernel ridge regression on sphere inputs from the kernel's spectrum

@@ -36,17 +36,8 @@ from typing import Protocol
 
 import numpy as np
 
-from .cells import cell_config, learner_config
+from .cells import cell_config, learner_config, usable_error
 from .spec import AdaptiveSamples, Spec
-
-
-def usable_error(status: str, error: float | None) -> float | None:
-    """The error a row contributes to a median: None for "failed", inf when it did not finish."""
-    if status == "ok":
-        return float(error)
-    if status in ("diverged", "timeout"):
-        return math.inf
-    return None
 
 
 def decided_side(results: list[float | None], seeds: int, eps: float) -> str | None:

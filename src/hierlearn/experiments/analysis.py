@@ -44,10 +44,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from ..theory import predicted_for_learner
-from .adaptive import usable_error
+from .cells import usable_error
+from .defaults import N_BOOTSTRAP, eps_key
 from .isotonic import NStar, curve_n_stars, n_star
-from .tables import N_BOOTSTRAP, comparisons_table, eps_key, exponents_table
+from .predicted import predicted_for_learner
 
 __all__ = [
     "Analysis",
@@ -55,11 +55,8 @@ __all__ = [
     "LearnerAnalysis",
     "NStar",
     "analyse",
-    "comparison_table",
-    "comparisons_table",
     "eps_key",
     "exponents_json",
-    "exponents_table",
     "fit_exponent",
     "learner_label",
     "n_star",
@@ -410,8 +407,3 @@ def exponents_json(analysis: Analysis, comparisons: list[dict] | None = None) ->
         "learners": learners,
         "comparisons": list(comparisons or []),
     }
-
-
-def comparison_table(analysis: Analysis) -> str:
-    """`exponents_table` of an analysis, as one string."""
-    return "\n".join(exponents_table(exponents_json(analysis)))

@@ -44,8 +44,8 @@ from .analysis import (
     slope_range,
     slope_weights,
 )
+from .defaults import N_BOOTSTRAP, eps_key
 from .isotonic import NStar, curve_n_stars
-from .tables import N_BOOTSTRAP, eps_key
 
 
 def _crossover(point, interval, draws, dimensions) -> dict | None:

@@ -21,7 +21,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .analysis import Analysis, LearnerAnalysis
-from .tables import eps_key, interval_text
+from .defaults import eps_key
+from .tables import interval_text
 
 
 def _figure(width: float, height: float, columns: int = 1, rows: int = 1):

@@ -1,4 +1,5 @@
-"""Predicted learning curves and n* of a spec's kernel learners, for the report.
+"""What theory predicts for a spec's learners, from their resolved configs: the exponent of
+each learner (`predicted_for_learner`), and the learning curves and n* of its kernel learners.
 
 A ``kernel`` learner (kernel ridge with an infinite-width kernel) on ``sphere`` inputs with a
 ``gegenbauer`` target has a predicted curve (docs/theory.md, section 4:
@@ -14,9 +15,32 @@ import math
 import numpy as np
 
 from ..estimators.kernel import KernelRegressor, resolve_input_bias
+from ..theory import predicted_exponent, representation_law
 
 PREDICTED_DIMENSIONS = (16, 24, 32, 48, 64)  # beyond the measured d, in the separation figure
 _KERNEL_DEFAULTS = KernelRegressor().get_params()
+
+
+def predicted_for_learner(theory_learner: str, p: int, representations: dict[int, dict]):
+    """[`hierlearn.theory.predicted_exponent`][] for a learner of the harness.
+
+    ``representations`` maps d to the resolved representation config of the learner's cells
+    (``{"kind": "identity"}`` or a random network with ``width``, ``activation``, ``depth``,
+    ``bias_std``). Quad-h on a random network gets its law from those configs; on raw input
+    (a misnamed row) or at a single d it falls back to the paper's assumption.
+    """
+    law = None
+    networks = {d: c for d, c in representations.items() if c.get("kind") == "random_network"}
+    if networks and theory_learner.lower().replace("_", "-") == "quad-h":
+        any_config = next(iter(networks.values()))
+        law = representation_law(
+            {d: int(c["width"]) for d, c in networks.items()},
+            any_config.get("activation", "relu"),
+            int(any_config.get("depth", 1)),
+            float(any_config.get("bias_std", 0.0)),
+            p,
+        )
+    return predicted_exponent(theory_learner, p, law)
 
 
 def prediction_options(config: dict) -> dict | None:

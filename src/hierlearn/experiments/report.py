@@ -23,9 +23,9 @@ import yaml
 
 from .analysis import analyse, exponents_json, learner_label
 from .comparisons import compare
+from .defaults import N_BOOTSTRAP
 from .store import Store
 from .tables import (
-    N_BOOTSTRAP,
     comparisons_table,
     exponents_table,
     n_star_table,

@@ -28,9 +28,10 @@ from pathlib import Path
 
 import yaml
 
+from .defaults import N_BOOTSTRAP
 from .plots import plot_comparison
 from .spec import Spec, parse_spec_text
-from .tables import N_BOOTSTRAP, comparisons_table, exponents_table, report_lines
+from .tables import comparisons_table, exponents_table, report_lines
 from .workflow import (
     ExecutorOptions,
     InputError,

@@ -11,15 +11,12 @@ at its epoch cap ("capped"). Intervals are 95% bootstrap percentile intervals ov
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-# Bootstrap replicates behind every interval of a report, unless a caller asks for another
-# count (the command line's --bootstrap).
-N_BOOTSTRAP = 1000
+from .defaults import eps_key
 
-
-def eps_key(eps: float) -> str:
-    """The key of a threshold in ``by_eps``: ``f"{eps:g}"``."""
-    return f"{eps:g}"
+if TYPE_CHECKING:
+    from .analysis import Analysis
 
 
 def n_star_text(value, flags=()) -> str:
@@ -217,3 +214,10 @@ def report_lines(content: dict) -> list[str]:
                 parts.append(f"eps {eps:g}: {interval_text(level['difference'], level['ci'])}")
         lines.append(f"e({comparison['a']}) - e({comparison['b']}): " + ", ".join(parts or ["n/a"]))
     return lines
+
+
+def analysis_table(analysis: Analysis) -> str:
+    """`exponents_table` of an analysis, as one string."""
+    from .analysis import exponents_json  # the tables themselves read JSON content only
+
+    return "\n".join(exponents_table(exponents_json(analysis)))

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .tables import N_BOOTSTRAP
+from .defaults import N_BOOTSTRAP
 
 
 class InputError(ValueError):
