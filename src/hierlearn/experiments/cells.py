@@ -71,6 +71,7 @@ from .spec import (
     Spec,
     TargetSpec,
     model_input_width,
+    polynomial_target,
     sample_sizes,
     validation_labels,
 )
@@ -278,7 +279,7 @@ def build_target(config: dict):
     """The target f* of a cell config: a [`LowRankPolynomial`][hierlearn.LowRankPolynomial]
     (directions from the data seed) or, for ``kind: callable``, a ``CallableTarget``
     (``hierlearn.targets``) around the function at its import path."""
-    from ..targets import CallableTarget, LowRankPolynomial
+    from ..targets import CallableTarget
 
     d, spec_target = config["d"], config["target"]
     if spec_target.get("kind") == "callable":
@@ -292,17 +293,8 @@ def build_target(config: dict):
             noise_std=spec_target["noise_std"],
             name=path,
         )
-    degrees = spec_target["degrees"]
-    return LowRankPolynomial(
-        d,
-        degrees[0] if len(degrees) == 1 else list(degrees),
-        rank=spec_target["rank"],
-        basis=spec_target["basis"],
-        coefficients=spec_target["coefficients"],
-        noise_std=spec_target["noise_std"],
-        random_state=derive_seed(data_seed(config), "target"),
-        inputs=config["inputs"],
-    )
+    seed = derive_seed(data_seed(config), "target")
+    return polynomial_target(spec_target, d, config["inputs"], seed)
 
 
 def draw_data(config: dict) -> CellData:

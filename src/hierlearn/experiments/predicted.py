@@ -16,6 +16,7 @@ import numpy as np
 
 from ..estimators.kernel import KernelRegressor, resolve_input_bias
 from ..theory import predicted_exponent, representation_law
+from .spec import polynomial_target
 
 PREDICTED_DIMENSIONS = (16, 24, 32, 48, 64)  # beyond the measured d, in the separation figure
 _KERNEL_DEFAULTS = KernelRegressor().get_params()
@@ -78,20 +79,7 @@ def prediction_options(config: dict) -> dict | None:
 def config_target(config: dict, d: int | None = None):
     """The cell's target (directions from a fixed seed: the power per degree does not depend
     on them, the directions being orthonormal)."""
-    from ..targets import LowRankPolynomial
-
-    target = config["target"]
-    degrees = target["degrees"]
-    return LowRankPolynomial(
-        config["d"] if d is None else d,
-        degrees[0] if len(degrees) == 1 else list(degrees),
-        rank=target.get("rank") or len(degrees),  # the spec's default (one per degree)
-        basis=target["basis"],
-        coefficients=target.get("coefficients"),
-        noise_std=float(target.get("noise_std") or 0.0),
-        random_state=0,
-        inputs="sphere",
-    )
+    return polynomial_target(config["target"], config["d"] if d is None else d, "sphere")
 
 
 def predicted_curves(rows: list[dict], label) -> dict[str, dict[int, tuple]]:

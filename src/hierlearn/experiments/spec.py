@@ -126,6 +126,29 @@ class TargetSpec(Frozen):
         """p, the largest degree (what the theory's exponents refer to)."""
         return max(self.degrees)
 
+    def build(self, d: int, inputs: str, random_state=0):
+        """The target at dimension ``d`` under the ``inputs`` law (see `polynomial_target`)."""
+        return polynomial_target(self.model_dump(), d, inputs, random_state)
+
+
+def polynomial_target(target: dict, d: int, inputs: str, random_state=0):
+    """The [`hierlearn.targets.LowRankPolynomial`][] of a target config (a `TargetSpec`'s
+    fields, as in a resolved cell config) at dimension ``d``: the one place a config becomes
+    a target. ``rank`` left out is one component per entry of ``degrees``."""
+    from ..targets import LowRankPolynomial
+
+    degrees = tuple(target["degrees"])
+    return LowRankPolynomial(
+        d,
+        degrees[0] if len(degrees) == 1 else list(degrees),
+        rank=target.get("rank") or len(degrees),
+        basis=target.get("basis", "hermite"),
+        coefficients=target.get("coefficients"),
+        noise_std=float(target.get("noise_std") or 0.0),
+        random_state=random_state,
+        inputs=inputs,
+    )
+
 
 def _resolve_function(value):
     from .imports import target_function
@@ -767,24 +790,12 @@ _HARNESS_SETS = {"random_state": "the model seed of each learning curve", "devic
 
 def _check_target(spec: Spec) -> list[tuple[str, str]]:
     """Build the target at every d, so that anything it refuses is reported before a run."""
-    from ..targets import LowRankPolynomial
-
     target = spec.target
     if isinstance(target, CallableTargetSpec):
         return _check_callable_target(spec)
-    degrees = target.degrees[0] if len(target.degrees) == 1 else list(target.degrees)
     for d in spec.all_dimensions():
         try:
-            LowRankPolynomial(
-                d,
-                degrees,
-                rank=target.rank or len(target.degrees),
-                basis=target.basis,
-                coefficients=target.coefficients,
-                noise_std=target.noise_std,
-                random_state=0,
-                inputs=spec.inputs,
-            )
+            target.build(d, spec.inputs)
         except ValueError as error:
             return [("target", f"at d={d}: {error}")]
     return []
