@@ -146,12 +146,9 @@ def test_centred_representation_and_input_bias():
     np.testing.assert_allclose(
         centred.predict(X_test), (K_test @ alpha).numpy(), rtol=1e-7, atol=1e-9
     )
-    # The old spelling representation={..., "center": True}: the same fit, and a warning.
-    with pytest.warns(FutureWarning, match="use KernelRegressor\\(center=...\\)"):
-        old = KernelRegressor(
-            activation="relu2", representation={**spec, "center": True}, ridge=1e-3
-        ).fit(X, y)
-    np.testing.assert_array_equal(old.predict(X_test), centred.predict(X_test))
+    # Centring has one spelling: a "center" key in the representation is refused.
+    with pytest.raises(ValueError, match="KernelRegressor\\(center=True\\)"):
+        KernelRegressor(representation={**spec, "center": True}).fit(X, y)
     # input_bias="auto" (the default) is 1.0 on raw inputs.
     biased = KernelRegressor(ridge=1e-3).fit(X, y)
     ones = np.ones((len(X), 1))
@@ -231,7 +228,6 @@ def test_cuda_matches_cpu():
         ({"dtype": "float16"}, "dtype"),
     ],
 )
-@pytest.mark.filterwarnings("ignore:representation\\['center'\\] is deprecated:FutureWarning")
 def test_bad_hyperparameters_name_themselves(params, name):
     X, y, _, _ = _data(40)
     with pytest.raises(ValueError, match=name):

@@ -150,11 +150,8 @@ def test_the_spec_and_the_estimator_accept_the_same_values(cls, model, name, fie
     assert not disagreements, disagreements
 
 
-def test_a_kernel_center_has_one_spelling_and_the_old_one_warns():
-    new = spec_params.KernelParams(representation={"activation": "relu"}, center=True)
-    with pytest.warns(FutureWarning, match="use model.params.center"):
-        old = spec_params.KernelParams(representation={"activation": "relu", "center": True})
-    assert old == new
-    assert "center" not in old.model_dump()["representation"]
-    with pytest.raises(ValidationError, match="disagree"), pytest.warns(FutureWarning):
-        spec_params.KernelParams(representation={"center": True}, center=False)
+def test_a_kernel_center_has_one_spelling():
+    params = spec_params.KernelParams(representation={"activation": "relu"}, center=True)
+    assert params.center is True and "center" not in params.model_dump()["representation"]
+    with pytest.raises(ValidationError, match="center"):
+        spec_params.KernelParams(representation={"activation": "relu", "center": True})

@@ -59,9 +59,8 @@ def _split_representation(representation, center: bool) -> tuple:
     """(RepresentationSpec or None, center flag) from ``representation`` and ``center``.
 
     The representation dict takes the keys of [`hierlearn.kernels.ntk`][]'s
-    ``representation`` (activation, depth, bias_std); the old spelling
-    ``representation={..., "center": flag}`` still works for one release, with a
-    ``FutureWarning``: use the top-level ``center`` parameter.
+    ``representation`` (activation, depth, bias_std); centring is the estimator's own
+    ``center`` parameter.
     """
     if representation is None:
         return None, bool(center)
@@ -72,16 +71,9 @@ def _split_representation(representation, center: bool) -> tuple:
         )
     options = dict(representation)
     if "center" in options:
-        old = options.pop("center")
-        warnings.warn(
-            "representation['center'] is deprecated and will be removed in the next release; "
-            "use KernelRegressor(center=...) instead",
-            FutureWarning,
-            stacklevel=4,
+        raise ValueError(
+            "representation has no 'center' key: centring is KernelRegressor(center=True)"
         )
-        if not isinstance(old, bool | np.bool_):
-            raise ValueError(f"representation['center'] must be True or False, got {old!r}")
-        center = bool(center) or bool(old)
     return as_representation(options), bool(center)
 
 

@@ -10,7 +10,6 @@ the same constraints as the parameter itself.
 from __future__ import annotations
 
 import typing
-import warnings
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -160,25 +159,6 @@ class KernelParams(Frozen):
     # representation
     input_bias: Literal["auto"] | SizeDD | None = None
     dtype: Dtype | None = None  # compute dtype
-
-    @model_validator(mode="before")
-    @classmethod
-    def _center_moved(cls, values):
-        """The old spelling ``representation: {center: ...}``, for one release."""
-        representation = values.get("representation") if isinstance(values, dict) else None
-        if isinstance(representation, dict) and "center" in representation:
-            warnings.warn(
-                "model.params.representation.center is deprecated and will be removed in the "
-                "next release; use model.params.center",
-                FutureWarning,
-                stacklevel=2,
-            )
-            representation = dict(representation)
-            center = representation.pop("center")
-            if values.get("center") is not None and values["center"] != center:
-                raise ValueError("representation.center and center disagree; set center only")
-            values = {**values, "representation": representation, "center": center}
-        return values
 
     @model_validator(mode="after")
     def _bias_on_raw_inputs_only(self):
