@@ -163,43 +163,32 @@ def floor(
         prediction, history = streaming(
             representation, target, inputs, seed, rank, steps, batch, X_test
         )
-        error = float(np.mean((prediction - f_test) ** 2)) / target.second_moment
-        return {
-            "d": d,
-            "c": c,
-            "D": width,
-            "activation": activation,
-            "n": steps * batch,
-            "solver": solver,
-            "test_error": error,
-            "reg": 0.0,
-            "rank": rank,
-            "converged": " / ".join(f"{e:.3f}" for e in history),
-            "seconds": time.perf_counter() - start,
-        }
-    X, X_val, X_test = (
-        inputs.sample(size, generator=seed * 10 + k).numpy()
-        for k, size in ((1, n), (2, n // 5), (3, n))
-    )
-    representation = hl.RandomNetworkRepresentation(
-        width=width,
-        activation=activation,
-        bias_std=1.0,
-        normalize="whiten",
-        n_unlabeled=max(64 * width, 4000),
-        random_state=seed,
-    ).fit(X)
-    Z, Z_val, Z_test = (representation.transform(a) for a in (X, X_val, X_test))
-    y, y_val, f_test = (np.asarray(target(a)) for a in (X, X_val, X_test))
-    start = time.perf_counter()
-    if solver == "lstsq":
-        prediction, reg, size = least_squares(Z, y, Z_val, y_val, Z_test, LSTSQ_RIDGES)
-        rank, converged = size, True  # rank column: the number of coefficients P
+        converged = " / ".join(f"{e:.3f}" for e in history)
+        n, reg = steps * batch, 0.0  # n: the points trained on
     else:
-        model = hl.QuadraticFormRegressor(reg=list(regs), input_bias=1.0, max_iter=3000)
-        model.fit(Z, y, X_val=Z_val, y_val=y_val)
-        prediction, reg = model.predict(Z_test), model.reg_
-        rank, converged = model.rank_, bool(model.converged_)
+        X, X_val, X_test = (
+            inputs.sample(size, generator=seed * 10 + k).numpy()
+            for k, size in ((1, n), (2, n // 5), (3, n))
+        )
+        representation = hl.RandomNetworkRepresentation(
+            width=width,
+            activation=activation,
+            bias_std=1.0,
+            normalize="whiten",
+            n_unlabeled=max(64 * width, 4000),
+            random_state=seed,
+        ).fit(X)
+        Z, Z_val, Z_test = (representation.transform(a) for a in (X, X_val, X_test))
+        y, y_val, f_test = (np.asarray(target(a)) for a in (X, X_val, X_test))
+        start = time.perf_counter()
+        if solver == "lstsq":
+            prediction, reg, size = least_squares(Z, y, Z_val, y_val, Z_test, LSTSQ_RIDGES)
+            rank, converged = size, True  # rank column: the number of coefficients P
+        else:
+            model = hl.QuadraticFormRegressor(reg=list(regs), input_bias=1.0, max_iter=3000)
+            model.fit(Z, y, X_val=Z_val, y_val=y_val)
+            prediction, reg = model.predict(Z_test), model.reg_
+            rank, converged = model.rank_, bool(model.converged_)
     error = float(np.mean((prediction - f_test) ** 2)) / target.second_moment
     return {
         "d": d,

@@ -91,15 +91,6 @@ class CellTimeout(BaseException):
 # ---------------------------------------------------------------- hashing and seeds
 
 
-def usable_error(status: str, error: float | None) -> float | None:
-    """The error a row contributes to a median: None for "failed", inf when it did not finish."""
-    if status == "ok":
-        return float(error)
-    if status in ("diverged", "timeout"):
-        return math.inf
-    return None
-
-
 def canonical_json(value) -> str:
     """Sorted-key, compact JSON; NaN and infinity are refused."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=False)
@@ -331,6 +322,15 @@ def draw_data(config: dict) -> CellData:
 
 
 # ---------------------------------------------------------------- running
+
+
+def usable_error(status: str, error: float | None) -> float | None:
+    """The error a row contributes to a median: None for "failed", inf when it did not finish."""
+    if status == "ok":
+        return float(error)
+    if status in ("diverged", "timeout"):
+        return math.inf
+    return None
 
 
 class PeakMemory:

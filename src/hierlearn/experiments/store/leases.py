@@ -105,6 +105,11 @@ class LeaseBook:
     def _transaction(self):
         return transaction(self._connection)
 
+    def _select(self, columns: tuple[str, ...], rest: str, parameters=()) -> list[dict]:
+        """``SELECT columns rest`` as one dict per row."""
+        cursor = self._connection.execute(f"SELECT {', '.join(columns)} {rest}", parameters)
+        return [dict(zip(columns, values, strict=True)) for values in cursor]
+
     def register(self, owner: Owner, slots: int, lease_seconds: float) -> int:
         """Record a runner (``slots``: cells it runs at once on this host); returns its
         ``since_attempt``: the attempts after it belong to this runner's session - the one of
@@ -245,10 +250,8 @@ class LeaseBook:
         return result
 
     def _lease(self, key: str) -> dict | None:
-        values = self._connection.execute(
-            f"SELECT {', '.join(LEASE_COLUMNS)} FROM leases WHERE key = ?", (key,)
-        ).fetchone()
-        return dict(zip(LEASE_COLUMNS, values, strict=True)) if values else None
+        found = self._select(LEASE_COLUMNS, "FROM leases WHERE key = ?", (key,))
+        return found[0] if found else None
 
     def lease_states(self, keys) -> tuple[dict, dict]:
         """({key: (status, error)} of the stored ``keys``, {key: lease} of the others' leases)
@@ -263,39 +266,22 @@ class LeaseBook:
                 chunk,
             ):
                 done[key] = (status, error)
-            for values in self._connection.execute(
-                f"SELECT {', '.join(LEASE_COLUMNS)} FROM leases WHERE key IN ({marks})", chunk
-            ):
-                lease = dict(zip(LEASE_COLUMNS, values, strict=True))
+            for lease in self._select(LEASE_COLUMNS, f"FROM leases WHERE key IN ({marks})", chunk):
                 leases[lease["key"]] = lease
         return done, leases
 
     def leases(self) -> list[dict]:
         """Every lease, oldest first, with ``expired`` (a runner may take it over) added."""
         now = time.time()
-        cursor = self._connection.execute(
-            f"SELECT {', '.join(LEASE_COLUMNS)} FROM leases ORDER BY since, key"
-        )
-        result = []
-        for values in cursor.fetchall():
-            lease = dict(zip(LEASE_COLUMNS, values, strict=True))
-            lease["expired"] = lease_dead(lease, now)
-            result.append(lease)
-        return result
+        leases = self._select(LEASE_COLUMNS, "FROM leases ORDER BY since, key")
+        return [{**lease, "expired": lease_dead(lease, now)} for lease in leases]
 
     def runners(self) -> list[dict]:
         """Registered runners, oldest first, with ``live`` added (heartbeating, and on this
         host its process still runs)."""
         now = time.time()
-        cursor = self._connection.execute(
-            f"SELECT {', '.join(RUNNER_COLUMNS)} FROM runners ORDER BY started_at, owner"
-        )
-        result = []
-        for values in cursor.fetchall():
-            runner = dict(zip(RUNNER_COLUMNS, values, strict=True))
-            runner["live"] = not lease_dead(runner, now)
-            result.append(runner)
-        return result
+        runners = self._select(RUNNER_COLUMNS, "FROM runners ORDER BY started_at, owner")
+        return [{**runner, "live": not lease_dead(runner, now)} for runner in runners]
 
     def local_slots(self, host: str | None = None) -> int:
         """Cells that the live runners of ``host`` (default: this one) run at once."""
@@ -305,10 +291,7 @@ class LeaseBook:
     def attempts(self, key: str | None = None) -> list[dict]:
         """Every claim of a cell (of ``key`` only, if given), in order."""
         where, parameters = ("WHERE key = ?", (key,)) if key is not None else ("", ())
-        cursor = self._connection.execute(
-            f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts {where} ORDER BY id", parameters
-        )
-        return [dict(zip(ATTEMPT_COLUMNS, values, strict=True)) for values in cursor]
+        return self._select(ATTEMPT_COLUMNS, f"FROM attempts {where} ORDER BY id", parameters)
 
     def end_stored(self, key: str, owner: Owner) -> None:
         """Inside a result's write transaction: ``owner``'s latest attempt of ``key`` ends
