@@ -9,10 +9,11 @@ field's literal values, wrong types); each value must be accepted by both or ref
 
 import math
 import typing
-from numbers import Integral
+from numbers import Integral, Real
 
 import pytest
 from pydantic import BaseModel, ValidationError
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import (
     Interval,
     InvalidParameterError,
@@ -34,6 +35,7 @@ MODELS = {
     "quadratic_taylor": spec_params.QuadraticParams,
     "two_layer": spec_params.TwoLayerParams,
     "kernel": spec_params.KernelParams,
+    "quadratic_form": spec_params.QuadraticFormParams,
 }
 # Set by the harness from the spec, not by a learner: the representation's input law is the
 # spec's ``inputs``.
@@ -71,7 +73,7 @@ def _spec_accepts(model: type[BaseModel], name, value) -> bool:
         return False
     if isinstance(parsed, Expression):  # the spec evaluates expressions when a spec loads
         try:
-            if name in ("width", "n_unlabeled"):
+            if name in ("width", "n_unlabeled"):  # integer sizes; the others real
                 parsed.evaluate_size({"d": 4, "D": 8}, minimum=1 if name == "width" else 0)
             elif parsed.evaluate({"d": 4, "D": 8}) < 0:
                 return False
@@ -104,10 +106,45 @@ def _parameters(cls) -> set[str]:
 
 
 @pytest.mark.parametrize("kind", MODELS)
-def test_the_spec_params_are_the_estimator_parameters(kind):
-    cls, model = estimator_class(kind), MODELS[kind]
-    assert set(model.model_fields) == _parameters(cls) - set(HARNESS_PARAMETERS)
+def test_every_estimator_parameter_has_a_constraint(kind):
+    # The spec models are generated from the constraints (params.params_model): a parameter
+    # without one would be no spec parameter.
+    cls = estimator_class(kind)
     assert set(cls._parameter_constraints) == _parameters(cls)
+
+
+class _Toy(BaseEstimator):
+    _parameter_constraints: typing.ClassVar[dict] = {
+        "width": [Interval(Integral, 1, None, closed="left")],
+        "mode": [StrOptions({"a", "b"})],
+        "strength": [Interval(Real, 0, 1, closed="right"), None],
+        "device": [str],
+    }
+
+    def __init__(self, width=4, mode="a", strength=None, device="cpu"):
+        self.width, self.mode, self.strength, self.device = width, mode, strength, device
+
+
+def test_a_spec_model_is_generated_from_the_constructor_and_its_constraints():
+    model = spec_params.params_model(_Toy, "ToyParams", "A toy.")
+    assert list(model.model_fields) == ["width", "mode", "strength"]  # device: the harness's
+    parsed = model(width="2*d", mode="b", strength=1)
+    assert parsed.width.evaluate_size({"d": 3}) == 6 and parsed.strength == 1.0
+    assert model().mode is None  # None: the estimator's own default
+    for bad in ({"mode": "c"}, {"strength": 0}, {"strength": 1.5}, {"colour": 1}):
+        with pytest.raises(ValidationError):
+            model(**bad)
+
+
+def test_a_constraint_without_a_spec_type_is_refused_when_the_model_is_built():
+    class Odd(_Toy):
+        _parameter_constraints: typing.ClassVar[dict] = {
+            **_Toy._parameter_constraints,
+            "mode": [callable],
+        }
+
+    with pytest.raises(TypeError, match="Odd.mode: no spec type"):
+        spec_params.params_model(Odd, "OddParams", "")
 
 
 def test_the_spec_representation_is_the_transformer():
@@ -130,9 +167,10 @@ def _cases():
 
 
 # Where the two sides differ on purpose: a ridge list is the spec's ``search.ridge`` (solved
-# with one factorisation), a single value its ``params.ridge``; a kernel's representation is a
+# with one factorisation), a single value its ``params.ridge``, and a list of the convex
+# learner's ``reg`` is the protocol's penalty path; a kernel's representation is a
 # dict of the estimator and a model of the spec (checked key by key above).
-DIFFERENT_FORMS = {"ridge": "array-like", "representation": dict}
+DIFFERENT_FORMS = {"ridge": "array-like", "reg": "array-like", "representation": dict}
 
 
 @pytest.mark.parametrize(("cls", "model", "name", "field"), list(_cases()))

@@ -64,7 +64,7 @@ from .learners import (
     estimator_defaults,
     representation_defaults,
 )
-from .params import ESTIMATOR_KIND
+from .params import ESTIMATOR_KIND, SIZE_PARAMETERS, SizeD
 from .spec import (
     AdaptiveSamples,
     RandomNetworkRepresentation,
@@ -158,8 +158,9 @@ def _real_at(value, values: dict):
     return value
 
 
-# Parameters given as expressions, and how each is evaluated.
-_AT_D = {"width": _size_at, "input_bias": _real_at}
+# Parameters given as expressions (params.SIZE_PARAMETERS), and how each is evaluated: sizes
+# in d as positive integers, the others in d and D as reals.
+_AT_D = {name: _size_at if kind is SizeD else _real_at for name, kind in SIZE_PARAMETERS.items()}
 
 
 def _model_config(spec: Spec, name: str, d: int) -> dict:

@@ -9,7 +9,9 @@ the same constraints as the parameter itself.
 
 from __future__ import annotations
 
+import inspect
 import typing
+from numbers import Integral
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -18,10 +20,8 @@ from pydantic import (
     ConfigDict,
     Field,
     NonNegativeFloat,
-    NonNegativeInt,
     PlainSerializer,
     PlainValidator,
-    PositiveFloat,
     PositiveInt,
     StrictBool,
     create_model,
@@ -29,6 +29,7 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..activations import TRAINABLE_ACTIVATIONS, parse_representation_activation
 from .expressions import Expression
@@ -75,52 +76,6 @@ TrainableName = Annotated[str, BeforeValidator(_trainable)]
 RepresentationName = Annotated[str, BeforeValidator(_representation_activation)]
 
 
-class NTKParams(Frozen):
-    """Parameters of [`hierlearn.NTKRegressor`][]."""
-
-    width: SizeD | None = None  # m, neurons
-    activation: TrainableName | None = None  # act' enters the linear term
-    ridge: NonNegativeFloat | None = None  # r in (1/n) sum (y - f)^2 + r ||W||_F^2
-    solver: Literal["auto", "dual", "primal"] | None = None  # which linear system is solved
-    symmetric: StrictBool | None = None  # symmetric initialisation
-    input_bias: SizeDD | None = None  # constant input coordinate (a first-layer bias)
-    dtype: Dtype | None = None  # compute dtype
-
-
-class GradientParams(Frozen):
-    """Parameters shared by the gradient-trained estimators (also the tuning protocol's)."""
-
-    width: SizeD | None = None  # m, neurons
-    activation: TrainableName | None = None  # trainable activation
-    reg: NonNegativeFloat | None = None  # weight penalty lambda
-    optimizer: Literal["adam", "gd", "lbfgs"] | None = None  # training algorithm
-    lr: PositiveFloat | None = None  # step size
-    epochs: PositiveInt | None = None  # passes over the data (L-BFGS: iterations)
-    batch_size: PositiveInt | None = None  # None: full batch (also the estimator default)
-    init_scale: NonNegativeFloat | None = None  # scale of the initial movement U
-    symmetric: StrictBool | None = None  # symmetric initialisation
-    early_stopping: StrictBool | None = None  # hold out data when no validation set is passed
-    validation_fraction: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None  # held-out share
-    n_iter_no_change: PositiveInt | None = None  # patience in validation evaluations
-    tol: Annotated[float, Field(ge=0.0, lt=1.0)] | None = None  # relative improvement needed
-    n_lr_decays: NonNegativeInt | None = None  # plateaus that lower lr before one stops
-    lr_decay: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None  # their factor
-    eval_every: PositiveInt | None = None  # epochs between validation evaluations
-    gd_noise: NonNegativeFloat | None = None  # noise of noisy gradient descent
-    input_bias: SizeDD | None = None  # constant input coordinate (a first-layer bias)
-    dtype: Dtype | None = None  # compute dtype
-
-
-class QuadraticParams(GradientParams):
-    """Parameters of [`hierlearn.QuadraticTaylorRegressor`][]."""
-
-    randomized: StrictBool | None = None  # Bai & Lee's random-sign objective
-
-
-class TwoLayerParams(GradientParams):
-    """Parameters of [`hierlearn.TwoLayerRegressor`][]."""
-
-
 class KernelRepresentationParams(Frozen):
     """The infinite-width representation composed into a kernel (the ``representation``
     argument of [`hierlearn.kernels.ntk`][]; centring is the model's ``center``)."""
@@ -141,32 +96,101 @@ def _memory_budget(value):
 
 MemoryBudget = Annotated[int | str, PlainValidator(_memory_budget)]
 
+# ---------------------------------------------------------------- generated parameter models
 
-class KernelParams(Frozen):
-    """Parameters of [`hierlearn.KernelRegressor`][]."""
+# The model parameters that a spec may give as an expression (evaluated per d by the cells),
+# with the variables each may use: the one home of that rule (a representation's width and
+# n_unlabeled are fields of its own model in `spec`).
+SIZE_PARAMETERS = {"width": SizeD, "input_bias": SizeDD}
+# Constraint objects of the estimators that have a vocabulary of their own (a clearer error).
+_VOCABULARIES = {frozenset(TRAINABLE_ACTIVATIONS): TrainableName}
+# Parameters whose spec form differs from the estimator's on purpose: a kernel's
+# representation is a dict of the estimator and a model here; a memory budget is parsed.
+_OVERRIDES = {
+    "representation": KernelRepresentationParams,
+    "memory_budget": MemoryBudget,
+}
 
-    kernel: Literal["ntk", "nngp", "linear"] | None = None  # which infinite-width kernel
-    activation: TrainableName | None = None  # trainable activation of the kernel
-    representation: KernelRepresentationParams | None = None  # None: kernel on raw input
-    center: StrictBool | None = None  # centre the representation on the training inputs' law
-    ridge: NonNegativeFloat | None = None  # r, solved as (K + n r I) alpha = y
-    solver: Literal["auto", "cholesky", "iterative"] | None = None  # direct or iterative
-    memory_budget: MemoryBudget | None = None  # bytes or e.g. "4GiB" for the solver
-    n_centers: PositiveInt | None = None  # Nystrom centres of the iterative solver
-    tol: PositiveFloat | None = None  # relative residual where conjugate gradients stop
-    max_iter: PositiveInt | None = None  # conjugate-gradient iterations at most
-    # constant input coordinate (raw inputs only); "auto": 1 on raw inputs, 0 with a
-    # representation
-    input_bias: Literal["auto"] | SizeDD | None = None
-    dtype: Dtype | None = None  # compute dtype
 
+def _interval(constraint: Interval):
+    bounds = {}
+    if constraint.left is not None:
+        closed = constraint.closed in ("left", "both")
+        bounds["ge" if closed else "gt"] = constraint.left
+    if constraint.right is not None:
+        closed = constraint.closed in ("right", "both")
+        bounds["le" if closed else "lt"] = constraint.right
+    base = int if constraint.type is Integral else float
+    return Annotated[base, Field(**bounds)] if bounds else base
+
+
+def _constraint_type(owner: str, name: str, constraint):
+    """The pydantic type of one scikit-learn parameter constraint (None: no type of its own)."""
+    if constraint is None or constraint == "array-like":
+        return None  # None is every spec field's "default"; a list comes from the search
+    if isinstance(constraint, StrOptions):
+        vocabulary = _VOCABULARIES.get(frozenset(constraint.options))
+        return vocabulary or Literal[tuple(sorted(constraint.options))]
+    if isinstance(constraint, Interval):
+        return _interval(constraint)
+    if constraint == "boolean":
+        return StrictBool
+    raise TypeError(
+        f"{owner}.{name}: no spec type for the constraint {constraint!r}; add the parameter to "
+        "params._OVERRIDES or the harness parameters"
+    )
+
+
+def parameter_type(owner: str, name: str, constraints):
+    """The spec type of an estimator parameter from its ``_parameter_constraints`` entry:
+    `SIZE_PARAMETERS` take expressions (besides their string options), `_OVERRIDES` a type of
+    their own, the others the union of their constraints' types."""
+    if name in _OVERRIDES:
+        return _OVERRIDES[name]
+    types = [_constraint_type(owner, name, c) for c in constraints]
+    types = [t for t in types if t is not None]
+    if name in SIZE_PARAMETERS:
+        options = [t for t in types if typing.get_origin(t) is Literal]
+        types = [*options, SIZE_PARAMETERS[name]]
+    if not types:
+        raise TypeError(f"{owner}.{name}: its constraints {constraints!r} give no spec type")
+    return types[0] if len(types) == 1 else typing.Union[tuple(types)]  # noqa: UP007
+
+
+def params_model(cls: type, name: str, doc: str, base: type[Frozen] = Frozen) -> type[Frozen]:
+    """A spec model of the constructor parameters of the estimator ``cls``, generated from its
+    signature and ``_parameter_constraints`` (one source: a parameter added to the estimator
+    is a spec parameter). Every field defaults to None, "the estimator's own default"; the
+    harness's parameters (``device``, ``random_state``) are the harness's."""
+    from .imports import HARNESS_PARAMETERS
+
+    signature = inspect.signature(cls.__init__)
+    fields = {}
+    for parameter in list(signature.parameters)[1:]:
+        if parameter in HARNESS_PARAMETERS:
+            continue
+        constraints = cls._parameter_constraints[parameter]
+        annotation = parameter_type(cls.__name__, parameter, constraints)
+        fields[parameter] = (annotation | None, None)
+    model = create_model(name, __base__=base, **fields)
+    model.__doc__ = doc
+    return model
+
+
+def _estimator(kind: str) -> type:
+    from .learners import estimator_class
+
+    return estimator_class(kind)
+
+
+class _KernelChecks(Frozen):
     @model_validator(mode="after")
     def _bias_on_raw_inputs_only(self):
         """The constant input coordinate belongs to the kernel on raw inputs; composed with a
         representation, the representation's biases (``bias_std``) play that part (the
         estimator refuses it too, but every cell would fail)."""
-        bias = self.input_bias
-        if self.representation is not None and bias is not None and bias != "auto":
+        bias, representation = self.input_bias, self.representation
+        if representation is not None and bias is not None and bias != "auto":
             constant = isinstance(bias, Expression) and not bias.names()
             if not (constant and bias.evaluate({"d": 1, "D": 1}) == 0):
                 raise ValueError(
@@ -176,23 +200,42 @@ class KernelParams(Frozen):
         return self
 
 
-class QuadraticFormParams(Frozen):
-    """Parameters of [`hierlearn.estimators.QuadraticFormRegressor`][] (Quad-infinity).
-
-    A list of ``reg`` values (a penalty path chosen on validation data) comes from the tuning
-    protocol's ``tuning.quadratic_form.reg``; here ``reg`` is one value.
-    """
-
-    reg: NonNegativeFloat | None = None  # weight of the penalty on A
-    # "absolute": reg is the weight; "max": a fraction of the weight that zeroes A
-    reg_scale: Literal["absolute", "max"] | None = None
-    penalty: Literal["nuclear", "taylor"] | None = None  # reg ||A||_* or the exact image
-    input_bias: SizeDD | None = None  # constant input coordinate (a first-layer bias)
-    solver: Literal["auto", "admm", "proximal", "factored"] | None = None  # convex solver
-    max_rank: PositiveInt | None = None  # columns of each factor (factored solver)
-    tol: PositiveFloat | None = None  # certificate threshold
-    max_iter: PositiveInt | None = None  # iterations per reg value at most
-    dtype: Dtype | None = None  # compute dtype
+NTKParams = params_model(
+    _estimator("ntk"), "NTKParams", "Parameters of [`hierlearn.NTKRegressor`][]."
+)
+QuadraticParams = params_model(
+    _estimator("quadratic_taylor"),
+    "QuadraticParams",
+    "Parameters of [`hierlearn.QuadraticTaylorRegressor`][].",
+)
+TwoLayerParams = params_model(
+    _estimator("two_layer"), "TwoLayerParams", "Parameters of [`hierlearn.TwoLayerRegressor`][]."
+)
+KernelParams = params_model(
+    _estimator("kernel"),
+    "KernelParams",
+    "Parameters of [`hierlearn.KernelRegressor`][].",
+    base=_KernelChecks,
+)
+QuadraticFormParams = params_model(
+    _estimator("quadratic_form"),
+    "QuadraticFormParams",
+    "Parameters of [`hierlearn.estimators.QuadraticFormRegressor`][] (Quad-infinity); a "
+    "penalty path (a list of ``reg``) comes from the tuning protocol's "
+    "``tuning.quadratic_form.reg``, here ``reg`` is one value.",
+)
+# The training rule of the tuning protocol: the parameters every gradient-trained estimator
+# shares (those of the quadratic model and the two-layer network both).
+GradientParams = create_model(
+    "GradientParams",
+    __base__=Frozen,
+    **{
+        name: (field.annotation, None)
+        for name, field in QuadraticParams.model_fields.items()
+        if name in TwoLayerParams.model_fields
+    },
+)
+GradientParams.__doc__ = "Parameters shared by the gradient-trained estimators (the protocol's)."
 
 
 def _search_model(params: type[Frozen]) -> type[Frozen]:
