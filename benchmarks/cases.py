@@ -288,6 +288,119 @@ def convex_path(params: dict) -> dict:
 
 
 @case
+def convex_step(params: dict) -> dict:
+    """One step of the convex learner's solvers against the matrix products it needs.
+
+    Data: U (n, D') and y (n,) standard normal, float64, and a symmetric A. The proximal
+    (and ADMM) step's data term is two products of n D'^2 multiply-adds: the prediction
+    u_i^T A u_i (U @ A, then a row-wise product) and the gradient U^T diag(r) U; the step
+    adds the eigendecomposition of a D' x D' matrix for the nuclear-norm prox. The factored
+    solver's objective and gradient at rank r are two products of n D' r each (U @ [P N],
+    U^T (w * UP)).
+
+    Baselines: ``matmul``, torch's matmul of the same shapes, (n, D') @ (D', D') and
+    (D', n) @ (n, D'); ``matmul_factored``, (n, D') @ (D', r) and (D', n) @ (n, r).
+    """
+    from hierlearn.estimators.quadratic_form import QuadraticFormRegressor, _Problem
+
+    n, width, rank = params["n"], params["width"], params["rank"]
+    device = params.get("device", "cpu")
+    generator = torch.Generator().manual_seed(params["seed"])
+
+    def normal(*shape):
+        return torch.randn(*shape, generator=generator, dtype=torch.float64).to(device)
+
+    U, y = normal(n, width), normal(n)
+    problem = _Problem(U, y)
+    A = normal(width, width)
+    A = (A + A.T) / 2
+    factors = normal(width, rank)
+    objective = QuadraticFormRegressor(reg=1e-3)._factored_objective(problem, 1e-3, rank // 2)
+    B, R, F = normal(width, width), normal(n, width), normal(n, rank)
+
+    def proximal_step():
+        G = problem.gradient(problem.predict(A))
+        torch.linalg.eigh(A - 1e-3 * G)
+
+    def matmuls():
+        torch.mm(U, B)
+        torch.mm(U.T, R)
+
+    def matmuls_factored():
+        torch.mm(U, factors)
+        torch.mm(U.T, F)
+
+    recorder = Recorder(device)
+    recorder.interleave(
+        {
+            "hierlearn": (proximal_step, None),
+            "matmul": (matmuls, None),
+            "factored": (lambda: objective(factors), None),
+            "matmul_factored": (matmuls_factored, None),
+        },
+        dict.fromkeys(("hierlearn", "matmul", "factored", "matmul_factored"), params["repeats"]),
+    )
+    return {
+        **recorder.summary(),
+        "flops": 4 * n * width * width,
+        "factored_flops": 4 * n * width * rank,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+@case
+def convex_large(params: dict) -> dict:
+    """The convex learner's fit at the size of the paper's h at d = 20: whitened step
+    features of width 2 d^2 = 800 (D' = 801 with the input bias sqrt(D)), n labels of
+    He_4(<beta, x>)/sqrt(24), the preset path's first ``n_reg`` penalties (fractions of the
+    weight that zeroes A, a factor 5 apart, warm-started), duality gap ``tol``, the solver
+    that ``solver="auto"`` picks; timed once (it is the size, not a ratio, that is measured)."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    d, n = params["d"], params["n"]
+    width = 2 * d * d
+    target = hl.LowRankPolynomial(d, 4, basis="hermite", random_state=params["seed"])
+    inputs = hl.GaussianInputs(d)
+    X = inputs.sample(n, generator=params["seed"] * 10 + 1)
+    X_val = inputs.sample(n // 4, generator=params["seed"] * 10 + 2)
+    representation = hl.RandomNetworkRepresentation(
+        width=width,
+        activation="step",
+        bias_std=1.0,
+        n_unlabeled=max(64 * width, 4000),
+        random_state=params["seed"],
+    ).fit(X.numpy())
+    Z, Z_val = representation.transform(X.numpy()), representation.transform(X_val.numpy())
+    path = [5.0 ** (-k) for k in range(params["n_reg"])]
+    model = hl.QuadraticFormRegressor(
+        reg=path,
+        reg_scale="max",
+        input_bias=math.sqrt(width),
+        tol=params["tol"],
+        max_iter=params["max_iter"],
+        device=params.get("device", "cpu"),
+    )
+    recorder = Recorder(params.get("device", "cpu"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        recorder.run(
+            "hierlearn", lambda: model.fit(Z, target(X).numpy(), Z_val, target(X_val).numpy())
+        )
+    return {
+        **recorder.summary(),
+        "solver": model.solver_,
+        "reg": model.reg_,
+        "n_iter": model.n_iter_,
+        "gap": model.gap_,
+        "converged": bool(model.converged_),
+        "validation_errors": {str(k): v for k, v in model.validation_errors_.items()},
+        "rank": model.rank_,
+    }
+
+
+@case
 def ntk_kernel(params: dict) -> dict:
     """``hierlearn.kernels.ntk(X, activation="relu")`` (float64) on the inputs in a .npy file.
 

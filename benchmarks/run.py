@@ -73,6 +73,10 @@ PRESETS = {
             "large": {"d": 8, "n": 4096, "width": None, "epochs": 4000, "seed": 0, "repeats": 5},
             "convex": {"d": 16, "n": 800, "seed": 0, "max_iter": 20000, "repeats": 5},
         },
+        "convex": {
+            "step": {"n": 25_600, "width": 801, "rank": 64, "repeats": 5, "seed": 0},
+            "large": {"d": 20, "n": 25_600, "n_reg": 5, "tol": 1e-4, "max_iter": 300, "seed": 0},
+        },
     },
     "quick": {
         "quad": {
@@ -95,6 +99,10 @@ PRESETS = {
             "small": {"d": 10, "n": 400, "width": 55, "epochs": 4000, "seed": 0, "repeats": 3},
             "large": {"d": 8, "n": 4096, "width": None, "epochs": 4000, "seed": 0, "repeats": 3},
             "convex": {"d": 12, "n": 600, "seed": 0, "max_iter": 20000, "repeats": 3},
+        },
+        "convex": {
+            "step": {"n": 25_600, "width": 801, "rank": 64, "repeats": 3, "seed": 0},
+            "large": {"d": 20, "n": 25_600, "n_reg": 5, "tol": 1e-4, "max_iter": 300, "seed": 0},
         },
     },
     "smoke": {
@@ -128,6 +136,10 @@ PRESETS = {
             "small": {"d": 4, "n": 80, "width": 10, "epochs": 30, "seed": 0, "repeats": 1},
             "large": {"d": 4, "n": 160, "width": None, "epochs": 30, "seed": 0, "repeats": 1},
             "convex": {"d": 4, "n": 60, "seed": 0, "max_iter": 200, "repeats": 1},
+        },
+        "convex": {
+            "step": {"n": 300, "width": 21, "rank": 4, "repeats": 1, "seed": 0},
+            "large": {"d": 3, "n": 200, "n_reg": 2, "tol": 1e-3, "max_iter": 50, "seed": 0},
         },
     },
 }
@@ -697,6 +709,55 @@ class Suite:
             },
         )
 
+    def convex(self) -> None:
+        params = self.sizes["convex"]["step"]
+        result = self.case("convex_step", params)
+        median = result["median_seconds"]
+        shapes = f"n={params['n']}, D'={params['width']}, float64"
+        for name, ours, bound, flops, label in (
+            ("convex_step_vs_matmul_peak", "hierlearn", "matmul", "flops", "proximal step"),
+            (
+                "convex_factored_step_vs_matmul_peak",
+                "factored",
+                "matmul_factored",
+                "factored_flops",
+                f"factored objective and gradient, rank {params['rank']}",
+            ),
+        ):
+            gflops = result[flops] / 1e9
+            self.add(
+                name,
+                gflops / median[ours],
+                "GFLOP/s",
+                f"torch.matmul of the {label}'s two products ({shapes}): "
+                f"{gflops / median[bound]:.1f} GFLOP/s",
+                gflops / median[bound],
+                median[bound] / median[ours],
+                target=0.7 if ours == "hierlearn" else None,
+                target_met=median[bound] / median[ours] >= 0.7 if ours == "hierlearn" else None,
+                repeats=params["repeats"],
+                details={"seconds": {k: result["seconds"][k] for k in (ours, bound)}},
+            )
+        params = self.sizes["convex"]["large"]
+        result = self.case("convex_large", params)
+        seconds = result["median_seconds"]["hierlearn"]
+        self.add(
+            "convex_large_path_seconds",
+            seconds,
+            "s",
+            f"the target, 60 s (d={params['d']}, D'={2 * params['d'] ** 2 + 1}, "
+            f"n={params['n']}, {params['n_reg']} penalties, gap {params['tol']})",
+            60.0,
+            60.0 / seconds,
+            target=1.0,
+            target_met=seconds <= 60.0,
+            peak=result["peak_memory_mib"]["hierlearn"],
+            details={
+                key: result[key]
+                for key in ("solver", "reg", "n_iter", "gap", "converged", "validation_errors")
+            },
+        )
+
     def _spec_file(self, spec: str, overrides: dict | None) -> str:
         path = ROOT / spec
         if not overrides:
@@ -730,6 +791,11 @@ BENCHMARKS = {
         "candidates_batched_small_n",
         "candidates_batched_large_n",
         "convex_path_admm_vs_proximal",
+    ),
+    "convex": (
+        "convex_step_vs_matmul_peak",
+        "convex_factored_step_vs_matmul_peak",
+        "convex_large_path_seconds",
     ),
 }
 

@@ -49,6 +49,7 @@ and the Hermite series of `hierlearn.kernels.gaussian` otherwise.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -156,6 +157,17 @@ class _GaussianMap:
             rho.diagonal().copy_(points1.inverse_root > 0)
         return rho
 
+    def of_correlation(
+        self, rho: torch.Tensor, points1: _MapPoints, points2: _MapPoints
+    ) -> torch.Tensor:
+        """An arc-cosine map on a correlation block: J(rho) (q1 q2)^(order / 2)."""
+        value = self.arccos.of_correlation(rho)
+        order = self.arccos.order
+        if order:
+            scale1, scale2 = points1.root.pow(order), points2.root.pow(order)
+            value.mul_(scale1[:, None]).mul_(scale2[None, :])
+        return value
+
     def block(
         self,
         covariance: torch.Tensor,
@@ -166,12 +178,7 @@ class _GaussianMap:
         """The map on a covariance block (which it may overwrite)."""
         if self.arccos is not None:
             rho = self.correlation(covariance, points1, points2, diagonal)
-            value = self.arccos.of_correlation(rho)
-            order = self.arccos.order
-            if order:
-                scale1, scale2 = points1.root.pow(order), points2.root.pow(order)
-                value.mul_(scale1[:, None]).mul_(scale2[None, :])
-            return value
+            return self.of_correlation(rho, points1, points2)
         if self.dual is not None:
             q1, q2 = points1.variance[:, None], points2.variance[None, :]
             return self.dual(covariance, q1, q2)
@@ -211,6 +218,9 @@ class PreparedInputs:
         scale: (n,) per-point factor of the arc-cosine fast path (see
             [`InfiniteWidthKernel.block`][hierlearn.kernels.analytic.InfiniteWidthKernel.block]),
             else None.
+        first: (n, d + 1) inputs (x / sqrt(d), bias_std) divided by their first-layer standard
+            deviation, when the first representation layer is an arc-cosine map: one product
+            of two such sets is that layer's correlation block; else None.
     """
 
     X: torch.Tensor
@@ -219,6 +229,7 @@ class PreparedInputs:
     top: _MapPoints | None
     unit: torch.Tensor | None = None
     scale: torch.Tensor | None = None
+    first: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return self.X.shape[0]
@@ -232,6 +243,7 @@ class PreparedInputs:
             None if self.top is None else self.top.take(rows),
             None if self.unit is None else self.unit[rows],
             None if self.scale is None else self.scale[rows],
+            None if self.first is None else self.first[rows],
         )
 
 
@@ -320,14 +332,19 @@ class InfiniteWidthKernel:
     def _representation_inputs(self, X: torch.Tensor) -> PreparedInputs:
         """Per-point representation statistics, before centring and the trainable layer."""
         variance = (X * X).sum(1) / X.shape[1]  # Sigma_0(x, x)
-        layers = []
+        layers, first = [], None
         if self.representation is not None:
-            bias_variance = self.representation.bias_std**2
+            bias_std = self.representation.bias_std
             for _ in range(self.representation.depth):
-                points = self.layer_map.points(variance + bias_variance)
+                points = self.layer_map.points(variance + bias_std**2)
                 layers.append(points)
                 variance = self.layer_map.diagonal(points)  # Sigma_l(x, x)
-        return PreparedInputs(X, tuple(layers), None, _MapPoints.of(variance))
+            if self.layer_map.arccos is not None:
+                inputs = torch.cat(
+                    [X / math.sqrt(X.shape[1]), X.new_full((len(X), 1), bias_std)], 1
+                )
+                first = inputs.mul_(layers[0].inverse_root[:, None])
+        return PreparedInputs(X, tuple(layers), None, _MapPoints.of(variance), first=first)
 
     def prepare(self, X) -> PreparedInputs:
         """Per-point quantities of ``X`` (array or tensor of shape (n, d))."""
@@ -350,7 +367,7 @@ class InfiniteWidthKernel:
                 scale = scale * (norm if raw else top.root)
             if raw:
                 unit = prepared.X * torch.where(norm > 0, norm.reciprocal(), 0.0)[:, None]
-        return PreparedInputs(prepared.X, prepared.layers, centre, top, unit, scale)
+        return PreparedInputs(prepared.X, prepared.layers, centre, top, unit, scale, prepared.first)
 
     def _covariance(
         self, points1: PreparedInputs, points2: PreparedInputs, diagonal: bool = False
@@ -362,15 +379,21 @@ class InfiniteWidthKernel:
         exactly there: arccos and the series are steep at rho = 1, where a rounding error
         of 1e-16 would become ~1e-8.
         """
-        gram = points1.X @ points2.X.T
-        dimension = points1.X.shape[1]
         if self.representation is None:
-            covariance = gram / dimension
+            gram = points1.X @ points2.X.T
+            covariance = gram / points1.X.shape[1]
         else:
-            covariance = gram.div_(dimension)
-            gram = None
+            gram, layers = None, list(zip(points1.layers, points2.layers, strict=True))
+            if points1.first is not None:  # the first layer's correlation in one product
+                rho = (points1.first @ points2.first.T).clamp_(-1.0, 1.0)
+                if diagonal:
+                    rho.diagonal().copy_(layers[0][0].inverse_root > 0)
+                covariance = self.layer_map.of_correlation(rho, *layers[0])
+                layers = layers[1:]
+            else:
+                covariance = (points1.X @ points2.X.T).div_(points1.X.shape[1])
             bias_variance = self.representation.bias_std**2
-            for layer1, layer2 in zip(points1.layers, points2.layers, strict=True):
+            for layer1, layer2 in layers:
                 covariance.add_(bias_variance)
                 if diagonal:
                     covariance.diagonal().copy_(layer1.variance)
