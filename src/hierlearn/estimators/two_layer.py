@@ -27,6 +27,14 @@ class TwoLayerRegressor(GradientTwoLayerBase):
     [`QuadraticTaylorRegressor`][hierlearn.QuadraticTaylorRegressor] (``fit(X, y, X_val=...,
     y_val=...)``, routed
     through a pipeline with ``set_fit_request``).
+
+    Args:
+        width: m, the number of neurons (even with ``symmetric``).
+        activation: trainable activation act of the network (default relu).
+        reg: lambda >= 0 of the ||W||_F^2 penalty.
+        init_scale: W starts at init_scale * N(0, 1) entries (default 0: the network at W0).
+        input_bias: when > 0 (default 1.0), a constant coordinate of this value is appended to
+            every z (a first-layer bias); ``input_bias=0`` is the bias-free network.
     """
 
     def __init__(

@@ -10,6 +10,7 @@ the same constraints as the parameter itself.
 from __future__ import annotations
 
 import inspect
+import re
 import typing
 from numbers import Integral
 from typing import Annotated, Any, Literal
@@ -157,21 +158,54 @@ def parameter_type(owner: str, name: str, constraints):
     return types[0] if len(types) == 1 else typing.Union[tuple(types)]  # noqa: UP007
 
 
-def params_model(cls: type, name: str, doc: str, base: type[Frozen] = Frozen) -> type[Frozen]:
+_ARGUMENT = re.compile(r"^    ([A-Za-z_][A-Za-z0-9_]*): (.*)$")
+
+
+def argument_docs(cls: type) -> dict[str, str]:
+    """{parameter: its description} from the ``Args:`` sections of the docstrings of ``cls``
+    and its bases (Google style: ``    name: text`` and deeper-indented continuations)."""
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        doc = inspect.cleandoc(klass.__dict__.get("__doc__") or "")
+        lines, current, inside = doc.splitlines(), None, False
+        for line in lines:
+            if line.strip() == "Args:":
+                inside, current = True, None
+                continue
+            if not inside:
+                continue
+            match = _ARGUMENT.match(line)
+            if match:
+                current = match.group(1)
+                found[current] = match.group(2).strip()
+            elif line.startswith("        ") and current is not None:
+                found[current] += " " + line.strip()
+            else:
+                inside = False
+    return found
+
+
+def params_model(
+    cls: type, name: str, doc: str, base: type[Frozen] = Frozen, docs_from: type | None = None
+) -> type[Frozen]:
     """A spec model of the constructor parameters of the estimator ``cls``, generated from its
     signature and ``_parameter_constraints`` (one source: a parameter added to the estimator
     is a spec parameter). Every field defaults to None, "the estimator's own default"; the
-    harness's parameters (``device``, ``random_state``) are the harness's."""
+    harness's parameters (``device``, ``random_state``) are the harness's. Each field's
+    description is the estimator's own (its docstring's ``Args:``; ``docs_from``: a class
+    whose ``Args:`` it shares)."""
     from .imports import HARNESS_PARAMETERS
 
     signature = inspect.signature(cls.__init__)
+    described = {**argument_docs(docs_from or cls), **argument_docs(cls)}
     fields = {}
     for parameter in list(signature.parameters)[1:]:
         if parameter in HARNESS_PARAMETERS:
             continue
         constraints = cls._parameter_constraints[parameter]
         annotation = parameter_type(cls.__name__, parameter, constraints)
-        fields[parameter] = (annotation | None, None)
+        description = described.get(parameter) or f"`{cls.__name__}`'s ``{parameter}``."
+        fields[parameter] = (annotation | None, Field(None, description=description))
     model = create_model(name, __base__=base, **fields)
     model.__doc__ = doc
     return model
@@ -209,7 +243,10 @@ QuadraticParams = params_model(
     "Parameters of [`hierlearn.QuadraticTaylorRegressor`][].",
 )
 TwoLayerParams = params_model(
-    _estimator("two_layer"), "TwoLayerParams", "Parameters of [`hierlearn.TwoLayerRegressor`][]."
+    _estimator("two_layer"),
+    "TwoLayerParams",
+    "Parameters of [`hierlearn.TwoLayerRegressor`][].",
+    docs_from=_estimator("quadratic_taylor"),  # "the arguments are those of" it
 )
 KernelParams = params_model(
     _estimator("kernel"),
@@ -230,7 +267,7 @@ GradientParams = create_model(
     "GradientParams",
     __base__=Frozen,
     **{
-        name: (field.annotation, None)
+        name: (field.annotation, Field(None, description=field.description))
         for name, field in QuadraticParams.model_fields.items()
         if name in TwoLayerParams.model_fields
     },
