@@ -267,3 +267,18 @@ def test_a_kernel_on_a_representation_takes_no_input_bias(bias, refused):
         )
     else:
         assert parse_spec(data).learners["kern"].model.params.representation is not None
+
+
+def test_a_report_reads_the_eps_levels_and_comparisons_as_the_spec_declares_them():
+    from hierlearn.experiments.spec import report_fields
+
+    text = "name: x\neps: 0.3\nreport_eps: [0.5]\ncomparisons: [[a, b]]\nfuture_key: 1\n"
+    fields = report_fields(text)
+    assert fields["eps"] == 0.3 and fields["eps_levels"] == (0.5, 0.3)
+    assert fields["comparisons"] == (("a", "b"),)
+    # The spec's own validation: a report_eps that a Spec refuses gives the defaults.
+    for bad in ("eps: -1\n", "eps: 0.3\neps: 0.2\n", "[not, a, mapping]\n", "eps: [\n", None):
+        fields = report_fields(bad)
+        assert (fields["eps"], fields["eps_levels"], fields["comparisons"]) == (0.1, (0.1,), ())
+    spec = parse_spec(BASE)
+    assert report_fields(yaml.safe_dump(BASE))["eps_levels"] == spec.eps_levels()

@@ -19,11 +19,10 @@ import json
 import re
 from pathlib import Path
 
-import yaml
-
 from .analysis import analyse, exponents_json, learner_label
 from .comparisons import compare
 from .defaults import N_BOOTSTRAP
+from .spec import report_fields
 from .store import Store
 from .tables import (
     comparisons_table,
@@ -43,20 +42,14 @@ def _latest_texts(store: Store) -> dict[str, str]:
     return {entry["name"]: entry["text"] for entry in store.specs()}  # oldest first
 
 
-def _spec_data(store: Store, spec_name: str | None = None) -> dict:
-    """The YAML of the most recently added spec (of ``spec_name``, if given); {} if none."""
+def _stored_fields(store: Store, spec_name: str | None = None) -> dict:
+    """`spec.report_fields` of the most recently added spec (of ``spec_name``, if given)."""
     entries = store.specs()
     if spec_name is None:
         text = entries[-1]["text"] if entries else None
     else:
         text = _latest_texts(store).get(spec_name)
-    if text is None:
-        return {}
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return {}
-    return data if isinstance(data, dict) else {}
+    return report_fields(text)
 
 
 def current_rows(store: Store, rows: list[dict]) -> tuple[list[dict], int]:
@@ -94,19 +87,15 @@ def current_rows(store: Store, rows: list[dict]) -> tuple[list[dict], int]:
 
 
 def default_eps(store: Store, spec_name: str | None = None) -> float:
-    """eps of the most recently added spec (of ``spec_name``, if given); 0.1 if none."""
-    value = _spec_data(store, spec_name).get("eps")
-    return float(value) if isinstance(value, (int, float)) else 0.1
+    """eps of the most recently added spec (of ``spec_name``, if given); the spec default
+    (0.1) if none."""
+    return _stored_fields(store, spec_name)["eps"]
 
 
 def default_eps_levels(store: Store, eps: float, spec_name: str | None = None) -> list[float]:
-    """The spec's ``report_eps`` (a number or a list) and ``eps`` with ``eps``, descending."""
-    data = _spec_data(store, spec_name)
-    extra = data.get("report_eps") or []
-    extra = [extra] if isinstance(extra, (int, float)) else list(extra)
-    if isinstance(data.get("eps"), (int, float)):
-        extra.append(data["eps"])
-    return sorted({float(eps), *(float(e) for e in extra)}, reverse=True)
+    """The spec's eps levels (`Spec.eps_levels`) with ``eps``, descending."""
+    levels = _stored_fields(store, spec_name)["eps_levels"]
+    return sorted({float(eps), *levels}, reverse=True)
 
 
 def default_comparisons(store: Store, specs: list[str]) -> list[tuple[str, str]]:
@@ -114,8 +103,7 @@ def default_comparisons(store: Store, specs: list[str]) -> list[tuple[str, str]]
     (``spec:learner`` when the report covers several specs)."""
     pairs = []
     for spec in specs:
-        for pair in _spec_data(store, spec).get("comparisons") or []:
-            a, b = (str(name) for name in pair)
+        for a, b in _stored_fields(store, spec)["comparisons"]:
             pairs.append((f"{spec}:{a}", f"{spec}:{b}") if len(specs) > 1 else (a, b))
     return pairs
 

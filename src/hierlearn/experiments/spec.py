@@ -48,6 +48,7 @@ import numpy as np
 import yaml
 from pydantic import (
     BeforeValidator,
+    ConfigDict,
     Discriminator,
     Field,
     NonNegativeFloat,
@@ -56,6 +57,7 @@ from pydantic import (
     PositiveInt,
     Tag,
     ValidationError,
+    create_model,
     field_validator,
 )
 
@@ -369,7 +371,7 @@ class Spec(Frozen):
 
     def eps_levels(self) -> tuple[float, ...]:
         """The report's thresholds: ``report_eps`` plus ``eps``, descending."""
-        return tuple(sorted({self.eps, *(self.report_eps or ())}, reverse=True))
+        return eps_levels(self.eps, self.report_eps)
 
 
 # ---------------------------------------------------------------- loading and checks
@@ -460,6 +462,38 @@ def parse_spec_text(text: str, source: str = "spec") -> Spec:
     except yaml.YAMLError as error:
         raise SpecError([(source, f"invalid YAML: {' '.join(str(error).split())}")]) from None
     return parse_spec(data)
+
+
+# What a report reads of a stored spec text, validated by `Spec`'s own declarations of these
+# fields (other keys ignored: a text an older version wrote may not parse as a whole spec).
+REPORT_FIELDS = ("eps", "report_eps", "comparisons")
+_ReportFields = create_model(
+    "ReportFields",
+    __config__=ConfigDict(extra="ignore", frozen=True),
+    **{
+        name: (Spec.model_fields[name].annotation, Spec.model_fields[name])
+        for name in REPORT_FIELDS
+    },
+)
+
+
+def report_fields(text: str | None) -> dict:
+    """``eps``, ``report_eps`` and ``comparisons`` of a stored spec ``text`` (as `Spec`
+    validates them) with ``eps_levels`` as `Spec.eps_levels` gives them; the spec defaults
+    where the text has none of them, is no YAML mapping, or they do not validate."""
+    try:
+        data = yaml.load(text or "", Loader=_UniqueKeyLoader)
+        fields = _ReportFields.model_validate(data if isinstance(data, dict) else {})
+    except (yaml.YAMLError, ValidationError):
+        fields = _ReportFields()
+    values = fields.model_dump()
+    values["eps_levels"] = eps_levels(fields.eps, fields.report_eps)
+    return values
+
+
+def eps_levels(eps: float, report_eps=None) -> tuple[float, ...]:
+    """The report's thresholds: ``report_eps`` plus ``eps``, descending."""
+    return tuple(sorted({float(eps), *(float(e) for e in report_eps or ())}, reverse=True))
 
 
 def _as_fraction(fraction: float) -> Fraction:
