@@ -199,3 +199,14 @@ def test_the_large_preset_runs_the_theorems_estimator_with_and_without_noise():
     # d(d+1)/2 He_2 features: exactly the dimension of the degree-2 polynomials (centred).
     assert convex.representation.width.evaluate_size({"d": 24}) == 300
     assert ("quad_x", "quad_inf_hermite2") in clean.comparisons
+
+
+@pytest.mark.parametrize("preset", ["quick", "standard", "large", "full"])
+def test_every_preset_grid_of_kernel_ridges_is_the_library_grid(preset):
+    # A preset is a self-contained YAML document, so it writes the grid out; the library's
+    # predicted curves (hierlearn.theory) use the same one.
+    from hierlearn.theory import KERNEL_RIDGE_GRID
+
+    for spec, _ in preset_specs(preset).values():
+        if spec.tuning is not None and spec.tuning.kernel is not None:
+            assert spec.tuning.kernel.ridge == KERNEL_RIDGE_GRID
