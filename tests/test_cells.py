@@ -240,3 +240,18 @@ def test_a_solver_short_of_its_tolerance_is_recorded_not_warned(recwarn):
     assert row["details"]["training"]["converged"] is False
     assert row["details"]["training"]["iterations"] == 2 and row["details"]["training"]["gap"] > 0
     assert not [w for w in recwarn if "max_iter" in str(w.message)]
+
+
+def test_a_spec_is_resolved_once_into_learner_and_d_entries():
+    from hierlearn.experiments.cells import learner_config, resolve
+    from hierlearn.experiments.reproduce import preset_specs
+
+    spec, _ = preset_specs("standard")["separation"]
+    entries = {(e.name, e.d): e for e in resolve(spec)}
+    assert len(entries) == 4 * 5 + 2 * 4  # the kernels run at d = 4 ... 8 only
+    assert entries["ntk_x", 4].bracket == (256, 8192)  # ["64*d", "8192"]
+    assert entries["quad_h", 10].bracket == (100, 1600)  # ["d**2", "16*d**2"]
+    assert entries["quad_x", 6].bracket == (144, 3456)  # ["4*d**2", "16*d**3"]
+    assert ("ntk_h", 10) not in entries and entries["quad_h", 10].sizes is None
+    assert entries["quad_h", 10].base == learner_config(spec, "quad_h", 10)
+    assert entries["quad_h", 10].base["representation"]["width"] == 200  # "2*d**2"

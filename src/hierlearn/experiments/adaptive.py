@@ -36,7 +36,7 @@ from typing import Protocol
 
 import numpy as np
 
-from .cells import cell_config, learner_config, usable_error
+from .cells import cell_config, resolve, usable_error
 from .spec import AdaptiveSamples, Spec
 
 
@@ -201,17 +201,14 @@ class AdaptivePlan:
         self._results: dict[tuple[str, int, int], list] = defaultdict(list)
         self._ready: list[dict] = []
         self._decided: set[tuple[str, int, int]] = set()  # sizes whose side of eps is known
-        for d in spec.all_dimensions():
-            for name, learner in spec.learners.items():
-                if d not in spec.learner_dimensions(name):
-                    continue
-                bracket = learner.bracket or samples.bracket
-                low = bracket[0].evaluate_size({"d": d})
-                high = bracket[1].evaluate_size({"d": d})
-                search = NStarSearch(low, high, spec.eps, samples.growth, samples.rel_precision)
-                self.searches[name, d] = search
-                self._bases[name, d] = learner_config(spec, name, d)
-                self._request(name, d)
+        for entry in resolve(spec):
+            key = entry.name, entry.d
+            low, high = entry.bracket
+            self.searches[key] = NStarSearch(
+                low, high, spec.eps, samples.growth, samples.rel_precision
+            )
+            self._bases[key] = entry.base
+            self._request(*key)
 
     def _request(self, name: str, d: int) -> None:
         n = self.searches[name, d].next_n

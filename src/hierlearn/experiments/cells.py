@@ -234,17 +234,55 @@ def cell_config(base: dict, n: int, seed: int) -> dict:
     return {**base, "n": int(n), "seed": int(seed)}
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """One learner at one d with every expression of its spec evaluated: the plans and the
+    report read these, never the spec's expressions.
+
+    Attributes:
+        name: the learner; d: the dimension.
+        base: `learner_config`, the cell config without n and seed.
+        sizes: the n of a list or grid spec (None for an adaptive one).
+        bracket: (low, high) of an adaptive search (None for a list or grid).
+    """
+
+    name: str
+    d: int
+    base: dict
+    sizes: tuple[int, ...] | None
+    bracket: tuple[int, int] | None
+
+
+def resolve(spec: Spec) -> list[Resolved]:
+    """Every (learner, d) of ``spec`` resolved once, ordered by d, then the spec's learner
+    order."""
+    adaptive = isinstance(spec.samples, AdaptiveSamples)
+    resolved = []
+    for d in spec.all_dimensions():
+        sizes = None if adaptive else tuple(sample_sizes(spec, d))
+        for name, learner in spec.learners.items():
+            if d not in spec.learner_dimensions(name):
+                continue
+            bracket = None
+            if adaptive:
+                low, high = learner.bracket or spec.samples.bracket
+                bracket = (low.evaluate_size({"d": d}), high.evaluate_size({"d": d}))
+            resolved.append(Resolved(name, d, learner_config(spec, name, d), sizes, bracket))
+    return resolved
+
+
 def grid_cells(spec: Spec) -> list[dict]:
     """Every cell of a list or grid spec, ordered by (d, n, learner, seed)."""
     if isinstance(spec.samples, AdaptiveSamples):
         raise ValueError("an adaptive spec has no fixed grid; see hierlearn.experiments.adaptive")
     cells = []
-    for d in spec.all_dimensions():
-        names = [name for name in spec.learners if d in spec.learner_dimensions(name)]
-        bases = [learner_config(spec, name, d) for name in names]
-        for n in sample_sizes(spec, d):
-            for base in bases:
-                cells.extend(cell_config(base, n, seed) for seed in spec.seeds)
+    by_d: dict[int, list[Resolved]] = {}
+    for entry in resolve(spec):
+        by_d.setdefault(entry.d, []).append(entry)
+    for entries in by_d.values():
+        for n in entries[0].sizes:
+            for entry in entries:
+                cells.extend(cell_config(entry.base, n, seed) for seed in spec.seeds)
     return cells
 
 

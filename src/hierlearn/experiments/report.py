@@ -61,7 +61,7 @@ def current_rows(store: Store, rows: list[dict]) -> tuple[list[dict], int]:
     one the latest text of its spec defines (its learners, dimensions and seeds); rows of a
     spec whose stored text no longer parses are all kept.
     """
-    from .cells import cell_config, curve_key, learner_config
+    from .cells import cell_config, curve_key, resolve
     from .spec import parse_spec_text
 
     latest = _latest_texts(store)
@@ -73,9 +73,8 @@ def current_rows(store: Store, rows: list[dict]) -> tuple[list[dict], int]:
             allowed[name] = None
             continue
         allowed[name] = {
-            curve_key(cell_config(learner_config(spec, learner, d), 0, seed))
-            for learner in spec.learners
-            for d in spec.learner_dimensions(learner)
+            curve_key(cell_config(entry.base, 0, seed))
+            for entry in resolve(spec)
             for seed in spec.seeds
         }
     kept = [
