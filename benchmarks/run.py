@@ -829,7 +829,7 @@ def machine() -> dict:
     import torch
 
     import hierlearn
-    from hierlearn.experiments.runner import git_revision
+    from hierlearn.experiments.run.runner import git_revision
 
     model = platform.processor() or platform.machine()
     try:

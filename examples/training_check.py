@@ -19,7 +19,8 @@ import time
 
 import sklearn
 
-from hierlearn.experiments.cells import (
+from hierlearn.experiments.reproduce import preset_specs
+from hierlearn.experiments.run.cells import (
     cell_config,
     draw_data,
     fitted_representation,
@@ -28,9 +29,8 @@ from hierlearn.experiments.cells import (
     model_seed,
     run_cell,
 )
-from hierlearn.experiments.learners import build_estimator
-from hierlearn.experiments.params import GRADIENT_KINDS
-from hierlearn.experiments.reproduce import preset_specs
+from hierlearn.experiments.spec.learners import build_estimator
+from hierlearn.experiments.spec.params import GRADIENT_KINDS
 from hierlearn.metrics import relative_error
 
 

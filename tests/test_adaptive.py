@@ -6,13 +6,13 @@ import math
 import numpy as np
 import pytest
 
-from hierlearn.experiments.adaptive import AdaptivePlan, NStarSearch, decided_side
 from hierlearn.experiments.analysis import analyse
-from hierlearn.experiments.cells import usable_error
-from hierlearn.experiments.executors import InlineExecutor
-from hierlearn.experiments.runner import run_spec
+from hierlearn.experiments.run.adaptive import AdaptivePlan, NStarSearch, decided_side
+from hierlearn.experiments.run.cells import usable_error
+from hierlearn.experiments.run.executors import InlineExecutor
+from hierlearn.experiments.run.runner import run_spec
+from hierlearn.experiments.run.store import Store
 from hierlearn.experiments.spec import parse_spec
-from hierlearn.experiments.store import Store
 
 
 def drive(search, error_of_n, seeds=1):

@@ -13,14 +13,14 @@ from hierlearn.experiments.analysis import (
     fit_exponent,
     n_star,
 )
-from hierlearn.experiments.isotonic import FLAT_SLOPE, isotonic_decreasing, log_fit
-from hierlearn.experiments.plots import (
+from hierlearn.experiments.analysis.isotonic import FLAT_SLOPE, isotonic_decreasing, log_fit
+from hierlearn.experiments.report.plots import (
     plot_comparison,
     plot_error_curves,
     plot_n_star,
     plot_staircase,
 )
-from hierlearn.experiments.tables import analysis_table
+from hierlearn.experiments.report.tables import analysis_table
 from hierlearn.theory import predicted_exponent
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from conftest import hermite2_features, ntk_learner, quad_learner, sweep
 from hierlearn.estimators import NTKRegressor
-from hierlearn.experiments.cells import (
+from hierlearn.experiments.run.cells import (
     cell_config,
     cell_key,
     data_seed,
@@ -109,7 +109,7 @@ def test_the_validation_split_is_every_fifth_label_of_the_stream():
 
 
 def test_representation_and_model_seeds_do_not_change_with_n():
-    from hierlearn.experiments.cells import curve_key, model_seed, representation_seed
+    from hierlearn.experiments.run.cells import curve_key, model_seed, representation_seed
 
     small, large = config_for("quad_h", n=30), config_for("quad_h", n=60)
     assert cell_key(small) != cell_key(large)
@@ -140,7 +140,7 @@ def test_run_cell_is_reproducible_and_matches_a_direct_fit():
     # The same learner fitted by hand on the same data gives the same test error.
     data = draw_data(config)
     params = {**config["model"]["params"], "ridge": first["hyperparameters"]["ridge"]}
-    from hierlearn.experiments.cells import model_seed
+    from hierlearn.experiments.run.cells import model_seed
 
     model = NTKRegressor(**params, random_state=model_seed(config))
     model.fit(data.X, data.y)
@@ -201,8 +201,8 @@ def test_the_harness_learner_is_a_pipeline_with_routed_transformed_validation_da
     import sklearn
     from sklearn.pipeline import Pipeline
 
-    from hierlearn.experiments.cells import learner_pipeline
-    from hierlearn.experiments.learners import build_estimator, build_representation
+    from hierlearn.experiments.run.cells import learner_pipeline
+    from hierlearn.experiments.spec.learners import build_estimator, build_representation
 
     config = config_for("quad_h", n=60)
     data = draw_data(config)
@@ -243,8 +243,8 @@ def test_a_solver_short_of_its_tolerance_is_recorded_not_warned(recwarn):
 
 
 def test_a_spec_is_resolved_once_into_learner_and_d_entries():
-    from hierlearn.experiments.cells import learner_config, resolve
     from hierlearn.experiments.reproduce import preset_specs
+    from hierlearn.experiments.run.cells import learner_config, resolve
 
     spec, _ = preset_specs("standard")["separation"]
     entries = {(e.name, e.d): e for e in resolve(spec)}

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hierlearn.experiments.analysis import analyse, slope_range, slope_weights
-from hierlearn.experiments.coverage import simulate_coverage, synthetic_rows
+from hierlearn.experiments.analysis.coverage import simulate_coverage, synthetic_rows
 
 
 def test_slope_range_is_the_least_squares_slope_at_the_box_corners():

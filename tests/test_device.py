@@ -11,10 +11,10 @@ import yaml
 
 from conftest import ntk_learner, sweep
 from hierlearn.cli import main
-from hierlearn.experiments.cells import cell_key
 from hierlearn.experiments.reproduce import default_cpu_workers, run_reproduce
+from hierlearn.experiments.run.cells import cell_key
+from hierlearn.experiments.run.store import Store
 from hierlearn.experiments.spec import parse_spec_text
-from hierlearn.experiments.store import Store
 from hierlearn.experiments.workflow import (
     ExecutorOptions,
     InputError,

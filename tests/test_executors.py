@@ -13,8 +13,8 @@ import threading
 import pytest
 
 from conftest import hermite2_features, ntk_learner, quad_learner, sweep
-from hierlearn.experiments.cells import cell_config, learner_config
-from hierlearn.experiments.executors import (
+from hierlearn.experiments.run.cells import cell_config, learner_config
+from hierlearn.experiments.run.executors import (
     DaskExecutor,
     InlineExecutor,
     LocalPoolExecutor,
@@ -22,9 +22,9 @@ from hierlearn.experiments.executors import (
     default_threads,
     execute_cell,
 )
-from hierlearn.experiments.runner import run_spec
+from hierlearn.experiments.run.runner import run_spec
+from hierlearn.experiments.run.store import Store
 from hierlearn.experiments.spec import parse_spec
-from hierlearn.experiments.store import Store
 
 SWEEP = sweep(
     "executors",

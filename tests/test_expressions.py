@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from hierlearn.experiments.expressions import Expression, ExpressionError
+from hierlearn.experiments.spec.expressions import Expression, ExpressionError
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,14 @@ from hypothesis import strategies as st
 
 from conftest import hermite2_features, ntk_learner, quad_learner, sweep
 from hierlearn.cli import main
-from hierlearn.experiments.expressions import FUNCTIONS, MAX_LENGTH, Expression, ExpressionError
-from hierlearn.experiments.runner import make_plan
+from hierlearn.experiments.run.runner import make_plan
 from hierlearn.experiments.spec import SpecError, parse_spec
+from hierlearn.experiments.spec.expressions import (
+    FUNCTIONS,
+    MAX_LENGTH,
+    Expression,
+    ExpressionError,
+)
 
 # The recursive strategies' reprs are long; Hypothesis warns about building them.
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")

@@ -95,19 +95,21 @@ def test_no_import_cycle_among_the_package_modules():
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
 
-# The harness's layers, bottom up: a module imports only from its own layer or those below.
+# The harness's layers, bottom up: its packages (and the shared constants below them, the
+# two workflows above them); a module imports only from its own layer or those below.
 HARNESS_LAYERS = [
-    ("spec", ["defaults", "expressions", "params", "protocol", "spec", "learners", "imports"]),
-    ("run", ["cells", "adaptive", "executors", "runner", "store", "progress"]),
-    ("analysis", ["isotonic", "analysis", "comparisons", "predicted", "coverage"]),
-    ("report", ["tables", "plots", "report"]),
+    ("spec", ["defaults", "spec"]),
+    ("run", ["run"]),
+    ("analysis", ["analysis"]),
+    ("report", ["report"]),
     ("workflow", ["workflow", "reproduce"]),
 ]
+HARNESS_PACKAGES = ("spec", "run", "analysis", "report")
 
 
 def harness_layer(module: str) -> int | None:
-    """The layer index of a harness module (a store submodule counts as the store), None for
-    the library and for the harness package itself."""
+    """The layer index of a harness module (by its top package or top module under
+    ``hierlearn.experiments``), None for the library and for the harness package itself."""
     prefix = "hierlearn.experiments."
     if not module.startswith(prefix):
         return None
@@ -137,14 +139,22 @@ def upward_imports(graph: dict[str, set[str]]) -> list[tuple[str, str]]:
 
 def test_the_layer_check_finds_an_upward_import():
     graph = {
-        "hierlearn.experiments.cells": {"hierlearn.experiments.tables"},
-        "hierlearn.experiments.tables": {"hierlearn.experiments.cells"},
+        "hierlearn.experiments.run.cells": {"hierlearn.experiments.report.tables"},
+        "hierlearn.experiments.report.tables": {"hierlearn.experiments.run.cells"},
         "hierlearn.theory": {"hierlearn.experiments.spec"},
     }
     assert upward_imports(graph) == [
-        ("hierlearn.experiments.cells", "hierlearn.experiments.tables"),
+        ("hierlearn.experiments.run.cells", "hierlearn.experiments.report.tables"),
         ("hierlearn.theory", "hierlearn.experiments.spec"),
     ]
+
+
+def test_the_harness_is_its_layer_packages_and_three_modules():
+    root = PACKAGE / "experiments"
+    packages = sorted(p.name for p in root.iterdir() if (p / "__init__.py").exists())
+    modules = sorted(p.stem for p in root.glob("*.py") if p.stem != "__init__")
+    assert packages == sorted(HARNESS_PACKAGES)
+    assert modules == ["defaults", "reproduce", "workflow"]
 
 
 def test_the_harness_imports_only_downward_through_its_layers():
@@ -238,9 +248,9 @@ FORMULA_MODULES = [
     "hierlearn.taylor",
     "hierlearn.theory",
     "hierlearn.experiments.analysis",
-    "hierlearn.experiments.comparisons",
-    "hierlearn.experiments.isotonic",
-    "hierlearn.experiments.protocol",
+    "hierlearn.experiments.analysis.comparisons",
+    "hierlearn.experiments.analysis.isotonic",
+    "hierlearn.experiments.spec.protocol",
 ]
 
 
@@ -273,11 +283,11 @@ def test_the_package_and_the_command_line_import_nothing_heavy_until_used():
         """
         import sys
         import hierlearn, hierlearn.cli, hierlearn.experiments
-        heavy = sorted(m for m in ("torch", "sklearn", "pandas", "hierlearn.experiments.runner")
+        heavy = sorted(m for m in ("torch", "sklearn", "pandas", "hierlearn.experiments.run.runner")
                        if m in sys.modules)
         assert not heavy, heavy
         from hierlearn.estimators.kernel import KernelRegressor
-        from hierlearn.experiments.store import Store
+        from hierlearn.experiments.run.store import Store
         from hierlearn.kernels import analytic
         assert hierlearn.KernelRegressor is KernelRegressor
         assert hierlearn.experiments.Store is Store

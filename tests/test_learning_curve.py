@@ -140,9 +140,9 @@ def _kernel_rows(inputs, basis, learner, bias):
 def test_report_draws_predictions_for_kernels_on_the_sphere(tmp_path):
     import yaml
 
-    from hierlearn.experiments.predicted import prediction_options
+    from hierlearn.experiments.analysis.predicted import prediction_options
     from hierlearn.experiments.report import write_report
-    from hierlearn.experiments.store import Store
+    from hierlearn.experiments.run.store import Store
 
     rows = _kernel_rows("sphere", "gegenbauer", "K", math.sqrt)
     rows += _kernel_rows("gaussian", "hermite", "G", lambda d: "auto")
@@ -168,7 +168,7 @@ def test_prediction_options_take_the_estimators_defaults_and_the_specs_rank():
     """A config that leaves a kernel parameter out is predicted with KernelRegressor's own
     default (one source; the input bias excepted: such configs ran with the old default 0),
     and a target without a rank has one component per degree."""
-    from hierlearn.experiments.predicted import config_target, prediction_options
+    from hierlearn.experiments.analysis.predicted import config_target, prediction_options
 
     config = {
         "inputs": "sphere",

@@ -18,11 +18,11 @@ from collections import Counter
 import pytest
 import yaml
 
-from hierlearn.experiments.cells import cell_key, grid_cells, run_cell
-from hierlearn.experiments.executors import DaskExecutor, InlineExecutor
-from hierlearn.experiments.runner import run_spec
+from hierlearn.experiments.run.cells import cell_key, grid_cells, run_cell
+from hierlearn.experiments.run.executors import DaskExecutor, InlineExecutor
+from hierlearn.experiments.run.runner import run_spec
+from hierlearn.experiments.run.store import Owner, Store
 from hierlearn.experiments.spec import parse_spec
-from hierlearn.experiments.store import Owner, Store
 
 QUAD = {"kind": "quadratic_taylor", "params": {"width": 8, "epochs": 250, "lr": 0.05}}
 SWEEP = {  # 100 cells of about 0.1 s each
@@ -324,7 +324,7 @@ def test_status_shows_the_leased_cells_and_their_runners(tmp_path, capsys):
 
 
 def test_runners_on_one_host_divide_its_cores(tmp_path):
-    from hierlearn.experiments.executors import cpu_count
+    from hierlearn.experiments.run.executors import cpu_count
 
     spec = parse_spec(copy.deepcopy(SMALL))
     path = tmp_path / "s.sqlite"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hierlearn.cli import main
-from hierlearn.experiments.store import SCHEMA_VERSION, Store, StoreError, check_store
+from hierlearn.experiments.run.store import SCHEMA_VERSION, Store, StoreError, check_store
 
 DATA = Path(__file__).parent / "data"
 TINY = Path(__file__).parents[1] / "examples" / "specs" / "tiny.yaml"

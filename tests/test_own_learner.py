@@ -12,7 +12,7 @@ import yaml
 
 import own_components
 from hierlearn.cli import main
-from hierlearn.experiments.cells import (
+from hierlearn.experiments.run.cells import (
     cell_config,
     cell_key,
     draw_data,
@@ -20,9 +20,9 @@ from hierlearn.experiments.cells import (
     learner_config,
     run_cell,
 )
-from hierlearn.experiments.learners import build_estimator
+from hierlearn.experiments.run.store import Store
 from hierlearn.experiments.spec import SpecError, parse_spec
-from hierlearn.experiments.store import Store
+from hierlearn.experiments.spec.learners import build_estimator
 from hierlearn.experiments.workflow import ExecutorOptions, report_into, run_into_store
 from hierlearn.targets import CallableTarget
 

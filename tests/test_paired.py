@@ -8,11 +8,11 @@ import pytest
 import yaml
 
 from hierlearn.experiments.analysis import analyse, exponents_json
-from hierlearn.experiments.comparisons import ComparisonError, compare, ratio_bound
-from hierlearn.experiments.isotonic import NStar
+from hierlearn.experiments.analysis.comparisons import ComparisonError, compare, ratio_bound
+from hierlearn.experiments.analysis.isotonic import NStar
 from hierlearn.experiments.report import ReportError, write_report
-from hierlearn.experiments.store import Store
-from hierlearn.experiments.tables import comparisons_table, exponents_table
+from hierlearn.experiments.report.tables import comparisons_table, exponents_table
+from hierlearn.experiments.run.store import Store
 
 GRID = 1.1  # ratio of consecutive sizes of the synthetic grid
 EPS = 0.1
@@ -228,7 +228,7 @@ def test_report_rejects_a_comparison_of_an_unknown_learner(tmp_path):
 
 def test_tables_and_figure_read_files_without_the_new_fields(tmp_path):
     # An exponents.json written before eps levels and comparisons existed: top level only.
-    from hierlearn.experiments.plots import plot_comparison
+    from hierlearn.experiments.report.plots import plot_comparison
 
     analysis = analyse(paired_rows(seeds=range(4), grid=1.5), EPS, 20, 0)
     content = exponents_json(analysis)

@@ -2,7 +2,7 @@
 
 import io
 
-from hierlearn.experiments.progress import Progress, clock
+from hierlearn.experiments.run.progress import Progress, clock
 
 
 class Terminal(io.StringIO):

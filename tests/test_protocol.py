@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import hierlearn as hl
-from hierlearn.experiments.cells import cell_config, learner_config, run_cell
+from hierlearn.experiments.run.cells import cell_config, learner_config, run_cell
 from hierlearn.experiments.spec import SpecError, parse_spec
 
 PROTOCOL_DATA = {
@@ -116,7 +116,7 @@ def test_comparisons_and_learner_dimensions_are_checked():
 
 
 def test_learner_dimensions_limit_its_cells():
-    from hierlearn.experiments.cells import grid_cells
+    from hierlearn.experiments.run.cells import grid_cells
 
     cells = grid_cells(parse_spec(copy.deepcopy(PROTOCOL_DATA)))
     assert {c["d"] for c in cells if c["learner"] == "ntk"} == {4}

@@ -13,9 +13,9 @@ import time
 import yaml
 
 from conftest import ntk_learner, quad_learner, sweep
-from hierlearn.experiments.cells import cell_key, grid_cells
+from hierlearn.experiments.run.cells import cell_key, grid_cells
+from hierlearn.experiments.run.store import Store
 from hierlearn.experiments.spec import load_spec
-from hierlearn.experiments.store import Store
 
 SWEEP = sweep(
     "resume",

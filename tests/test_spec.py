@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hierlearn.experiments.cells import grid_cells
-from hierlearn.experiments.learners import representation_defaults
+from hierlearn.experiments.run.cells import grid_cells
 from hierlearn.experiments.spec import (
     AdaptiveSamples,
     GridSamples,
@@ -18,6 +17,7 @@ from hierlearn.experiments.spec import (
     parse_spec,
     sample_sizes,
 )
+from hierlearn.experiments.spec.learners import representation_defaults
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "specs"
 

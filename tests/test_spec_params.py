@@ -22,10 +22,10 @@ from sklearn.utils._param_validation import (
 )
 
 from hierlearn.activations import representation_activation
-from hierlearn.experiments import params as spec_params
 from hierlearn.experiments import spec as spec_module
-from hierlearn.experiments.expressions import Expression
-from hierlearn.experiments.learners import HARNESS_PARAMETERS, estimator_class
+from hierlearn.experiments.spec import params as spec_params
+from hierlearn.experiments.spec.expressions import Expression
+from hierlearn.experiments.spec.learners import HARNESS_PARAMETERS, estimator_class
 from hierlearn.kernels.analytic import RepresentationSpec
 from hierlearn.kernels.blocks import parse_memory_budget
 from hierlearn.representations import RandomNetworkRepresentation

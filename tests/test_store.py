@@ -12,7 +12,7 @@ import time
 import pandas as pd
 import pytest
 
-from hierlearn.experiments.store import (
+from hierlearn.experiments.run.store import (
     SCHEMA_VERSION,
     Owner,
     Store,

@@ -2,7 +2,7 @@
 
 import pytest
 
-from hierlearn.experiments.predicted import predicted_for_learner
+from hierlearn.experiments.analysis.predicted import predicted_for_learner
 from hierlearn.theory import (
     RepresentationLaw,
     predicted_exponent,

@@ -25,8 +25,8 @@ from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
 from hierlearn.experiments import spec as spec_module
-from hierlearn.experiments.expressions import Expression
 from hierlearn.experiments.spec import Spec
+from hierlearn.experiments.spec.expressions import Expression
 
 PLACEHOLDER = "<!-- spec-reference -->"
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from distributed import Client, LocalCluster
 
+from hierlearn.experiments.run.store import Store, StoreError
 from hierlearn.experiments.spec import parse_spec_text
-from hierlearn.experiments.store import Store, StoreError
 from hierlearn.experiments.workflow import ExecutorOptions, run_into_store
 
 workdir = Path(tempfile.mkdtemp(prefix="hierlearn-scale-"))

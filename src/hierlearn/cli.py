@@ -33,7 +33,7 @@ from ._extras import MissingExtra
 
 try:
     from .experiments.defaults import N_BOOTSTRAP
-    from .experiments.tables import report_lines
+    from .experiments.report.tables import report_lines
     from .experiments.workflow import (
         ExecutorOptions,
         InputError,
@@ -259,7 +259,7 @@ def _report(args) -> int:
 
 
 def _export(args) -> int:
-    from .experiments.store import export
+    from .experiments.run.store import export
 
     output = Path(args.output or Path(args.store).with_suffix("." + args.format))
     if not output.parent.is_dir():
@@ -444,7 +444,7 @@ def main(argv=None) -> int:
     if MISSING_EXTRA is not None:
         print(f"hierlearn {args.command}: error: {MISSING_EXTRA}", file=sys.stderr)
         return 1
-    from .experiments.runner import stop_signals
+    from .experiments.run.runner import stop_signals
 
     try:
         # SIGINT and SIGTERM stop the command cleanly (leases released) with 128 + signal.

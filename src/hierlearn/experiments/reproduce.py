@@ -29,9 +29,9 @@ from pathlib import Path
 import yaml
 
 from .defaults import N_BOOTSTRAP
-from .plots import plot_comparison
+from .report.plots import plot_comparison
+from .report.tables import comparisons_table, exponents_table, report_lines
 from .spec import Spec, parse_spec_text
-from .tables import comparisons_table, exponents_table, report_lines
 from .workflow import (
     ExecutorOptions,
     InputError,

@@ -129,7 +129,7 @@ class ExecutorOptions:
 
     def make(self):
         """The executor (close it when done)."""
-        from .executors import make_executor
+        from .run.executors import make_executor
 
         self.check()
         workers = 1 if self.workers is None else self.workers
@@ -172,7 +172,7 @@ def check_out_dir(path, argument: str = "out_dir") -> Path:
 
 def check_store_path(path) -> Path:
     """A store path whose directory exists; an existing file must be a hierlearn store."""
-    from .store import StoreError, check_store
+    from .run.store import StoreError, check_store
 
     path = Path(path)
     if not path.parent.is_dir():
@@ -186,7 +186,7 @@ def check_store_path(path) -> Path:
 
 def open_store(path):
     """An existing store (InputError when it is missing or not a store)."""
-    from .store import Store, StoreError
+    from .run.store import Store, StoreError
 
     try:
         return Store(path)
@@ -233,9 +233,9 @@ def run_into_store(
     sees no CUDA device, unless the cells run on a Dask ``scheduler``'s workers; with
     ``executor.workers`` None the pool has one worker per visible GPU on "cuda", else 1.
     """
-    from .progress import Progress
-    from .runner import make_plan, run_spec
-    from .store import Store
+    from .run.progress import Progress
+    from .run.runner import make_plan, run_spec
+    from .run.store import Store
 
     out = out or sys.stdout
     executor = executor or ExecutorOptions()

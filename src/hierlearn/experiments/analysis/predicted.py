@@ -14,9 +14,9 @@ import math
 
 import numpy as np
 
-from ..estimators.kernel import KernelRegressor, resolve_input_bias
-from ..theory import predicted_exponent, representation_law
-from .spec import polynomial_target
+from ...estimators.kernel import KernelRegressor, resolve_input_bias
+from ...theory import predicted_exponent, representation_law
+from ..spec import polynomial_target
 
 PREDICTED_DIMENSIONS = (16, 24, 32, 48, 64)  # beyond the measured d, in the separation figure
 _KERNEL_DEFAULTS = KernelRegressor().get_params()
@@ -85,7 +85,7 @@ def config_target(config: dict, d: int | None = None):
 def predicted_curves(rows: list[dict], label) -> dict[str, dict[int, tuple]]:
     """{learner label: {d: (n grid, predicted relative error)}} for the predictable learners,
     over the range of n measured at each d. ``label`` maps a row to its learner label."""
-    from ..theory import kernel_learning_curve
+    from ...theory import kernel_learning_curve
 
     configs: dict[str, dict[int, dict]] = {}
     sizes: dict[str, dict[int, list[int]]] = {}
@@ -125,7 +125,7 @@ def predicted_n_stars(
 ) -> dict[str, dict[float, dict[int, float]]]:
     """{learner label: {eps: {d: predicted n*}}} at the measured d and at ``dimensions``
     (where the input bias rule can be extended: a constant or c sqrt(d))."""
-    from ..theory import predicted_n_star
+    from ...theory import predicted_n_star
 
     configs: dict[str, dict[int, dict]] = {}
     for row in rows:

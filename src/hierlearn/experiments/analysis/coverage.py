@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .analysis import analyse
+from . import analyse
 
 
 @dataclass(frozen=True)

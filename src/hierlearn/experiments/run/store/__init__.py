@@ -7,7 +7,7 @@ any moment leaves every committed row intact and no partial one; ``run`` on the 
 then skips the keys already present. Tables:
 
 ``cells``
-    ``key`` (primary key, see `hierlearn.experiments.cells.cell_key`), ``spec``,
+    ``key`` (primary key, see `hierlearn.experiments.run.cells.cell_key`), ``spec``,
     ``learner``, ``d``, ``n``, ``seed``, ``status``, ``relative_test_error``,
     ``relative_train_error``, ``relative_validation_error``, ``seconds``, ``peak_memory_mb``,
     ``library_version``, ``git_revision``, ``worker``, ``finished_at``, ``error`` (text), and
@@ -22,7 +22,7 @@ then skips the keys already present. Tables:
     one row per live runner: ``owner`` (``host:pid:random``), ``host``, ``pid``,
     ``process_start``, ``slots`` (cells it runs at once on this host), ``started_at``,
     ``heartbeat``, ``expires``, ``library_version``, ``since_attempt`` (see
-    [`LeaseBook.register`][hierlearn.experiments.store.LeaseBook.register]).
+    [`LeaseBook.register`][hierlearn.experiments.run.store.LeaseBook.register]).
 ``leases`` (schema 2)
     one row per cell being computed: ``key``, ``owner``, ``host``, ``pid``,
     ``process_start``, the cell's ``spec``/``learner``/``d``/``n``/``seed``, ``since``,
@@ -60,15 +60,15 @@ never mistaken for a dead process of this one):
 
 In the normal case every cell is computed once; a cell is computed again only when its
 runner died or stopped heartbeating for a whole lease. The lease duration is an argument of
-`hierlearn.experiments.runner.run_spec` (default `DEFAULT_LEASE_SECONDS`, 60 s; on the
+`hierlearn.experiments.run.runner.run_spec` (default `DEFAULT_LEASE_SECONDS`, 60 s; on the
 command line ``--lease-seconds`` or ``HIERLEARN_LEASE_SECONDS``).
 
 Schema versions and migrations. ``meta.schema_version`` is the version of the file's schema
 (`SCHEMA_VERSION` is the one this code writes). Opening a store of an older version
 copies the file aside first (``STORE.vOLD.bak``, a consistent SQLite copy) and then migrates it
 in place, all inside one write transaction: a concurrent opener waits and finds it done. A
-store of a newer version is refused ([`StoreError`][hierlearn.experiments.store.StoreError] naming
-both versions, the release
+store of a newer version is refused
+([`StoreError`][hierlearn.experiments.run.store.StoreError] naming both versions, the release
 that wrote it and how to export its rows); nothing is written to it. Migrations only ever add
 tables, columns or meta entries: stored rows read back unchanged.
 """

@@ -6,10 +6,10 @@ fed to the plan, so an adaptive search replays its path), except that with
 replaced. "ok" and "diverged" rows are final. Runners that share a store and overlap in time
 retry each such cell once between them: a cell stored again since the earliest live runner
 started counts as retried (see
-[`LeaseBook.register`][hierlearn.experiments.store.LeaseBook.register]).
+[`LeaseBook.register`][hierlearn.experiments.run.store.LeaseBook.register]).
 
 Several runners on one store. The driver leases each cell before handing it to its executor
-(see [`store`][hierlearn.experiments.store] for the lease protocol): runners started on the same
+(see [`store`][hierlearn.experiments.run.store] for the lease protocol): runners started on the same
 store, on one host or
 several, split the cells; a cell leased by another runner is skipped and revisited - when it
 is stored its result is fed to this runner's plan (an adaptive search then proceeds exactly as
@@ -39,11 +39,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..spec import AdaptiveSamples, Spec
 from .adaptive import AdaptivePlan, GridPlan, Plan
 from .cells import cell_key, grid_cells
 from .executors import Executor, cpu_count
 from .progress import Progress
-from .spec import AdaptiveSamples, Spec
 from .store import DEFAULT_LEASE_SECONDS, RETRY_STATUSES, Owner, Store, StoreError, lease_dead
 
 _log = logging.getLogger(__name__)

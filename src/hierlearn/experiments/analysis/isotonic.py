@@ -19,8 +19,9 @@ Definitions:
   (n_{k-1}, n_k], an "interval" n*;
 * censoring: n* > n_max ("lower_bound") when no fitted value reaches eps; n* <= n_min
   ("upper_bound") when the first one already does; "missing" without any size. Only a
-  "finite" n* enters a fit; [`NStar.log_range`][hierlearn.experiments.isotonic.NStar.log_range]
-  gives every kind as a range of log n*
+  "finite" n* enters a fit;
+  [`NStar.log_range`][hierlearn.experiments.analysis.isotonic.NStar.log_range] gives every
+  kind as a range of log n*
   for the interval-censored bootstrap of [`analysis`][hierlearn.experiments.analysis];
 * ``local_slope`` = (f_k - f_{k-1}) / (log n_k - log n_{k-1}), the slope of the fitted curve
   in log-log over the bracketing interval (None when censored or an interval); the flag

@@ -20,8 +20,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .analysis import Analysis, LearnerAnalysis
-from .defaults import eps_key
+from ..analysis import Analysis, LearnerAnalysis
+from ..defaults import eps_key
 from .tables import interval_text
 
 
@@ -62,7 +62,7 @@ def _curves(learner: LearnerAnalysis):
 
 def plot_error_curves(learner: LearnerAnalysis, eps: float, path, predicted=None) -> None:
     """Relative test error against n for every d (log-log); ``predicted`` ({d: (n, error)},
-    `hierlearn.experiments.predicted.predicted_curves`) adds the predicted curves."""
+    `hierlearn.experiments.analysis.predicted.predicted_curves`) adds the predicted curves."""
     figure, axes = _figure(6.4, 4.4)
     ax = axes[0, 0]
     curves = list(_curves(learner))

@@ -44,8 +44,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .cells import usable_error
-from .defaults import N_BOOTSTRAP, eps_key
+from ..defaults import N_BOOTSTRAP, eps_key
+from ..run.cells import usable_error
 from .isotonic import NStar, curve_n_stars, n_star
 from .predicted import predicted_for_learner
 
@@ -291,8 +291,8 @@ def analyse(
     seed: int = 0,
     eps_levels=None,
 ) -> Analysis:
-    """Analyse stored rows (as returned by [`Store.rows`][hierlearn.experiments.store.Store.rows],
-    JSON columns decoded).
+    """Analyse stored rows (as returned by
+    [`Store.rows`][hierlearn.experiments.run.store.Store.rows], JSON columns decoded).
 
     ``eps`` is the primary threshold; ``eps_levels`` (default ``(eps,)``, the primary always
     added) every threshold n* and the exponent are computed at. ``seed`` seeds the bootstrap.
@@ -382,7 +382,7 @@ def exponents_json(analysis: Analysis, comparisons: list[dict] | None = None) ->
     ``fitted_dimensions`` and ``bootstrap_used``. ``exponent`` is null when fewer than two
     dimensions have a finite n*; censored n* appear as bounds (see
     [`NStar`][hierlearn.experiments.analysis.NStar]).
-    ``comparisons`` are the entries of `hierlearn.experiments.comparisons.compare`.
+    ``comparisons`` are the entries of `hierlearn.experiments.analysis.comparisons.compare`.
     """
     learners = {}
     for name, learner in analysis.learners.items():

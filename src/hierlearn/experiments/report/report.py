@@ -4,7 +4,7 @@ Files written into ``out``:
 
 * ``error_vs_n_<learner>.png`` and ``staircase_<learner>.png`` for every learner;
 * ``n_star.png``, one panel per learner, and ``n_star_all.png``, every learner on one axes
-  (`hierlearn.experiments.plots.plot_comparison`);
+  (`hierlearn.experiments.report.plots.plot_comparison`);
 * ``exponents.json`` (see [`hierlearn.experiments.analysis.exponents_json`][]);
 * ``summary.md``: the exponents at every eps level, n* per d with intervals and flags, the
   paired comparisons, convergence of training, the tuning protocol, cell counts, figures.
@@ -19,11 +19,11 @@ import json
 import re
 from pathlib import Path
 
-from .analysis import analyse, exponents_json, learner_label
-from .comparisons import compare
-from .defaults import N_BOOTSTRAP
-from .spec import report_fields
-from .store import Store
+from ..analysis import analyse, exponents_json, learner_label
+from ..analysis.comparisons import compare
+from ..defaults import N_BOOTSTRAP
+from ..run.store import Store
+from ..spec import report_fields
 from .tables import (
     comparisons_table,
     exponents_table,
@@ -57,12 +57,12 @@ def current_rows(store: Store, rows: list[dict]) -> tuple[list[dict], int]:
 
     A store keeps every cell it ever ran: after a spec (or a preset) changes under the same
     name, the rows of its earlier version stay, with other keys. A row is current when its
-    learning curve (`hierlearn.experiments.cells.curve_key`: the config without n) is
+    learning curve (`hierlearn.experiments.run.cells.curve_key`: the config without n) is
     one the latest text of its spec defines (its learners, dimensions and seeds); rows of a
     spec whose stored text no longer parses are all kept.
     """
-    from .cells import cell_config, curve_key, resolve
-    from .spec import parse_spec_text
+    from ..run.cells import cell_config, curve_key, resolve
+    from ..spec import parse_spec_text
 
     latest = _latest_texts(store)
     allowed: dict[str, set[str] | None] = {}
@@ -182,7 +182,7 @@ def write_report(
 
 def _predictions(rows, several: bool, eps_levels) -> tuple[dict, dict]:
     """Predicted curves and n* of the kernel learners on sphere inputs (docs/theory.md §4)."""
-    from .predicted import predicted_curves, predicted_n_stars
+    from ..analysis.predicted import predicted_curves, predicted_n_stars
 
     def label(row):
         return learner_label(row, several)

@@ -51,21 +51,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
-from .. import __version__
-from ..estimators._batched import can_batch, fit_candidates
-from ..exceptions import DivergenceError
-from ..metrics import relative_error, relative_error_and_se
-from .expressions import Expression
-from .learners import (
-    PATH_PARAMETERS,
-    accepts_validation,
-    build_estimator,
-    build_representation,
-    estimator_defaults,
-    representation_defaults,
-)
-from .params import ESTIMATOR_KIND, SIZE_PARAMETERS, SizeD
-from .spec import (
+from ... import __version__
+from ...estimators._batched import can_batch, fit_candidates
+from ...exceptions import DivergenceError
+from ...metrics import relative_error, relative_error_and_se
+from ..spec import (
     AdaptiveSamples,
     RandomNetworkRepresentation,
     Spec,
@@ -75,6 +65,16 @@ from .spec import (
     sample_sizes,
     validation_labels,
 )
+from ..spec.expressions import Expression
+from ..spec.learners import (
+    PATH_PARAMETERS,
+    accepts_validation,
+    build_estimator,
+    build_representation,
+    estimator_defaults,
+    representation_defaults,
+)
+from ..spec.params import ESTIMATOR_KIND, SIZE_PARAMETERS, SizeD
 
 HARNESS_VERSION = 3  # bump when the meaning of a resolved config changes (data drawing, ...)
 NON_KEY_FIELDS = ("theory", "time_limit")  # recorded, but not part of the computation
@@ -195,7 +195,7 @@ def _model_config(spec: Spec, name: str, d: int) -> dict:
 def _estimator_config(model) -> dict:
     """The model part of an ``estimator`` learner's config: its class's canonical import path,
     its params over the class's own defaults (those that are plain data), and its search."""
-    from .imports import constructor_defaults, plain, regressor_class
+    from ..spec.imports import constructor_defaults, plain, regressor_class
 
     cls, path = regressor_class(model.class_)
     return {
@@ -274,7 +274,9 @@ def resolve(spec: Spec) -> list[Resolved]:
 def grid_cells(spec: Spec) -> list[dict]:
     """Every cell of a list or grid spec, ordered by (d, n, learner, seed)."""
     if isinstance(spec.samples, AdaptiveSamples):
-        raise ValueError("an adaptive spec has no fixed grid; see hierlearn.experiments.adaptive")
+        raise ValueError(
+            "an adaptive spec has no fixed grid; see hierlearn.experiments.run.adaptive"
+        )
     cells = []
     by_d: dict[int, list[Resolved]] = {}
     for entry in resolve(spec):
@@ -309,11 +311,11 @@ def build_target(config: dict):
     """The target f* of a cell config: a [`LowRankPolynomial`][hierlearn.LowRankPolynomial]
     (directions from the data seed) or, for ``kind: callable``, a ``CallableTarget``
     (``hierlearn.targets``) around the function at its import path."""
-    from ..targets import CallableTarget
+    from ...targets import CallableTarget
 
     d, spec_target = config["d"], config["target"]
     if spec_target.get("kind") == "callable":
-        from .imports import target_function
+        from ..spec.imports import target_function
 
         function, path = target_function(spec_target["function"])
         return CallableTarget(
@@ -329,7 +331,7 @@ def build_target(config: dict):
 
 def draw_data(config: dict) -> CellData:
     """Draw the data of a cell; a pure function of (inputs, target, d, seed, sizes)."""
-    from ..inputs import make_inputs
+    from ...inputs import make_inputs
 
     d, seed = config["d"], data_seed(config)
     target = build_target(config)

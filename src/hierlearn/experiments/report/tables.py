@@ -13,10 +13,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from .defaults import eps_key
+from ..defaults import eps_key
 
 if TYPE_CHECKING:
-    from .analysis import Analysis
+    from ..analysis import Analysis
 
 
 def n_star_text(value, flags=()) -> str:
@@ -218,6 +218,6 @@ def report_lines(content: dict) -> list[str]:
 
 def analysis_table(analysis: Analysis) -> str:
     """`exponents_table` of an analysis, as one string."""
-    from .analysis import exponents_json  # the tables themselves read JSON content only
+    from ..analysis import exponents_json  # the tables themselves read JSON content only
 
     return "\n".join(exponents_table(exponents_json(analysis)))

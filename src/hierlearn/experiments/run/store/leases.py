@@ -1,5 +1,5 @@
 """Leases: which runner computes which cell (the protocol is in
-[`store`][hierlearn.experiments.store]).
+[`store`][hierlearn.experiments.run.store]).
 
 `LeaseBook` holds the ``runners``, ``leases`` and ``attempts`` tables of one store connection;
 `Owner` names a runner, `lease_dead` says whether a lease may be taken over.
@@ -14,7 +14,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 
-from ... import __version__
+from .... import __version__
 from .schema import (
     ATTEMPT_COLUMNS,
     LEASE_COLUMNS,
@@ -87,7 +87,7 @@ def lease_dead(lease: dict, now: float) -> bool:
 
 @dataclass
 class Claim:
-    """What [`LeaseBook.claim`][hierlearn.experiments.store.LeaseBook.claim] found: the keys
+    """What [`LeaseBook.claim`][hierlearn.experiments.run.store.LeaseBook.claim] found: the keys
     it leased to the caller, the keys already stored ({key: (status, steering error)}) and
     the keys leased by others (their lease)."""
 

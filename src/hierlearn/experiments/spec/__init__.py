@@ -61,7 +61,7 @@ from pydantic import (
     field_validator,
 )
 
-from ..theory import LEARNERS as THEORY_LEARNERS
+from ...theory import LEARNERS as THEORY_LEARNERS
 from .expressions import Expression, ExpressionError
 from .params import (
     ESTIMATOR_KIND,
@@ -137,7 +137,7 @@ def polynomial_target(target: dict, d: int, inputs: str, random_state=0):
     """The [`hierlearn.targets.LowRankPolynomial`][] of a target config (a `TargetSpec`'s
     fields, as in a resolved cell config) at dimension ``d``: the one place a config becomes
     a target. ``rank`` left out is one component per entry of ``degrees``."""
-    from ..targets import LowRankPolynomial
+    from ...targets import LowRankPolynomial
 
     degrees = tuple(target["degrees"])
     return LowRankPolynomial(
@@ -838,8 +838,8 @@ def _check_target(spec: Spec) -> list[tuple[str, str]]:
 def _check_callable_target(spec: Spec) -> list[tuple[str, str]]:
     """Call the target's function on a few inputs of the spec's law at every d: one that
     fails, or returns the wrong shape or non-finite values, would fail every cell."""
-    from ..inputs import make_inputs
-    from ..targets import CallableTarget
+    from ...inputs import make_inputs
+    from ...targets import CallableTarget
     from .imports import target_function
 
     target = spec.target

@@ -3,7 +3,7 @@
 `connect` opens (or creates) a store file and `prepare` creates its tables, checks its
 schema version and migrates an older one, in one write transaction; `check_store` reads the
 same version without writing. The tables and the migration rules are described in
-[`store`][hierlearn.experiments.store].
+[`store`][hierlearn.experiments.run.store].
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ... import __version__
+from .... import __version__
 
 SCHEMA_VERSION = 2
 # Seconds a connection waits for another writer's lock before giving up.
@@ -191,7 +191,8 @@ def meta(connection: sqlite3.Connection) -> dict[str, str]:
 
 def schema_version(path, meta: dict) -> int:
     """The schema version that ``meta`` records, checked: this release opens it (its own or
-    an older one that it migrates), else [`StoreError`][hierlearn.experiments.store.StoreError]."""
+    an older one that it migrates), else
+    [`StoreError`][hierlearn.experiments.run.store.StoreError]."""
     value = meta.get("schema_version")
     try:
         version = int(value)
@@ -364,10 +365,10 @@ def describe_error(path, error: sqlite3.Error) -> str:
 
 
 def check_store(path) -> None:
-    """Raise [`StoreError`][hierlearn.experiments.store.StoreError] unless ``path`` is absent, an
-    empty database (a store whose creation was interrupted) or a hierlearn store that this
-    release can open (its schema or an older one, which opening migrates). Only reads the
-    file."""
+    """Raise [`StoreError`][hierlearn.experiments.run.store.StoreError] unless ``path`` is
+    absent, an empty database (a store whose creation was interrupted) or a hierlearn store
+    that this release can open (its schema or an older one, which opening migrates). Only
+    reads the file."""
     path = Path(path)
     if not path.exists():
         return

@@ -33,7 +33,8 @@ import math
 
 import numpy as np
 
-from .analysis import (
+from ..defaults import N_BOOTSTRAP, eps_key
+from . import (
     MIN_FINITE_SHARE,
     Analysis,
     LearnerAnalysis,
@@ -44,7 +45,6 @@ from .analysis import (
     slope_range,
     slope_weights,
 )
-from .defaults import N_BOOTSTRAP, eps_key
 from .isotonic import NStar, curve_n_stars
 
 

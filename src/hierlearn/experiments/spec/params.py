@@ -32,7 +32,7 @@ from pydantic import (
 )
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..activations import TRAINABLE_ACTIVATIONS, parse_representation_activation
+from ...activations import TRAINABLE_ACTIVATIONS, parse_representation_activation
 from .expressions import Expression
 
 
@@ -87,7 +87,7 @@ class KernelRepresentationParams(Frozen):
 
 
 def _memory_budget(value):
-    from ..kernels.blocks import parse_memory_budget
+    from ...kernels.blocks import parse_memory_budget
 
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise ValueError(f"expected bytes (an int) or a string such as '4GiB', got {value!r}")
@@ -341,7 +341,7 @@ class EstimatorModel(_Model):
     ``params`` are constructor arguments (plain data: numbers, strings, booleans, null, lists,
     mappings) and ``search`` maps constructor arguments to candidate lists, every combination
     fitted on the training labels and chosen on the validation labels, as for the other
-    kinds. When the spec is loaded the path is resolved (`hierlearn.experiments.imports`)
+    kinds. When the spec is loaded the path is resolved (`hierlearn.experiments.spec.imports`)
     and the parameters are checked against the constructor (``spec.check_estimators``).
     ``random_state`` (the model seed of each learning curve, modulo 2^32) and ``device`` are
     the harness's: passed where the constructor takes them, never set here. A spec's

@@ -34,7 +34,7 @@ def estimator_class(kind: str) -> type:
 
 def representation_class() -> type:
     """[`hierlearn.representations.RandomNetworkRepresentation`][]."""
-    from ..representations import RandomNetworkRepresentation
+    from ...representations import RandomNetworkRepresentation
 
     return RandomNetworkRepresentation
 
@@ -66,7 +66,7 @@ def build_estimator(
     """A fresh estimator with the given parameters (a ridge or penalty list stays a list).
 
     Kind ``estimator`` builds the class at ``class_path`` (any scikit-learn-compatible
-    regressor, see `hierlearn.experiments.imports`), passing ``random_state``
+    regressor, see `hierlearn.experiments.spec.imports`), passing ``random_state``
     (modulo 2^32) and ``device`` only where its constructor takes them.
     """
     if kind == "estimator":

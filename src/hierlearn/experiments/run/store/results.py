@@ -17,12 +17,12 @@ class Store:
     Args:
         path: the SQLite file.
         create: create the file (and the tables) if it does not exist; otherwise a missing
-            file raises [`StoreError`][hierlearn.experiments.store.StoreError] and nothing is
+            file raises [`StoreError`][hierlearn.experiments.run.store.StoreError] and nothing is
             created.
 
     Opening a store of an older schema migrates it (see
-    [`store`][hierlearn.experiments.store]); ``migrated`` is then ``(old version, path of the
-    copy)``, else None. ``book`` is its [`LeaseBook`][hierlearn.experiments.store.LeaseBook].
+    [`store`][hierlearn.experiments.run.store]); ``migrated`` is then ``(old version, path of the
+    copy)``, else None. ``book`` is its [`LeaseBook`][hierlearn.experiments.run.store.LeaseBook].
     """
 
     def __init__(self, path, create: bool = False):

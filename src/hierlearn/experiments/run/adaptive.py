@@ -36,8 +36,8 @@ from typing import Protocol
 
 import numpy as np
 
+from ..spec import AdaptiveSamples, Spec
 from .cells import cell_config, resolve, usable_error
-from .spec import AdaptiveSamples, Spec
 
 
 def decided_side(results: list[float | None], seeds: int, eps: float) -> str | None:
