@@ -102,7 +102,7 @@ PRESETS = {
         },
         "convex": {
             "step": {"n": 25_600, "width": 801, "rank": 64, "repeats": 3, "seed": 0},
-            "large": {"d": 20, "n": 25_600, "n_reg": 5, "tol": 1e-4, "max_iter": 300, "seed": 0},
+            "large": {"d": 12, "n": 9216, "n_reg": 5, "tol": 1e-4, "max_iter": 300, "seed": 0},
         },
     },
     "smoke": {
