@@ -193,3 +193,14 @@ def test_a_kernel_center_has_one_spelling():
     assert params.center is True and "center" not in params.model_dump()["representation"]
     with pytest.raises(ValidationError, match="center"):
         spec_params.KernelParams(representation={"activation": "relu", "center": True})
+
+
+@pytest.mark.parametrize("kind", MODELS)
+def test_every_spec_parameter_carries_the_estimator_description(kind):
+    # The spec reference page shows these; a parameter missing from the estimator's Args:
+    # would fall back to a bare pointer at the estimator.
+    model = MODELS[kind]
+    for name, field in model.model_fields.items():
+        assert field.description and not field.description.endswith(f"``{name}``."), name
+    described = spec_params.argument_docs(estimator_class("quadratic_taylor"))
+    assert described["gd_noise"].startswith("standard deviation of the noise")
