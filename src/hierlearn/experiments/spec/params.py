@@ -103,7 +103,7 @@ MemoryBudget = Annotated[int | str, PlainValidator(_memory_budget)]
 # with the variables each may use: the one home of that rule (a representation's width and
 # n_unlabeled are fields of its own model in `spec`).
 SIZE_PARAMETERS = {"width": SizeD, "input_bias": SizeDD}
-# Constraint objects of the estimators that have a vocabulary of their own (a clearer error).
+# String options that are a vocabulary of our own, with a validator naming it (a clearer error).
 _VOCABULARIES = {frozenset(TRAINABLE_ACTIVATIONS): TrainableName}
 # Parameters whose spec form differs from the estimator's on purpose: a kernel's
 # representation is a dict of the estimator and a model here; a memory budget is parsed.
