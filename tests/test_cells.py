@@ -248,8 +248,8 @@ def test_a_spec_is_resolved_once_into_learner_and_d_entries():
 
     spec, _ = preset_specs("standard")["separation"]
     entries = {(e.name, e.d): e for e in resolve(spec)}
-    assert len(entries) == 4 * 5 + 2 * 4  # the kernels run at d = 4 ... 8 only
-    assert entries["ntk_x", 4].bracket == (256, 8192)  # ["64*d", "8192"]
+    assert len(entries) == 4 * 5 + 2 * 5  # the kernels run at d = 3 ... 8, not at 10
+    assert entries["ntk_x", 3].bracket == (192, 8192)  # ["64*d", "8192"]
     assert entries["quad_h", 10].bracket == (100, 1600)  # ["d**2", "16*d**2"]
     assert entries["quad_x", 6].bracket == (144, 3456)  # ["4*d**2", "16*d**3"]
     assert ("ntk_h", 10) not in entries and entries["quad_h", 10].sizes is None
