@@ -166,9 +166,17 @@ def quad_step(params: dict) -> dict:
     }
 
 
-def _he4_problem(d: int, n: int, seed: int, width: int | None):
-    """He_4(<beta, x>)/sqrt(24) on gaussian x: raw inputs (``width`` None) or whitened He_2
-    features of ``width``; training and validation sets (n and n // 4 points)."""
+def _he4_problem(
+    d: int,
+    n: int,
+    seed: int,
+    width: int | None,
+    activation: str = "hermite-2",
+    bias_std: float = 0.0,
+):
+    """He_4(<beta, x>)/sqrt(24) on gaussian x: raw inputs (``width`` None) or whitened
+    features of a random network of ``width`` (He_2 features by default); training and
+    validation sets (n and n // 4 points)."""
     target = hl.LowRankPolynomial(d, 4, basis="hermite", random_state=seed)
     inputs = hl.GaussianInputs(d)
     X = inputs.sample(n, generator=seed * 10 + 1)
@@ -178,7 +186,8 @@ def _he4_problem(d: int, n: int, seed: int, width: int | None):
     if width is not None:
         representation = hl.RandomNetworkRepresentation(
             width=width,
-            activation="hermite-2",
+            activation=activation,
+            bias_std=bias_std,
             n_unlabeled=max(64 * width, 4000),
             random_state=seed,
         ).fit(X)
@@ -359,20 +368,9 @@ def convex_large(params: dict) -> dict:
 
     from sklearn.exceptions import ConvergenceWarning
 
-    d, n = params["d"], params["n"]
+    d = params["d"]
     width = 2 * d * d
-    target = hl.LowRankPolynomial(d, 4, basis="hermite", random_state=params["seed"])
-    inputs = hl.GaussianInputs(d)
-    X = inputs.sample(n, generator=params["seed"] * 10 + 1)
-    X_val = inputs.sample(n // 4, generator=params["seed"] * 10 + 2)
-    representation = hl.RandomNetworkRepresentation(
-        width=width,
-        activation="step",
-        bias_std=1.0,
-        n_unlabeled=max(64 * width, 4000),
-        random_state=params["seed"],
-    ).fit(X.numpy())
-    Z, Z_val = representation.transform(X.numpy()), representation.transform(X_val.numpy())
+    Z, y, Z_val, y_val = _he4_problem(d, params["n"], params["seed"], width, "step", 1.0)
     path = [5.0 ** (-k) for k in range(params["n_reg"])]
     model = hl.QuadraticFormRegressor(
         reg=path,
@@ -385,9 +383,7 @@ def convex_large(params: dict) -> dict:
     recorder = Recorder(params.get("device", "cpu"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        recorder.run(
-            "hierlearn", lambda: model.fit(Z, target(X).numpy(), Z_val, target(X_val).numpy())
-        )
+        recorder.run("hierlearn", lambda: model.fit(Z, y, Z_val, y_val))
     return {
         **recorder.summary(),
         "solver": model.solver_,

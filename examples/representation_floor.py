@@ -18,7 +18,7 @@ not converged overstates the floor. ``stream``: for widths where P is out of rea
 d >= 16), a quadratic form of rank at most ``--rank`` plus a linear term,
 f(u) = a^T u + sum_k lambda_k (U_k^T u)^2, trained by Adam with a cosine schedule on fresh
 points at every step (``--steps`` batches of ``--batch``; no point is seen twice, so the fit
-has no variance term to overfit with) and tested on 100,000 fresh ones. O(batch D (d + rank))
+has no variance term to overfit with) and tested on ``--n`` fresh ones. O(batch D (d + rank))
 a step and O(D rank) memory; h centred (mean of 20,000 inputs), neither scaled nor whitened:
 an invertible affine map of h leaves the set of quadratic forms in (1, h) unchanged, so the
 floor is the same, and scaling each unit to variance 1 multiplies a rarely firing step unit

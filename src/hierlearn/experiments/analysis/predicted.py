@@ -82,11 +82,9 @@ def config_target(config: dict, d: int | None = None):
     return polynomial_target(config["target"], config["d"] if d is None else d, "sphere")
 
 
-def predicted_curves(rows: list[dict], label) -> dict[str, dict[int, tuple]]:
-    """{learner label: {d: (n grid, predicted relative error)}} for the predictable learners,
-    over the range of n measured at each d. ``label`` maps a row to its learner label."""
-    from ...theory import kernel_learning_curve
-
+def _predictable(rows: list[dict], label) -> tuple[dict, dict]:
+    """({learner label: {d: a config}}, {learner label: {d: [n measured]}}) of the rows
+    whose learner has a prediction."""
     configs: dict[str, dict[int, dict]] = {}
     sizes: dict[str, dict[int, list[int]]] = {}
     for row in rows:
@@ -96,6 +94,15 @@ def predicted_curves(rows: list[dict], label) -> dict[str, dict[int, tuple]]:
         name = label(row)
         configs.setdefault(name, {}).setdefault(row["d"], config)
         sizes.setdefault(name, {}).setdefault(row["d"], []).append(row["n"])
+    return configs, sizes
+
+
+def predicted_curves(rows: list[dict], label) -> dict[str, dict[int, tuple]]:
+    """{learner label: {d: (n grid, predicted relative error)}} for the predictable learners,
+    over the range of n measured at each d. ``label`` maps a row to its learner label."""
+    from ...theory import kernel_learning_curve
+
+    configs, sizes = _predictable(rows, label)
     curves: dict[str, dict[int, tuple]] = {}
     for name, by_d in configs.items():
         for d, config in sorted(by_d.items()):
@@ -127,11 +134,7 @@ def predicted_n_stars(
     (where the input bias rule can be extended: a constant or c sqrt(d))."""
     from ...theory import predicted_n_star
 
-    configs: dict[str, dict[int, dict]] = {}
-    for row in rows:
-        config = row.get("config") or {}
-        if prediction_options(config) is not None:
-            configs.setdefault(label(row), {}).setdefault(row["d"], config)
+    configs, _ = _predictable(rows, label)
     result: dict[str, dict[float, dict[int, float]]] = {}
     for name, by_d in configs.items():
         rule = _input_bias_rule(by_d)
@@ -144,10 +147,14 @@ def predicted_n_stars(
                     model = reference["model"]
                     params = {**model["params"], "input_bias": bias}
                     targets[d] = {**reference, "d": d, "model": {**model, "params": params}}
+        problems = {
+            d: (config_target(config, d), prediction_options(config))
+            for d, config in sorted(targets.items())
+        }
         for eps in eps_levels:
-            stars = {}
-            for d, config in sorted(targets.items()):
-                target = config_target(config, d)
-                stars[d] = predicted_n_star(eps, target, **prediction_options(config))
+            stars = {
+                d: predicted_n_star(eps, target, **options)
+                for d, (target, options) in problems.items()
+            }
             result.setdefault(name, {})[float(eps)] = stars
     return result

@@ -44,12 +44,10 @@ def _latest_texts(store: Store) -> dict[str, str]:
 
 def _stored_fields(store: Store, spec_name: str | None = None) -> dict:
     """`spec.report_fields` of the most recently added spec (of ``spec_name``, if given)."""
-    entries = store.specs()
-    if spec_name is None:
-        text = entries[-1]["text"] if entries else None
-    else:
-        text = _latest_texts(store).get(spec_name)
-    return report_fields(text)
+    entries = store.specs()  # oldest first
+    if spec_name is not None:
+        entries = [entry for entry in entries if entry["name"] == spec_name]
+    return report_fields(entries[-1]["text"] if entries else None)
 
 
 def current_rows(store: Store, rows: list[dict]) -> tuple[list[dict], int]:

@@ -44,7 +44,15 @@ from .adaptive import AdaptivePlan, GridPlan, Plan
 from .cells import cell_key, grid_cells
 from .executors import Executor, cpu_count
 from .progress import Progress
-from .store import DEFAULT_LEASE_SECONDS, RETRY_STATUSES, Owner, Store, StoreError, lease_dead
+from .store import (
+    DEFAULT_LEASE_SECONDS,
+    RETRY_STATUSES,
+    Owner,
+    Store,
+    StoreError,
+    lease_dead,
+    steering_error,
+)
 
 _log = logging.getLogger(__name__)
 
@@ -388,7 +396,7 @@ class Sweep:
             row["git_revision"] = self.revision
             with deferred_stop():
                 self.store.put(row, self.owner)
-            steering = (row.get("details") or {}).get("relative_design_error")
+            steering = steering_error(row)
             self.stored[row["key"]] = (row["status"], steering)
             self.summary.ran += 1
             self.summary.busy_seconds += float(row.get("seconds") or 0.0)

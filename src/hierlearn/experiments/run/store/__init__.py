@@ -92,6 +92,7 @@ from .schema import (
     STEERING_ERROR,
     StoreError,
     check_store,
+    steering_error,
 )
 
 __all__ = [
@@ -112,4 +113,5 @@ __all__ = [
     "export",
     "lease_dead",
     "process_alive",
+    "steering_error",
 ]

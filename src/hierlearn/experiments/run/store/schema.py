@@ -74,6 +74,13 @@ RUNNER_COLUMNS = (
 # The error that steers an adaptive search (docs/theory.md §3): a cell's design-set error,
 # never its test error. Read with the status by results(), claim() and lease_states().
 STEERING_ERROR = "json_extract(details, '$.relative_design_error')"
+
+
+def steering_error(row: dict) -> float | None:
+    """`STEERING_ERROR` of a row that is not stored yet (its ``details`` still a dict)."""
+    return (row.get("details") or {}).get("relative_design_error")
+
+
 ATTEMPT_COLUMNS = ("id", "key", "owner", "host", "pid", "started_at", "ended_at", "outcome")
 
 _SCHEMA_1 = [
